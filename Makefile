@@ -1,0 +1,48 @@
+# distml — the two commands a user types are `make run` and `make test`; both set up what is missing first.
+SHELL := /bin/bash
+NODE_GYP := npx --no-install node-gyp
+NATIVE_SRC := $(wildcard native/src/*.cc native/src/*.h) native/binding.gyp
+NATIVE_OUT := native/build/Release/distml_native.node
+TS_SRC := $(shell find src test bench -name '*.ts' 2>/dev/null)
+
+.PHONY: setup build native ts run test lint unit bench clean
+
+setup:
+	@scripts/setup.sh
+
+build: native ts
+
+ts: dist/.built
+dist/.built: $(TS_SRC) tsconfig.json package.json
+	@echo "build: compiling TypeScript"
+	@npx --no-install tsc -p tsconfig.json
+	@chmod +x dist/src/cli/main.js
+	@touch $@
+
+native: $(if $(wildcard native/binding.gyp),$(NATIVE_OUT))
+$(NATIVE_OUT): $(NATIVE_SRC)
+	@echo "build: compiling the libtorch addon (about a minute)"
+	@$(NODE_GYP) rebuild --directory=native --nodedir=/usr --loglevel=warn
+
+# The book's whole pipeline on the embedded default.
+run: setup
+	@node dist/src/cli/main.js data prepare
+
+lint:
+	@echo "lint: eslint, prettier, tsc"
+	@npx --no-install eslint .
+	@npx --no-install prettier --check . --log-level warn
+
+unit:
+	@node --test --test-reporter=spec --test-concurrency=2 $$(find dist/test -name '*.test.js' | sort)
+
+test: setup
+	@$(MAKE) --no-print-directory lint
+	@$(MAKE) --no-print-directory unit
+
+bench: export SETUP_BENCH=1
+bench: setup
+	@for b in bench/*/main.ts; do node dist/$${b%.ts}.js || exit 1; done
+
+clean:
+	rm -rf dist native/build

@@ -1,0 +1,148 @@
+import { z } from 'zod';
+import {
+  CLASS_NAMES,
+  DataError,
+  IMAGE_HEIGHT,
+  IMAGE_WIDTH,
+  prepareFashionMnist,
+  resolveFashionMnist,
+  splitDataset,
+  type PrepareReport,
+} from '../../data/index.js';
+import { parseFlags, type Command } from '../command.js';
+import { table } from '../output.js';
+import { renderImage } from '../render-image.js';
+
+const sourceOption = {
+  type: 'string',
+  valueName: 'auto|debian|url|DIR',
+  defaultText: 'auto',
+  description:
+    "where the data comes from: auto tries Debian's dataset-fashion-mnist, then an earlier download in the workspace, then the canonical URL (SHA-256 pinned)",
+} as const;
+
+const urlBaseOption = {
+  type: 'string',
+  valueName: 'URL',
+  description:
+    'download from this mirror instead of the canonical URL (it must serve the canonical .gz files)',
+} as const;
+
+const source = z.string().min(1, 'must name auto, debian, url or a directory').default('auto');
+const urlBase = z.string().url('must be an http(s) URL').optional();
+
+const prepareFlags = z.object({
+  source,
+  'url-base': urlBase,
+  cache: z.enum(['memory', 'disk', 'none'], { message: 'must be memory, disk or none' }).default('disk'),
+  'on-corrupt': z.enum(['skip', 'fail'], { message: 'must be skip or fail' }).default('skip'),
+});
+
+export const dataPrepare: Command = {
+  path: ['data', 'prepare'],
+  summary: 'find Fashion-MNIST, decode and scale it, fill the cache, and report counts and fingerprint',
+  options: {
+    source: sourceOption,
+    'url-base': urlBaseOption,
+    cache: {
+      type: 'string',
+      valueName: 'memory|disk|none',
+      defaultText: 'disk',
+      description: 'keep the preprocessed data: disk persists across runs in the workspace',
+    },
+    'on-corrupt': {
+      type: 'string',
+      valueName: 'skip|fail',
+      defaultText: 'skip',
+      description: 'a record that cannot be decoded is skipped and counted, or fails the command',
+    },
+  },
+  async run({ values, global, out }) {
+    const flags = parseFlags(prepareFlags, values);
+    const download = out.progress('download');
+    const decode = out.progress('decode');
+    const report = await prepareFashionMnist({
+      source: flags.source,
+      urlBase: flags['url-base'],
+      workspace: global.workspace,
+      cache: flags.cache,
+      onCorrupt: flags['on-corrupt'],
+      onDownload: (p) => download.update(p.received, p.total, p.file.split('/').pop()),
+      onProgress: (p) => decode.update(p.done, p.total, p.split),
+    });
+    out.result(report, () => humanReport(report));
+  },
+};
+
+function humanReport(r: PrepareReport): string {
+  const rows: (string | number)[][] = [['split', 'images', 'skipped', ...CLASS_NAMES]];
+  for (const s of ['train', 'test'] as const)
+    rows.push([s, r[s].count, r[s].skipped, ...r[s].labelHistogram]);
+  const cache =
+    r.cache.kind === 'none' ? 'no cache' : `${r.cache.kind} cache ${r.cache.hit ? 'hit' : 'filled'}`;
+  return [
+    `Fashion-MNIST from ${r.source.dir} (${r.source.kind})`,
+    table(rows),
+    `fingerprint ${r.fingerprint}`,
+    `${cache}, ${r.seconds.toFixed(2)} s`,
+  ].join('\n');
+}
+
+const showFlags = z.object({
+  source,
+  'url-base': urlBase,
+  split: z.enum(['train', 'test'], { message: 'must be train or test' }).default('train'),
+  index: z.coerce
+    .number({ message: 'must be a number' })
+    .int('must be an integer')
+    .min(0, 'must be 0 or more')
+    .default(0),
+});
+
+export const dataShow: Command = {
+  path: ['data', 'show'],
+  summary: 'draw one image in the terminal with its class name',
+  options: {
+    source: sourceOption,
+    'url-base': urlBaseOption,
+    split: { type: 'string', valueName: 'train|test', defaultText: 'train', description: 'which split' },
+    index: {
+      type: 'string',
+      valueName: 'I',
+      defaultText: '0',
+      description: 'record number within the split',
+    },
+  },
+  async run({ values, global, out }) {
+    const flags = parseFlags(showFlags, values);
+    const resolved = await resolveFashionMnist({
+      source: flags.source,
+      urlBase: flags['url-base'],
+      workspace: global.workspace,
+    });
+    const ds = splitDataset(flags.split, resolved[flags.split], { onCorrupt: 'fail' });
+    let found: { image: Uint8Array; label: number } | undefined;
+    let count = 0;
+    for await (const e of ds) {
+      count++;
+      if (e.index === flags.index) {
+        found = { image: e.image, label: e.label };
+        break;
+      }
+    }
+    if (!found) {
+      throw new DataError(
+        'DATA_BAD_OPTION',
+        `--index ${flags.index} is past the end of the ${flags.split} split (${count} images); use 0-${count - 1}`,
+      );
+    }
+    const img = found;
+    const className = CLASS_NAMES[img.label] ?? '?';
+    const color = Boolean(process.stdout.isTTY) && !process.env['NO_COLOR'];
+    out.result(
+      { split: flags.split, index: flags.index, label: img.label, className, pixels: Array.from(img.image) },
+      () =>
+        `${renderImage(img.image, IMAGE_WIDTH, IMAGE_HEIGHT, color)}\n${flags.split}[${flags.index}]: ${img.label} ${className}`,
+    );
+  },
+};

@@ -1,0 +1,71 @@
+/** Where a command's results and progress go: human text, or JSON for machines (`--json`). */
+export class Output {
+  private lastLine = 0;
+
+  constructor(
+    readonly json: boolean,
+    private readonly stdout: NodeJS.WriteStream = process.stdout,
+    private readonly stderr: NodeJS.WriteStream = process.stderr,
+  ) {}
+
+  /** Prints the command's result: the object as one JSON document with --json, else the human rendering. */
+  result(data: unknown, human: () => string): void {
+    this.stdout.write(this.json ? `${JSON.stringify(data)}\n` : `${human()}\n`);
+  }
+
+  /** A note for people (stderr, omitted with --json). */
+  info(message: string): void {
+    if (!this.json) this.stderr.write(`${message}\n`);
+  }
+
+  /**
+   * Reports progress of long work on stderr: a redrawn bar on a terminal, a JSON line per second with --json,
+   * and a plain line every few seconds otherwise (logs stay readable).
+   */
+  progress(label: string): Progress {
+    const tty = Boolean(this.stderr.isTTY) && !this.json;
+    const every = this.json ? 1000 : tty ? 100 : 3000;
+    return {
+      update: (done, total, detail = '') => {
+        const now = Date.now();
+        const final = total !== undefined && done >= total;
+        if (!final && now - this.lastLine < every) return;
+        this.lastLine = now;
+        if (this.json) {
+          this.stderr.write(`${JSON.stringify({ event: 'progress', task: label, done, total, detail })}\n`);
+        } else if (tty) {
+          this.stderr.write(`\r\x1b[2K${renderBar(label, done, total, detail)}${final ? '\n' : ''}`);
+        } else {
+          this.stderr.write(`${renderBar(label, done, total, detail)}\n`);
+        }
+      },
+    };
+  }
+}
+
+export interface Progress {
+  update(done: number, total?: number, detail?: string): void;
+}
+
+/** `label [#####.....]  45% 27000/60000 detail` — or a plain count when the total is unknown. */
+export function renderBar(label: string, done: number, total: number | undefined, detail = ''): string {
+  if (!total) return `${label} ${done} ${detail}`.trimEnd();
+  const frac = Math.max(0, Math.min(1, done / total));
+  const width = 24;
+  const fill = Math.round(frac * width);
+  const pct = `${Math.floor(frac * 100)}`.padStart(3);
+  return `${label} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${pct}% ${done}/${total} ${detail}`.trimEnd();
+}
+
+/** Formats a table with aligned columns (first row is the header). */
+export function table(rows: (string | number)[][]): string {
+  const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => String(r[c] ?? '').length))) ?? [];
+  return rows
+    .map((r) =>
+      r
+        .map((v, c) => String(v).padEnd(widths[c] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
