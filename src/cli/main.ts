@@ -61,7 +61,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         .map((l) => l.trim())
         .filter(Boolean)
         .join(' ');
-      throw new UsageError(`${msg.replace(/\. (To specify|Did you forget).*$/, '').replace(/\.$/, '')}; see \`distml ${[...prefix, ''].join(' ')}--help\``);
+      throw new UsageError(
+        `${msg.replace(/\. (To specify|Did you forget).*$/, '').replace(/\.$/, '')}; see \`distml ${[...prefix, ''].join(' ')}--help\``,
+      );
     }
     const { values, positionals } = parsed;
     if (values['version']) {
