@@ -7,7 +7,7 @@ import { sha256 } from './dataset.js';
 export interface ElementCache<T> {
   readonly kind: 'memory' | 'disk';
   /** Replays the entry for `key`, or runs `upstream` once, recording it when the pass completes. */
-  stream(key: string, upstream: () => AsyncIterable<T>): AsyncIterable<T>;
+  stream(key: string, upstream: () => AsyncIterable<readonly T[]>): AsyncIterable<readonly T[]>;
   readonly stats: CacheStats;
 }
 
@@ -22,13 +22,13 @@ export interface CacheStats {
 export class MemoryCache<T> implements ElementCache<T> {
   readonly kind = 'memory';
   readonly stats: CacheStats = { hits: 0, misses: 0, repaired: 0 };
-  private readonly entries = new Map<string, readonly T[]>();
+  private readonly entries = new Map<string, (readonly T[])[]>();
 
   has(key: string): boolean {
     return this.entries.has(key);
   }
 
-  async *stream(key: string, upstream: () => AsyncIterable<T>): AsyncGenerator<T> {
+  async *stream(key: string, upstream: () => AsyncIterable<readonly T[]>): AsyncGenerator<readonly T[]> {
     const hit = this.entries.get(key);
     if (hit) {
       this.stats.hits++;
@@ -36,10 +36,10 @@ export class MemoryCache<T> implements ElementCache<T> {
       return;
     }
     this.stats.misses++;
-    const acc: T[] = [];
-    for await (const x of upstream()) {
-      acc.push(x);
-      yield x;
+    const acc: (readonly T[])[] = [];
+    for await (const c of upstream()) {
+      acc.push(c);
+      yield c;
     }
     this.entries.set(key, acc);
   }
@@ -93,7 +93,7 @@ export class DiskCache<T> implements ElementCache<T> {
     return { path, count: meta.count, bytes: meta.count * meta.recordBytes };
   }
 
-  async *stream(key: string, upstream: () => AsyncIterable<T>): AsyncGenerator<T> {
+  async *stream(key: string, upstream: () => AsyncIterable<readonly T[]>): AsyncGenerator<readonly T[]> {
     const path = this.pathFor(key);
     const meta = await this.readMeta(path);
     if (meta) {
@@ -129,24 +129,26 @@ export class DiskCache<T> implements ElementCache<T> {
     return undefined;
   }
 
-  private async *replay(path: string, count: number): AsyncGenerator<T> {
+  private async *replay(path: string, count: number): AsyncGenerator<readonly T[]> {
     const rb = this.codec.recordBytes;
     const fh = await open(path, 'r');
     try {
-      for (let done = 0; done < count;) {
+      for (let done = 0; done < count; done += READ_RECORDS) {
         const n = Math.min(READ_RECORDS, count - done);
+        // A fresh buffer per chunk: decoded elements may be views into it and outlive this loop.
         const buf = Buffer.allocUnsafeSlow(n * rb);
         const { bytesRead } = await fh.read(buf, 0, buf.length, done * rb);
         if (bytesRead !== buf.length) throw new Error(`cache file ${path} shrank while being read`);
-        for (let i = 0; i < n; i++) yield this.codec.decode(buf, i * rb);
-        done += n;
+        const out = new Array<T>(n);
+        for (let i = 0; i < n; i++) out[i] = this.codec.decode(buf, i * rb);
+        yield out;
       }
     } finally {
       await fh.close();
     }
   }
 
-  private async *record(path: string, src: AsyncIterable<T>): AsyncGenerator<T> {
+  private async *record(path: string, src: AsyncIterable<readonly T[]>): AsyncGenerator<readonly T[]> {
     await mkdir(this.dir, { recursive: true });
     const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
     const fh = await open(tmp, 'w');
@@ -156,18 +158,21 @@ export class DiskCache<T> implements ElementCache<T> {
     let count = 0;
     let committed = false;
     try {
-      for await (const x of src) {
-        if (used + rb > buf.length) {
-          await fh.write(buf, 0, used);
-          used = 0;
+      for await (const chunk of src) {
+        for (const x of chunk) {
+          if (used + rb > buf.length) {
+            await fh.write(buf, 0, used);
+            used = 0;
+          }
+          this.codec.encode(x, buf, used);
+          used += rb;
         }
-        this.codec.encode(x, buf, used);
-        used += rb;
-        count++;
-        yield x;
+        count += chunk.length;
+        yield chunk;
       }
       if (used) await fh.write(buf, 0, used);
-      await fh.sync();
+      // No fsync: the entry is derived data, and a file cut short by a crash fails the size check on the next
+      // read and is rebuilt.
       await fh.close();
       await rename(tmp, path);
       const meta: DiskMeta = {

@@ -3,8 +3,12 @@ import { DataError } from './errors.js';
 import { fnv1a, mixSeed, mulberry32 } from './random.js';
 import type { ElementCache } from './cache.js';
 
-/** A pass over the data; `iteration` numbers the passes so seeded shuffles differ per epoch, reproducibly. */
-export type Stream<T> = (iteration: number) => AsyncIterable<T>;
+/**
+ * A pass over the data, as chunks of elements: operations run a synchronous loop per chunk, so the cost of
+ * an `await` is paid per chunk, not per element per operation. `iteration` numbers the passes so seeded
+ * shuffles differ per epoch, reproducibly.
+ */
+export type Stream<T> = (iteration: number) => AsyncIterable<readonly T[]>;
 
 /** Where elements come from. `files` is set for file-backed sources so FILE sharding can split the file list. */
 export interface Source<T> {
@@ -15,6 +19,8 @@ export interface Source<T> {
 }
 
 export type ShardPolicy = 'data' | 'file';
+
+const ARRAY_CHUNK = 1024;
 
 /**
  * A lazy, streaming dataset in the manner of tf.data: every operation returns a new Dataset and nothing is
@@ -44,7 +50,7 @@ export class Dataset<T> implements AsyncIterable<T> {
       fingerprint,
       open: () =>
         (async function* () {
-          yield* items;
+          for (let i = 0; i < items.length; i += ARRAY_CHUNK) yield items.slice(i, i + ARRAY_CHUNK);
         })(),
     });
   }
@@ -56,10 +62,10 @@ export class Dataset<T> implements AsyncIterable<T> {
     fingerprint: string,
   ): Dataset<T> {
     const make = (list: readonly string[]): Source<T> => ({
-      fingerprint: `${fingerprint}[${list.length}/${files.length}]`,
+      fingerprint: `${fingerprint}[${list.join(',')}]`,
       open: () =>
         (async function* () {
-          for (const f of list) yield* open(f);
+          for (const f of list) for await (const x of open(f)) yield [x];
         })(),
       files: { list, select: make },
     });
@@ -71,9 +77,15 @@ export class Dataset<T> implements AsyncIterable<T> {
     return sha256(this.lineage.join('\n'));
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<T> {
+  /** One pass, chunk by chunk: the fast way to consume a dataset. */
+  chunks(): AsyncIterable<readonly T[]> {
     this.built ??= this.build(this.source, this.lineage);
-    return this.built(this.passes++)[Symbol.asyncIterator]();
+    return this.built(this.passes++);
+  }
+
+  /** One pass, element by element. */
+  async *[Symbol.asyncIterator](): AsyncIterator<T> {
+    for await (const chunk of this.chunks()) yield* chunk;
   }
 
   /** Appends an operation; `op` undefined marks one that does not change content (it keeps the lineage). */
@@ -88,12 +100,12 @@ export class Dataset<T> implements AsyncIterable<T> {
 
   /** Applies `fn` to every element; `name` describes the transform and enters the fingerprint. */
   map<U>(name: string, fn: (x: T) => U): Dataset<U> {
-    return this.then(`map:${name}`, (up) => (it) => mapIter(up(it), fn));
+    return this.then(`map:${name}`, (up) => (it) => perChunk(up(it), (c) => c.map(fn)));
   }
 
   /** Keeps elements for which `pred` holds. */
   filter(name: string, pred: (x: T) => boolean): Dataset<T> {
-    return this.then(`filter:${name}`, (up) => (it) => filterIter(up(it), pred));
+    return this.then(`filter:${name}`, (up) => (it) => perChunk(up(it), (c) => c.filter(pred)));
   }
 
   /**
@@ -130,7 +142,14 @@ export class Dataset<T> implements AsyncIterable<T> {
   /** Everything after the first `n` elements. */
   skip(n: number): Dataset<T> {
     nonNegativeInt('skip count', n);
-    return this.then(`skip:${n}`, (up) => (it) => skipIter(up(it), n));
+    return this.then(`skip:${n}`, (up) => (it) => {
+      let seen = 0;
+      return perChunk(up(it), (c) => {
+        const from = Math.max(0, Math.min(c.length, n - seen));
+        seen += c.length;
+        return from === 0 ? c : c.slice(from);
+      });
+    });
   }
 
   /**
@@ -141,10 +160,10 @@ export class Dataset<T> implements AsyncIterable<T> {
   shard(numShards: number, index: number, policy: ShardPolicy = 'data'): Dataset<T> {
     checkShard(numShards, index);
     if (policy === 'data') {
-      return this.then(
-        `shard:data:${numShards}:${index}`,
-        (up) => (it) => strideIter(up(it), numShards, index),
-      );
+      return this.then(`shard:data:${numShards}:${index}`, (up) => (it) => {
+        let i = 0;
+        return perChunk(up(it), (c) => c.filter(() => i++ % numShards === index));
+      });
     }
     const files = this.source.files;
     if (!files) {
@@ -159,8 +178,7 @@ export class Dataset<T> implements AsyncIterable<T> {
         `FILE sharding over ${numShards} shards needs at least ${numShards} files, the dataset has ${files.list.length}; use policy 'data'`,
       );
     }
-    const mine = files.list.filter((_, j) => j % numShards === index);
-    const source = files.select(mine);
+    const source = files.select(files.list.filter((_, j) => j % numShards === index));
     return new Dataset<T>(source, this.build, [`source:${source.fingerprint}`, ...this.lineage.slice(1)]);
   }
 
@@ -169,7 +187,7 @@ export class Dataset<T> implements AsyncIterable<T> {
     checkShard(numShards, index);
     return this.then(
       `shard:hash:${numShards}:${index}`,
-      (up) => (it) => filterIter(up(it), (x) => fnv1a(key(x)) % numShards === index),
+      (up) => (it) => perChunk(up(it), (c) => c.filter((x) => fnv1a(key(x)) % numShards === index)),
     );
   }
 
@@ -191,76 +209,92 @@ export function sha256(s: string): string {
   return createHash('sha256').update(s).digest('hex');
 }
 
-async function* mapIter<T, U>(src: AsyncIterable<T>, fn: (x: T) => U): AsyncGenerator<U> {
-  for await (const x of src) yield fn(x);
+async function* perChunk<T, U>(
+  src: AsyncIterable<readonly T[]>,
+  fn: (c: readonly T[]) => readonly U[],
+): AsyncGenerator<readonly U[]> {
+  for await (const c of src) {
+    const out = fn(c);
+    if (out.length) yield out;
+  }
 }
 
-async function* filterIter<T>(src: AsyncIterable<T>, pred: (x: T) => boolean): AsyncGenerator<T> {
-  for await (const x of src) if (pred(x)) yield x;
-}
-
-async function* strideIter<T>(src: AsyncIterable<T>, n: number, index: number): AsyncGenerator<T> {
-  let i = 0;
-  for await (const x of src) if (i++ % n === index) yield x;
-}
-
-async function* shuffleIter<T>(src: AsyncIterable<T>, size: number, seed: number): AsyncGenerator<T> {
+async function* shuffleIter<T>(
+  src: AsyncIterable<readonly T[]>,
+  size: number,
+  seed: number,
+): AsyncGenerator<readonly T[]> {
   const rand = mulberry32(seed);
   const buf: T[] = [];
-  for await (const x of src) {
-    if (buf.length < size) {
-      buf.push(x);
-      continue;
+  for await (const c of src) {
+    const out: T[] = [];
+    for (const x of c) {
+      if (buf.length < size) {
+        buf.push(x);
+        continue;
+      }
+      const j = Math.floor(rand() * size);
+      out.push(buf[j] as T);
+      buf[j] = x;
     }
-    const j = Math.floor(rand() * size);
-    const out = buf[j] as T;
-    buf[j] = x;
-    yield out;
+    if (out.length) yield out;
   }
+  const out: T[] = [];
   while (buf.length) {
     const j = Math.floor(rand() * buf.length);
-    const out = buf[j] as T;
+    out.push(buf[j] as T);
     buf[j] = buf[buf.length - 1] as T;
     buf.pop();
-    yield out;
   }
+  for (let i = 0; i < out.length; i += ARRAY_CHUNK) yield out.slice(i, i + ARRAY_CHUNK);
 }
 
-async function* batchIter<T>(src: AsyncIterable<T>, size: number, drop: boolean): AsyncGenerator<T[]> {
+async function* batchIter<T>(
+  src: AsyncIterable<readonly T[]>,
+  size: number,
+  drop: boolean,
+): AsyncGenerator<T[][]> {
   let cur: T[] = [];
-  for await (const x of src) {
-    cur.push(x);
-    if (cur.length === size) {
-      yield cur;
-      cur = [];
+  for await (const c of src) {
+    const out: T[][] = [];
+    for (const x of c) {
+      cur.push(x);
+      if (cur.length === size) {
+        out.push(cur);
+        cur = [];
+      }
     }
+    if (out.length) yield out;
   }
-  if (cur.length && !drop) yield cur;
+  if (cur.length && !drop) yield [cur];
 }
 
-async function* repeatIter<T>(up: Stream<T>, it: number, count: number | undefined): AsyncGenerator<T> {
+async function* repeatIter<T>(
+  up: Stream<T>,
+  it: number,
+  count: number | undefined,
+): AsyncGenerator<readonly T[]> {
   for (let r = 0; count === undefined || r < count; r++) {
     let any = false;
-    for await (const x of up(it * 1_000_003 + r)) {
+    for await (const c of up(it * 1_000_003 + r)) {
       any = true;
-      yield x;
+      yield c;
     }
     if (!any) return; // repeating an empty dataset forever would spin
   }
 }
 
-async function* takeIter<T>(src: AsyncIterable<T>, n: number): AsyncGenerator<T> {
+async function* takeIter<T>(src: AsyncIterable<readonly T[]>, n: number): AsyncGenerator<readonly T[]> {
   if (n === 0) return;
-  let i = 0;
-  for await (const x of src) {
-    yield x;
-    if (++i >= n) return;
+  let left = n;
+  for await (const c of src) {
+    if (c.length >= left) {
+      yield c.slice(0, left);
+      return;
+    }
+    left -= c.length;
+    yield c;
   }
-}
-
-async function* skipIter<T>(src: AsyncIterable<T>, n: number): AsyncGenerator<T> {
-  let i = 0;
-  for await (const x of src) if (i++ >= n) yield x;
 }
 
 function positiveInt(what: string, v: number): void {

@@ -95,7 +95,7 @@ async function* readSplit(
   files: SplitFiles,
   policy: CorruptPolicy,
   onCorruptRecord: ((r: CorruptRecord) => void) | undefined,
-): AsyncGenerator<Example> {
+): AsyncGenerator<Example[]> {
   const labels = await readIdx(files.labels, { dtype: 'ubyte', recordDims: [] });
   const images = await openIdx(files.images, { dtype: 'ubyte', recordDims: [IMAGE_HEIGHT, IMAGE_WIDTH] });
   const nLabels = labels.header.dims[0];
@@ -108,21 +108,25 @@ async function* readSplit(
     );
   }
   let index = 0;
-  for await (const image of images.records) {
-    const label = labels.data[index] as number;
-    if (label >= CLASS_NAMES.length) {
-      const reason = `label ${label} is not a class (0-${CLASS_NAMES.length - 1})`;
-      if (policy === 'fail') {
-        throw new DataError(
-          'DATA_CORRUPT_RECORD',
-          `${files.labels}: record ${index}: ${reason}; use onCorrupt "skip" to drop such records`,
-        );
+  for await (const chunk of images.records) {
+    const out: Example[] = [];
+    for (const image of chunk) {
+      const label = labels.data[index] as number;
+      if (label >= CLASS_NAMES.length) {
+        const reason = `label ${label} is not a class (0-${CLASS_NAMES.length - 1})`;
+        if (policy === 'fail') {
+          throw new DataError(
+            'DATA_CORRUPT_RECORD',
+            `${files.labels}: record ${index}: ${reason}; use onCorrupt "skip" to drop such records`,
+          );
+        }
+        onCorruptRecord?.({ split, index, reason });
+      } else {
+        out.push({ index, image, label });
       }
-      onCorruptRecord?.({ split, index, reason });
-    } else {
-      yield { index, image, label };
+      index++;
     }
-    index++;
+    yield out;
   }
 }
 

@@ -121,8 +121,8 @@ async function* rawChunks(file: string): AsyncGenerator<Buffer> {
 
 export interface IdxStream {
   header: IdxHeader;
-  /** Record payloads in file order; each is a view that stays valid (chunks are never reused). */
-  records: AsyncGenerator<Uint8Array>;
+  /** Record payloads in file order, a chunk at a time; each is a view that stays valid (buffers are never reused). */
+  records: AsyncGenerator<Uint8Array[]>;
 }
 
 /**
@@ -154,7 +154,7 @@ async function* records(
   h: IdxHeader,
   first: Buffer,
   chunks: AsyncGenerator<Buffer>,
-): AsyncGenerator<Uint8Array> {
+): AsyncGenerator<Uint8Array[]> {
   const total = h.dims[0] ?? 0;
   const size = h.recordBytes;
   let emitted = 0;
@@ -163,11 +163,13 @@ async function* records(
   try {
     for (;;) {
       let off = 0;
+      const out: Uint8Array[] = [];
       while (emitted < total && carry.length - off >= size) {
-        yield carry.subarray(off, off + size);
+        out.push(carry.subarray(off, off + size));
         off += size;
         emitted++;
       }
+      if (out.length) yield out;
       carry = carry.subarray(off);
       if (emitted === total && carry.length > 0) {
         throw new DataError(
@@ -202,9 +204,11 @@ export async function readIdx(
   const { header, records: recs } = await openIdx(file, expect);
   const data = new Uint8Array((header.dims[0] ?? 0) * header.recordBytes);
   let off = 0;
-  for await (const r of recs) {
-    data.set(r, off);
-    off += r.length;
+  for await (const chunk of recs) {
+    for (const r of chunk) {
+      data.set(r, off);
+      off += r.length;
+    }
   }
   return { header, data };
 }

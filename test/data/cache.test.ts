@@ -21,8 +21,14 @@ function counted(n: number, fingerprint = 'src') {
     open: () => {
       reads.count++;
       return (async function* () {
-        for (let i = 0; i < n; i++)
-          yield { index: i, label: i % 10, image: new Float32Array(784).fill(i / n) };
+        // Chunks of 7, so chunk boundaries fall inside cache read/write buffers.
+        for (let i = 0; i < n; i += 7) {
+          const chunk: ScaledExample[] = [];
+          for (let j = i; j < Math.min(n, i + 7); j++) {
+            chunk.push({ index: j, label: j % 10, image: new Float32Array(784).fill(j / n) });
+          }
+          yield chunk;
+        }
       })();
     },
   });

@@ -8,12 +8,12 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 describe('Dataset pipeline', () => {
   it('is lazy: nothing is read until iterated', async () => {
     let opened = 0;
-    const ds = Dataset.fromSource({
+    const ds = Dataset.fromSource<number>({
       fingerprint: 'lazy',
       open: () => {
         opened++;
         return (async function* () {
-          yield* range(5);
+          yield range(5);
         })();
       },
     }).map('double', (x) => x * 2);
@@ -130,14 +130,14 @@ describe('Dataset pipeline', () => {
   it('keeps memory bounded while streaming (no whole-dataset buffering)', async () => {
     let live = 0;
     let peak = 0;
-    const src = Dataset.fromSource({
+    const src = Dataset.fromSource<number>({
       fingerprint: 'gen',
       open: () =>
         (async function* () {
           for (let i = 0; i < 10_000; i++) {
             live++;
             peak = Math.max(peak, live);
-            yield i;
+            yield [i];
           }
         })(),
     });

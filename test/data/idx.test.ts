@@ -42,7 +42,7 @@ describe('IDX codec', () => {
 
   it('streams records in order', async () => {
     const s = await openIdx(write('stream.idx', idx));
-    const recs = await collect(s.records);
+    const recs = (await collect(s.records)).flat();
     assert.deepEqual(
       recs.map((r) => Array.from(r)),
       [
