@@ -21,8 +21,8 @@ dist/.built: $(TS_SRC) tsconfig.json package.json
 
 native: $(if $(wildcard native/binding.gyp),$(NATIVE_OUT))
 $(NATIVE_OUT): $(NATIVE_SRC)
-	@echo "build: compiling the libtorch addon (about a minute)"
-	@$(NODE_GYP) rebuild --directory=native --nodedir=/usr --loglevel=warn
+	@echo "build: compiling the libtorch addon"
+	@$(NODE_GYP) rebuild -j 2 --directory=native --nodedir=/usr --loglevel=warn
 
 # The book's whole pipeline on the embedded default.
 run: setup

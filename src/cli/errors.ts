@@ -1,8 +1,17 @@
 import { DataError } from '../data/index.js';
+import { EngineError } from '../engine/index.js';
+import { ModelError } from '../models/index.js';
+import { TrainError } from '../train/index.js';
 import { UsageError } from './command.js';
 
 /** Error classes whose messages are written for users (what, why, how to fix). */
-const USER_FACING: (abstract new (...args: never[]) => Error & { code: string })[] = [DataError, UsageError];
+const USER_FACING: (abstract new (...args: never[]) => Error & { code: string })[] = [
+  DataError,
+  EngineError,
+  ModelError,
+  TrainError,
+  UsageError,
+];
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;

@@ -56,6 +56,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     try {
       parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
     } catch (err) {
+      const ambiguous = /Option '(--?[\w-]+)' argument is ambiguous/.exec((err as Error).message);
+      if (ambiguous) {
+        const flag = ambiguous[1] ?? '';
+        throw new UsageError(
+          `${flag}: missing value, or a value starting with "-": write it as ${flag}=-VALUE`,
+        );
+      }
       const msg = (err as Error).message
         .split('\n')
         .map((l) => l.trim())

@@ -18,33 +18,38 @@ export class Output {
     if (!this.json) this.stderr.write(`${message}\n`);
   }
 
+  /** True when progress is drawn as a bar (stderr is a terminal and --json is off). */
+  get interactive(): boolean {
+    return Boolean(this.stderr.isTTY) && !this.json;
+  }
+
+  /** A machine-readable event line on stderr (used when not interactive). */
+  event(data: Record<string, unknown>): void {
+    this.stderr.write(`${JSON.stringify(data)}\n`);
+  }
+
   /**
-   * Reports progress of long work on stderr: a redrawn bar on a terminal, a JSON line per second with --json,
-   * and a plain line every few seconds otherwise (logs stay readable).
+   * Reports progress of long work on stderr: a redrawn bar on a terminal, otherwise a JSON line at most once
+   * a second (logs and machines can follow it).
    */
   progress(label: string): Progress {
-    const tty = Boolean(this.stderr.isTTY) && !this.json;
-    const every = this.json ? 1000 : tty ? 100 : 3000;
+    const tty = this.interactive;
+    const every = tty ? 100 : 1000;
     return {
-      update: (done, total, detail = '') => {
+      update: (done, total, detail = '', extra = {}) => {
         const now = Date.now();
         const final = total !== undefined && done >= total;
         if (!final && now - this.lastLine < every) return;
         this.lastLine = now;
-        if (this.json) {
-          this.stderr.write(`${JSON.stringify({ event: 'progress', task: label, done, total, detail })}\n`);
-        } else if (tty) {
-          this.stderr.write(`\r\x1b[2K${renderBar(label, done, total, detail)}${final ? '\n' : ''}`);
-        } else {
-          this.stderr.write(`${renderBar(label, done, total, detail)}\n`);
-        }
+        if (tty) this.stderr.write(`\r\x1b[2K${renderBar(label, done, total, detail)}${final ? '\n' : ''}`);
+        else this.event({ event: 'progress', task: label, done, total, detail, ...extra });
       },
     };
   }
 }
 
 export interface Progress {
-  update(done: number, total?: number, detail?: string): void;
+  update(done: number, total?: number, detail?: string, extra?: Record<string, unknown>): void;
 }
 
 /** `label [#####.....]  45% 27000/60000 detail` — or a plain count when the total is unknown. */

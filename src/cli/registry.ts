@@ -1,10 +1,21 @@
 import type { Command } from './command.js';
 import { dataPrepare, dataShow } from './commands/data.js';
+import { evaluate } from './commands/evaluate.js';
+import { modelsList, modelsSummary } from './commands/models.js';
+import { train } from './commands/train.js';
 
 /** Every subcommand of `distml`, in help order. */
-export const COMMANDS: Command[] = [dataPrepare, dataShow];
+export const COMMANDS: Command[] = [
+  dataPrepare,
+  dataShow,
+  train,
+  evaluate,
+  modelsList,
+  modelsSummary,
+];
 
 /** Short descriptions of command groups (the first word of a path). */
 export const GROUPS: Record<string, string> = {
   data: 'ingest Fashion-MNIST: find or download it, decode, cache, inspect',
+  models: "the book's models: list them, print their layer tables",
 };

@@ -77,10 +77,14 @@ export class Dataset<T> implements AsyncIterable<T> {
     return sha256(this.lineage.join('\n'));
   }
 
-  /** One pass, chunk by chunk: the fast way to consume a dataset. */
-  chunks(): AsyncIterable<readonly T[]> {
+  /**
+   * One pass, chunk by chunk: the fast way to consume a dataset. Passes are numbered 0, 1, 2… in call order;
+   * `pass` names one explicitly, so a resumed job replays exactly the shuffle order of the epoch it stopped in.
+   */
+  chunks(pass?: number): AsyncIterable<readonly T[]> {
     this.built ??= this.build(this.source, this.lineage);
-    return this.built(this.passes++);
+    if (pass !== undefined) nonNegativeInt('pass', pass);
+    return this.built(pass ?? this.passes++);
   }
 
   /** One pass, element by element. */

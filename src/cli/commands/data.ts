@@ -10,31 +10,13 @@ import {
   type PrepareReport,
 } from '../../data/index.js';
 import { parseFlags, type Command } from '../command.js';
+import { cacheFlag, cacheOption, dataSourceFlags, dataSourceOptions } from '../data-source-flags.js';
 import { table } from '../output.js';
 import { renderImage } from '../render-image.js';
 
-const sourceOption = {
-  type: 'string',
-  valueName: 'auto|debian|url|DIR',
-  defaultText: 'auto',
-  description:
-    "where the data comes from: auto tries Debian's dataset-fashion-mnist, then an earlier download in the workspace, then the canonical URL (SHA-256 pinned)",
-} as const;
-
-const urlBaseOption = {
-  type: 'string',
-  valueName: 'URL',
-  description:
-    'download from this mirror instead of the canonical URL (it must serve the canonical .gz files)',
-} as const;
-
-const source = z.string().min(1, 'must name auto, debian, url or a directory').default('auto');
-const urlBase = z.string().url('must be an http(s) URL').optional();
-
 const prepareFlags = z.object({
-  source,
-  'url-base': urlBase,
-  cache: z.enum(['memory', 'disk', 'none'], { message: 'must be memory, disk or none' }).default('disk'),
+  ...dataSourceFlags,
+  cache: cacheFlag,
   'on-corrupt': z.enum(['skip', 'fail'], { message: 'must be skip or fail' }).default('skip'),
 });
 
@@ -42,14 +24,8 @@ export const dataPrepare: Command = {
   path: ['data', 'prepare'],
   summary: 'find Fashion-MNIST, decode and scale it, fill the cache, and report counts and fingerprint',
   options: {
-    source: sourceOption,
-    'url-base': urlBaseOption,
-    cache: {
-      type: 'string',
-      valueName: 'memory|disk|none',
-      defaultText: 'disk',
-      description: 'keep the preprocessed data: disk persists across runs in the workspace',
-    },
+    ...dataSourceOptions,
+    cache: cacheOption,
     'on-corrupt': {
       type: 'string',
       valueName: 'skip|fail',
@@ -89,8 +65,7 @@ function humanReport(r: PrepareReport): string {
 }
 
 const showFlags = z.object({
-  source,
-  'url-base': urlBase,
+  ...dataSourceFlags,
   split: z.enum(['train', 'test'], { message: 'must be train or test' }).default('train'),
   index: z.coerce
     .number({ message: 'must be a number' })
@@ -103,8 +78,7 @@ export const dataShow: Command = {
   path: ['data', 'show'],
   summary: 'draw one image in the terminal with its class name',
   options: {
-    source: sourceOption,
-    'url-base': urlBaseOption,
+    ...dataSourceOptions,
     split: { type: 'string', valueName: 'train|test', defaultText: 'train', description: 'which split' },
     index: {
       type: 'string',

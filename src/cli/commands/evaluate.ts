@@ -1,0 +1,68 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { resolveFashionMnist, scaledSplit } from '../../data/index.js';
+import { setNumThreads } from '../../engine/index.js';
+import { loadModel } from '../../models/index.js';
+import { wholeSplit } from '../../train/index.js';
+import { parseFlags, UsageError, type Command } from '../command.js';
+import { cacheFlag, cacheOption, dataSourceFlags, dataSourceOptions } from '../data-source-flags.js';
+
+const evalFlags = z.object({
+  ...dataSourceFlags,
+  cache: cacheFlag,
+  threads: z.coerce
+    .number({ message: 'must be a positive integer' })
+    .int('must be a positive integer')
+    .positive('must be a positive integer')
+    .optional(),
+});
+
+export const evaluate: Command = {
+  path: ['evaluate'],
+  summary: 'evaluate a model package on the Fashion-MNIST test split',
+  usage: 'PATH',
+  options: {
+    threads: {
+      type: 'string',
+      valueName: 'T',
+      defaultText: 'all cores',
+      description: 'libtorch intra-op threads',
+    },
+    cache: cacheOption,
+    ...dataSourceOptions,
+  },
+  async run({ values, positionals, global, out }) {
+    const f = parseFlags(evalFlags, values);
+    if (positionals.length !== 1) throw new UsageError('evaluate needs one model package directory');
+    if (f.threads) setNumThreads(f.threads);
+    const dir = resolve(positionals[0] as string);
+    const t0 = performance.now();
+    const { model, manifest } = await loadModel(dir);
+    try {
+      const src = await resolveFashionMnist({
+        source: f.source,
+        urlBase: f['url-base'],
+        workspace: global.workspace,
+      });
+      const test = await wholeSplit(
+        scaledSplit('test', src.test, { cache: f.cache, workspace: global.workspace }),
+      );
+      const r = await model.evaluate(test.images, test.labels);
+      const report = {
+        path: dir,
+        model: manifest.name,
+        testAccuracy: r.accuracy,
+        testLoss: r.loss,
+        count: r.count,
+        seconds: (performance.now() - t0) / 1000,
+      };
+      out.result(
+        report,
+        () =>
+          `${manifest.name} at ${dir}: test accuracy ${r.accuracy.toFixed(4)}, loss ${r.loss.toFixed(4)} on ${r.count} images`,
+      );
+    } finally {
+      await model.dispose();
+    }
+  },
+};

@@ -1,0 +1,171 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { z } from 'zod';
+import {
+  createModel,
+  inspectModelSpec,
+  parseModelSpec,
+  type Model,
+  type ModelSpec,
+  type NamedTensor,
+} from '../engine/index.js';
+import { ModelError } from './errors.js';
+import { decodeSafetensors, encodeSafetensors, f32Tensor, f32Values } from './safetensors.js';
+
+export const MANIFEST = 'model.json';
+export const WEIGHTS = 'weights.safetensors';
+export const PACKAGE_FORMAT = 'distml-model/v1';
+
+const manifestSchema = z.object({
+  format: z.literal(PACKAGE_FORMAT),
+  name: z.string().min(1),
+  spec: z.unknown(),
+  inputSignature: z.object({
+    name: z.string(),
+    shape: z.array(z.number().int().nullable()),
+    dtype: z.literal('float32'),
+  }),
+  classNames: z.array(z.string()),
+  preprocessing: z.object({
+    layout: z.literal('NHWC'),
+    scale: z.string(),
+    range: z.tuple([z.number(), z.number()]),
+  }),
+  params: z.number().int().nonnegative(),
+  metrics: z.record(z.string(), z.number()),
+  lineage: z.record(z.string(), z.unknown()),
+  weights: z.literal(WEIGHTS),
+});
+
+/** model.json: everything needed to rebuild, serve and trace a trained model. */
+export type Manifest = z.infer<typeof manifestSchema> & { spec: ModelSpec };
+
+export interface SavePackageInput {
+  name: string;
+  spec: ModelSpec;
+  tensors: NamedTensor[];
+  classNames: readonly string[];
+  metrics: Record<string, number>;
+  lineage: Record<string, unknown>;
+  inputName?: string;
+}
+
+/** The manifest for a model about to be saved. */
+export function buildManifest(input: SavePackageInput): Manifest {
+  const info = inspectModelSpec(input.spec);
+  return {
+    format: PACKAGE_FORMAT,
+    name: input.name,
+    spec: input.spec,
+    inputSignature: {
+      name: input.inputName ?? 'image_bytes',
+      shape: [null, ...info.inputShape],
+      dtype: 'float32',
+    },
+    classNames: [...input.classNames],
+    preprocessing: { layout: 'NHWC', scale: 'pixel / 255', range: [0, 1] },
+    params: info.paramCount,
+    metrics: input.metrics,
+    lineage: input.lineage,
+    weights: WEIGHTS,
+  };
+}
+
+/**
+ * Writes a model package (model.json + weights.safetensors) to `dir` atomically: it is assembled in a sibling
+ * temp directory and renamed into place, so readers see the old package or the new one, never half of one.
+ */
+export async function savePackage(dir: string, input: SavePackageInput): Promise<Manifest> {
+  const manifest = buildManifest(input);
+  const weights = encodeSafetensors(
+    input.tensors.map((t) => f32Tensor(t.name, t.shape, t.data)),
+    { format: 'pt', producer: 'distml', model: input.name },
+  );
+  await writeDirAtomically(dir, { [MANIFEST]: `${JSON.stringify(manifest, null, 2)}\n`, [WEIGHTS]: weights });
+  return manifest;
+}
+
+/** Writes files into a fresh temp dir beside `dir`, then swaps it in (replacing an older `dir`). */
+export async function writeDirAtomically(
+  dir: string,
+  files: Record<string, string | Uint8Array>,
+): Promise<void> {
+  const parent = dirname(dir);
+  await mkdir(parent, { recursive: true });
+  const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  const tmp = join(parent, `.${basename(dir)}.tmp-${tag}`);
+  const old = join(parent, `.${basename(dir)}.old-${tag}`);
+  await mkdir(tmp);
+  try {
+    for (const [name, content] of Object.entries(files)) await writeFile(join(tmp, name), content);
+    const existed = await stat(dir).then(
+      () => true,
+      () => false,
+    );
+    if (existed) await rename(dir, old);
+    await rename(tmp, dir);
+    if (existed) await rm(old, { recursive: true, force: true });
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+export interface LoadedPackage {
+  dir: string;
+  manifest: Manifest;
+  tensors: NamedTensor[];
+}
+
+/** Reads and validates a model package; errors name the file and the problem. */
+export async function readPackage(dir: string): Promise<LoadedPackage> {
+  const mpath = join(dir, MANIFEST);
+  let raw: string;
+  try {
+    raw = await readFile(mpath, 'utf8');
+  } catch {
+    throw new ModelError(
+      'MODEL_NOT_FOUND',
+      `no model package at ${dir} (${MANIFEST} missing); train one with \`distml train --out ${dir}\``,
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (err) {
+    throw new ModelError('MODEL_BAD_PACKAGE', `${mpath}: not JSON (${(err as Error).message})`);
+  }
+  const parsed = manifestSchema.safeParse(json);
+  if (!parsed.success) {
+    const i = parsed.error.issues[0];
+    throw new ModelError('MODEL_BAD_PACKAGE', `${mpath}: ${i?.path.join('.') || 'document'}: ${i?.message}`);
+  }
+  const spec = parseModelSpec(parsed.data.spec);
+  const wpath = join(dir, WEIGHTS);
+  const buf = await readFile(wpath).catch(() => {
+    throw new ModelError('MODEL_BAD_PACKAGE', `${wpath}: missing`);
+  });
+  const { tensors } = decodeSafetensors(buf, wpath);
+  return {
+    dir,
+    manifest: { ...parsed.data, spec },
+    tensors: tensors.map((t) => ({ name: t.name, shape: t.shape, data: f32Values(t) })),
+  };
+}
+
+/** Loads a package into a ready-to-use engine model (weights set, eval-ready). */
+export async function loadModel(dir: string): Promise<{ model: Model; manifest: Manifest }> {
+  const pkg = await readPackage(dir);
+  const model = createModel(pkg.manifest.spec);
+  try {
+    await model.setState({ tensors: pkg.tensors });
+  } catch (err) {
+    await model.dispose();
+    throw new ModelError(
+      'MODEL_BAD_PACKAGE',
+      `${join(dir, WEIGHTS)}: weights do not fit the spec: ${(err as Error).message}`,
+    );
+  }
+  return { model, manifest: pkg.manifest };
+}

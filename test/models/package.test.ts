@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { createModel, inspectModelSpec } from '../../src/engine/index.js';
+import {
+  bookModelSpec,
+  formatSummary,
+  loadModel,
+  ModelError,
+  readPackage,
+  savePackage,
+  WEIGHTS,
+} from '../../src/models/index.js';
+import { tempDir } from '../data/fixtures.js';
+
+const tmp = tempDir();
+after(tmp.cleanup);
+
+function images(n: number, seed = 3): Float32Array {
+  const x = new Float32Array(n * 784);
+  let s = seed;
+  for (let i = 0; i < x.length; i++) {
+    s = (s * 1103515245 + 12345) >>> 0;
+    x[i] = (s >>> 8) / 2 ** 24;
+  }
+  return x;
+}
+
+describe("the book's models", () => {
+  it('have the parameter counts Keras prints for Listings 9.4 and 9.5', () => {
+    assert.equal(inspectModelSpec(bookModelSpec('cnn')).paramCount, 93_322);
+    assert.equal(inspectModelSpec(bookModelSpec('dropout')).paramCount, 93_322);
+    const bn = inspectModelSpec(bookModelSpec('batch_norm'));
+    assert.equal(bn.paramCount, 93_706);
+    assert.equal(bn.trainableParamCount, 93_514);
+    for (const name of ['cnn', 'dropout', 'batch_norm']) {
+      assert.equal(
+        createModel(bookModelSpec(name), { seed: 1 }).paramCount,
+        inspectModelSpec(bookModelSpec(name)).paramCount,
+      );
+    }
+  });
+
+  it('print a Keras-style summary', () => {
+    const s = formatSummary(bookModelSpec('dropout'));
+    assert.match(s, /conv2d_2 \(Conv2D\)\s+\(None, 3, 3, 64\)\s+36,928/);
+    assert.match(s, /dropout \(Dropout\)\s+\(None, 5, 5, 64\)\s+0/);
+    assert.match(s, /Total params: 93,322/);
+  });
+
+  it('reject unknown names with the list of known ones', () => {
+    assert.throws(
+      () => bookModelSpec('resnet'),
+      (e: unknown) =>
+        e instanceof ModelError && e.code === 'MODEL_UNKNOWN' && /cnn, dropout, batch_norm/.test(e.message),
+    );
+  });
+});
+
+describe('model package', () => {
+  it('save then load gives identical predictions', async () => {
+    for (const name of ['cnn', 'batch_norm']) {
+      const spec = bookModelSpec(name);
+      const model = createModel(spec, { seed: 7 });
+      const x = images(5);
+      const before = await model.predict(x);
+      const dir = join(tmp.dir, `pkg-${name}`);
+      await savePackage(dir, {
+        name,
+        spec,
+        tensors: (await model.getState()).tensors,
+        classNames: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'],
+        metrics: { testAccuracy: 0.5 },
+        lineage: { dataFingerprint: 'abc' },
+      });
+      const { model: loaded, manifest } = await loadModel(dir);
+      assert.equal(manifest.params, model.paramCount);
+      assert.deepEqual(manifest.inputSignature, {
+        name: 'image_bytes',
+        shape: [null, 28, 28, 1],
+        dtype: 'float32',
+      });
+      assert.deepEqual(Array.from(await loaded.predict(x)), Array.from(before));
+      await Promise.all([model.dispose(), loaded.dispose()]);
+    }
+  });
+
+  it('replaces an existing package atomically, leaving no temp dirs', async () => {
+    const spec = bookModelSpec('cnn');
+    const m = createModel(spec, { seed: 1 });
+    const tensors = (await m.getState()).tensors;
+    const dir = join(tmp.dir, 'replace');
+    const input = { name: 'cnn', spec, tensors, classNames: [], metrics: {}, lineage: {} };
+    await savePackage(dir, { ...input, metrics: { v: 1 } });
+    await savePackage(dir, { ...input, metrics: { v: 2 } });
+    assert.equal((await readPackage(dir)).manifest.metrics['v'], 2);
+    assert.deepEqual(
+      readdirSync(tmp.dir).filter((f) => f.startsWith('.replace')),
+      [],
+    );
+    await m.dispose();
+  });
+
+  it('reports missing and damaged packages clearly', async () => {
+    await assert.rejects(
+      loadModel(join(tmp.dir, 'nothing')),
+      (e: unknown) => e instanceof ModelError && e.code === 'MODEL_NOT_FOUND',
+    );
+    const spec = bookModelSpec('cnn');
+    const m = createModel(spec, { seed: 1 });
+    const dir = join(tmp.dir, 'damaged');
+    await savePackage(dir, {
+      name: 'cnn',
+      spec,
+      tensors: (await m.getState()).tensors,
+      classNames: [],
+      metrics: {},
+      lineage: {},
+    });
+    writeFileSync(join(dir, WEIGHTS), Buffer.alloc(3));
+    await assert.rejects(loadModel(dir), /weights\.safetensors: not a valid safetensors file/);
+    writeFileSync(join(dir, 'model.json'), '{"format":"distml-model/v1"}');
+    await assert.rejects(
+      loadModel(dir),
+      (e: unknown) => e instanceof ModelError && /model\.json: name/.test(e.message),
+    );
+    await m.dispose();
+  });
+});
