@@ -5,14 +5,7 @@ import { modelsList, modelsSummary } from './commands/models.js';
 import { train } from './commands/train.js';
 
 /** Every subcommand of `distml`, in help order. */
-export const COMMANDS: Command[] = [
-  dataPrepare,
-  dataShow,
-  train,
-  evaluate,
-  modelsList,
-  modelsSummary,
-];
+export const COMMANDS: Command[] = [dataPrepare, dataShow, train, evaluate, modelsList, modelsSummary];
 
 /** Short descriptions of command groups (the first word of a path). */
 export const GROUPS: Record<string, string> = {
