@@ -2,6 +2,8 @@ import { DataError } from '../data/index.js';
 import { EngineError } from '../engine/index.js';
 import { ModelError } from '../models/index.js';
 import { TrainError } from '../train/index.js';
+import { RegistryError } from '../registry/index.js';
+import { ServeError } from '../serve/index.js';
 import { UsageError } from './command.js';
 
 /** Error classes whose messages are written for users (what, why, how to fix). */
@@ -9,6 +11,8 @@ const USER_FACING: (abstract new (...args: never[]) => Error & { code: string })
   DataError,
   EngineError,
   ModelError,
+  RegistryError,
+  ServeError,
   TrainError,
   UsageError,
 ];

@@ -3,9 +3,20 @@ import { dataPrepare, dataShow } from './commands/data.js';
 import { evaluate } from './commands/evaluate.js';
 import { modelsList, modelsSummary } from './commands/models.js';
 import { train } from './commands/train.js';
+import { selectCommand } from './commands/select.js';
+import { serveCommand } from './commands/serve.js';
 
 /** Every subcommand of `distml`, in help order. */
-export const COMMANDS: Command[] = [dataPrepare, dataShow, train, evaluate, modelsList, modelsSummary];
+export const COMMANDS: Command[] = [
+  dataPrepare,
+  dataShow,
+  train,
+  evaluate,
+  modelsList,
+  modelsSummary,
+  selectCommand,
+  serveCommand,
+];
 
 /** Short descriptions of command groups (the first word of a path). */
 export const GROUPS: Record<string, string> = {

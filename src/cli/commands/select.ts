@@ -1,0 +1,118 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { select, SELECTION_METRICS, type SelectReport } from '../../registry/index.js';
+import { setNumThreads } from '../../engine/index.js';
+import { parseFlags, type Command } from '../command.js';
+import { cacheFlag, cacheOption, dataSourceFlags, dataSourceOptions } from '../data-source-flags.js';
+import { table } from '../output.js';
+
+const selectFlags = z.object({
+  ...dataSourceFlags,
+  candidates: z
+    .array(z.string().min(1, 'must name a directory'), {
+      message: 'is required: one or more model package directories',
+    })
+    .min(1, 'is required: one or more model package directories'),
+  repo: z.string({ message: 'is required: the model repository directory' }).min(1, 'must name a directory'),
+  name: z.string({ message: 'is required: the model name in the repository' }).min(1, 'must name a model'),
+  metric: z
+    .enum(SELECTION_METRICS, { message: `must be one of ${SELECTION_METRICS.join(', ')}` })
+    .default('accuracy'),
+  'top-k': z.coerce
+    .number({ message: 'must be a positive integer' })
+    .int('must be a positive integer')
+    .positive('must be a positive integer')
+    .max(100, 'must be at most 100')
+    .default(1),
+  'min-accuracy': z.coerce
+    .number({ message: 'must be a number in [0, 1]' })
+    .min(0, 'must be a number in [0, 1]')
+    .max(1, 'must be a number in [0, 1]')
+    .default(0),
+  threads: z.coerce
+    .number({ message: 'must be a positive integer' })
+    .int('must be a positive integer')
+    .positive('must be a positive integer')
+    .optional(),
+  cache: cacheFlag,
+});
+
+export const selectCommand: Command = {
+  path: ['select'],
+  summary:
+    'evaluate candidate models on the test split and publish the best as the next version in a repository',
+  usage: '--candidates DIR... --repo REPO --name NAME',
+  details: [
+    'The repository is laid out as TF Serving expects: REPO/NAME/<version>/ with integer versions, the newest',
+    'served. Each published version is a copy of the candidate package whose model.json lineage records the',
+    'selection (metric, scores, rank, all candidates) and where it came from.',
+    'With --top-k 1 the best candidate becomes the next version of NAME. With --top-k K > 1 the i-th best',
+    '(among candidates that reach --min-accuracy) becomes the next version of NAME-i, for i = 1..K, which is',
+    'what an ensemble serves. Candidates below --min-accuracy are never published; if none reaches it the',
+    'command fails and publishes nothing.',
+    'Repeat --candidates or give several directories after it: --candidates a b c.',
+  ].join('\n'),
+  options: {
+    candidates: {
+      type: 'string',
+      multiple: true,
+      valueName: 'DIR',
+      description: 'model package directories to compare (repeatable)',
+    },
+    repo: { type: 'string', valueName: 'REPO', description: 'model repository directory' },
+    name: { type: 'string', valueName: 'NAME', description: 'model name in the repository' },
+    metric: {
+      type: 'string',
+      valueName: SELECTION_METRICS.join('|'),
+      defaultText: 'accuracy',
+      description: 'rank by test accuracy (higher wins) or test loss (lower wins)',
+    },
+    'top-k': { type: 'string', valueName: 'K', defaultText: '1', description: 'how many models to publish' },
+    'min-accuracy': {
+      type: 'string',
+      valueName: 'X',
+      defaultText: '0',
+      description: 'never publish a model whose test accuracy is below X',
+    },
+    threads: {
+      type: 'string',
+      valueName: 'T',
+      defaultText: 'all cores',
+      description: 'libtorch intra-op threads',
+    },
+    cache: cacheOption,
+    ...dataSourceOptions,
+  },
+  async run({ values, positionals, global, out }) {
+    // `--candidates a b c`: directories after the flag arrive as positionals.
+    const given = [...((values.candidates as string[] | undefined) ?? []), ...positionals];
+    const f = parseFlags(selectFlags, { ...values, candidates: given.length ? given : undefined });
+    if (f.threads) setNumThreads(f.threads);
+    const progress = out.progress('evaluate');
+    const report = await select({
+      candidates: f.candidates,
+      repo: resolve(f.repo),
+      name: f.name,
+      metric: f.metric,
+      topK: f['top-k'],
+      minAccuracy: f['min-accuracy'],
+      workspace: global.workspace,
+      source: f.source,
+      urlBase: f['url-base'],
+      cache: f.cache,
+      onEvaluated: (done, total, c) =>
+        progress.update(done, total, `${c.path}: accuracy ${c.accuracy.toFixed(4)}`),
+    });
+    out.result(report, () => render(report));
+  },
+};
+
+function render(r: SelectReport): string {
+  const rows: (string | number)[][] = [['rank', 'accuracy', 'loss', 'model', 'candidate', 'published']];
+  for (const c of r.candidates) {
+    const pub = c.published ? `${c.published.name} v${c.published.version}` : c.passed ? '-' : 'below min';
+    rows.push([c.rank, c.accuracy.toFixed(4), c.loss.toFixed(4), c.model, c.path, pub]);
+  }
+  const lines = r.published.map((p) => `published ${p.name} version ${p.version} at ${p.path}`);
+  return [table(rows), ...lines].join('\n');
+}

@@ -1,0 +1,19 @@
+/** Stable codes for model-repository and model-selection problems. */
+export type RegistryErrorCode =
+  | 'REGISTRY_BAD_NAME'
+  | 'REGISTRY_NOT_FOUND'
+  | 'REGISTRY_BAD_CANDIDATE'
+  | 'REGISTRY_NONE_PASSED'
+  | 'REGISTRY_CONFLICT';
+
+/** The registry module's one error class: `message` says what went wrong and how to fix it. */
+export class RegistryError extends Error {
+  override readonly name = 'RegistryError';
+  constructor(
+    readonly code: RegistryErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

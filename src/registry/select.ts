@@ -1,0 +1,173 @@
+// Model selection (the book's section 9.2.3): evaluate every candidate on the Fashion-MNIST test split, rank
+// them, and publish the best as the newest version in the repository.
+import { resolve } from 'node:path';
+import {
+  collate,
+  resolveFashionMnist,
+  scaledSplit,
+  type CacheKind,
+  type ExampleBatch,
+  type ScaledExample,
+} from '../data/index.js';
+import { loadModel, ModelError } from '../models/index.js';
+import { RegistryError } from './errors.js';
+import { checkModelName, publish, type Published } from './repository.js';
+
+/** Metrics a selection can rank by: accuracy (higher is better) or loss (lower is better). */
+export const SELECTION_METRICS = ['accuracy', 'loss'] as const;
+export type SelectionMetric = (typeof SELECTION_METRICS)[number];
+
+export interface SelectOptions {
+  /** Model package folders to compare. */
+  candidates: string[];
+  repo: string;
+  name: string;
+  /** Default accuracy. */
+  metric?: SelectionMetric;
+  /** How many to publish; with K > 1 the i-th best becomes the next version of `${name}-${i}`. Default 1. */
+  topK?: number;
+  /** Candidates below this test accuracy are never published. Default 0. */
+  minAccuracy?: number;
+  /** Workspace folder (data cache). */
+  workspace: string;
+  source?: string;
+  urlBase?: string;
+  /** How the preprocessed test split is kept. Default disk. */
+  cache?: CacheKind;
+  /** Called after each candidate is evaluated. */
+  onEvaluated?: (done: number, total: number, candidate: CandidateResult) => void;
+}
+
+export interface CandidateResult {
+  path: string;
+  /** The model's own name from its model.json (e.g. cnn). */
+  model: string;
+  accuracy: number;
+  loss: number;
+  count: number;
+  /** 1 = best by the metric. */
+  rank: number;
+  passed: boolean;
+  published?: Published;
+}
+
+export interface SelectReport {
+  metric: SelectionMetric;
+  topK: number;
+  minAccuracy: number;
+  candidates: CandidateResult[];
+  published: Published[];
+}
+
+/** Names the versions of a top-K selection go to: NAME for K = 1, NAME-1 … NAME-K otherwise. */
+export function selectionTargets(name: string, topK: number): string[] {
+  return topK === 1 ? [name] : Array.from({ length: topK }, (_, i) => `${name}-${i + 1}`);
+}
+
+/** The whole test split as one batch (10,000 images). */
+export async function loadTestBatch(opts: {
+  workspace: string;
+  source?: string;
+  urlBase?: string;
+  cache?: CacheKind;
+}): Promise<ExampleBatch> {
+  const src = await resolveFashionMnist({
+    source: opts.source,
+    urlBase: opts.urlBase,
+    workspace: opts.workspace,
+  });
+  const ds = scaledSplit('test', src.test, { cache: opts.cache ?? 'disk', workspace: opts.workspace });
+  const all: ScaledExample[] = [];
+  for await (const chunk of ds.chunks()) for (const e of chunk) all.push(e);
+  return collate(all);
+}
+
+/** Evaluates every candidate on the test split, ranks them and publishes the top K that pass. */
+export async function select(opts: SelectOptions): Promise<SelectReport> {
+  const metric = opts.metric ?? 'accuracy';
+  const topK = opts.topK ?? 1;
+  const minAccuracy = opts.minAccuracy ?? 0;
+  checkOptions(opts, topK);
+  const targets = selectionTargets(opts.name, topK).map(checkModelName);
+  const paths = opts.candidates.map((c) => resolve(c));
+  const test = await loadTestBatch(opts);
+  const results: CandidateResult[] = [];
+  for (const path of paths) {
+    const r = await evaluateCandidate(path, test);
+    results.push(r);
+    opts.onEvaluated?.(results.length, paths.length, r);
+  }
+  const ranked = [...results].sort((a, b) => compare(metric, a, b));
+  ranked.forEach((r, i) => {
+    r.rank = i + 1;
+    r.passed = r.accuracy >= minAccuracy;
+  });
+  const chosen = ranked.filter((r) => r.passed).slice(0, topK);
+  if (chosen.length === 0) {
+    const best = Math.max(...results.map((r) => r.accuracy));
+    throw new RegistryError(
+      'REGISTRY_NONE_PASSED',
+      `no candidate reached --min-accuracy ${minAccuracy} (best test accuracy ${best.toFixed(4)}); nothing was published`,
+    );
+  }
+  const summary = results.map((r) => ({ path: r.path, accuracy: r.accuracy, loss: r.loss }));
+  const published: Published[] = [];
+  for (const [i, r] of chosen.entries()) {
+    const selection = {
+      metric,
+      accuracy: r.accuracy,
+      loss: r.loss,
+      count: r.count,
+      rank: r.rank,
+      topK,
+      minAccuracy,
+    };
+    r.published = await publish(opts.repo, targets[i] as string, r.path, {
+      selection: { ...selection, dataset: 'fashion-mnist/test', candidates: summary },
+    });
+    published.push(r.published);
+  }
+  return { metric, topK, minAccuracy, candidates: ranked, published };
+}
+
+function checkOptions(opts: SelectOptions, topK: number): void {
+  if (opts.candidates.length === 0) {
+    throw new RegistryError(
+      'REGISTRY_BAD_CANDIDATE',
+      'no candidates given: pass at least one model package folder',
+    );
+  }
+  const seen = new Set<string>();
+  for (const c of opts.candidates.map((p) => resolve(p))) {
+    if (seen.has(c)) throw new RegistryError('REGISTRY_BAD_CANDIDATE', `candidate ${c} is given twice`);
+    seen.add(c);
+  }
+  if (!Number.isInteger(topK) || topK < 1) {
+    throw new RegistryError('REGISTRY_BAD_CANDIDATE', `top-k must be a positive integer (got ${topK})`);
+  }
+}
+
+/** Accuracy descending (ties: lower loss), or loss ascending (ties: higher accuracy); stable otherwise. */
+function compare(metric: SelectionMetric, a: CandidateResult, b: CandidateResult): number {
+  return metric === 'accuracy'
+    ? b.accuracy - a.accuracy || a.loss - b.loss
+    : a.loss - b.loss || b.accuracy - a.accuracy;
+}
+
+async function evaluateCandidate(path: string, test: ExampleBatch): Promise<CandidateResult> {
+  let loaded;
+  try {
+    loaded = await loadModel(path);
+  } catch (err) {
+    if (err instanceof ModelError) {
+      throw new RegistryError('REGISTRY_BAD_CANDIDATE', `candidate ${path}: ${err.message}`, { cause: err });
+    }
+    throw err;
+  }
+  try {
+    const r = await loaded.model.evaluate(test.images, test.labels);
+    return { path, model: loaded.manifest.name, ...r, rank: 0, passed: false };
+  } finally {
+    await loaded.model.dispose();
+  }
+}

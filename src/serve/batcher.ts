@@ -1,0 +1,129 @@
+// Dynamic batching: requests that arrive close together share one forward pass. A batch starts when the model
+// is idle and either the queue holds `maxBatch` examples or the oldest request has waited `maxDelayMs`;
+// requests that arrive while a batch runs wait for the next one, so under load batches grow by themselves.
+
+/** Runs the model on `count` examples laid out back to back; returns `count × outputs` values. */
+export type PredictFn = (inputs: Float32Array, count: number) => Promise<Float32Array>;
+
+export interface BatcherOptions {
+  /** Most examples in one forward pass (one request larger than this runs alone). Default 64. */
+  maxBatch?: number;
+  /** Longest a request waits for company while the model is idle. Default 0: run at once. */
+  maxDelayMs?: number;
+  /** Values per input example (784) and per output example (10). */
+  inputSize: number;
+  outputSize: number;
+  /** Observes every batch: examples in it and seconds the forward pass took. */
+  onBatch?: (examples: number, seconds: number) => void;
+}
+
+interface Pending {
+  inputs: Float32Array;
+  count: number;
+  since: number;
+  resolve: (out: Float32Array) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Coalesces concurrent predictions for one model into batched `predict` calls, one at a time. */
+export class DynamicBatcher {
+  private readonly queue: Pending[] = [];
+  private queued = 0;
+  private running = false;
+  private timer: NodeJS.Timeout | undefined;
+  private idleWaiters: (() => void)[] = [];
+  private readonly maxBatch: number;
+  private readonly maxDelayMs: number;
+
+  constructor(
+    private readonly predict: PredictFn,
+    private readonly opts: BatcherOptions,
+  ) {
+    this.maxBatch = opts.maxBatch ?? 64;
+    this.maxDelayMs = opts.maxDelayMs ?? 0;
+  }
+
+  /** Examples queued or running. */
+  get pending(): number {
+    return this.queued + (this.running ? 1 : 0);
+  }
+
+  /** Queues `inputs` (a whole number of examples) and resolves with their outputs. */
+  submit(inputs: Float32Array): Promise<Float32Array> {
+    const count = inputs.length / this.opts.inputSize;
+    return new Promise((resolve, reject) => {
+      this.queue.push({ inputs, count, since: performance.now(), resolve, reject });
+      this.queued += count;
+      this.schedule();
+    });
+  }
+
+  /** Resolves once nothing is queued or running (requests submitted before the call are answered). */
+  idle(): Promise<void> {
+    if (!this.running && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private schedule(): void {
+    if (this.running) return;
+    const oldest = this.queue[0];
+    if (!oldest) {
+      for (const w of this.idleWaiters.splice(0)) w();
+      return;
+    }
+    const wait = oldest.since + this.maxDelayMs - performance.now();
+    if (this.queued >= this.maxBatch || wait <= 0) {
+      this.flush();
+    } else if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.schedule();
+      }, wait);
+    }
+  }
+
+  private flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch: Pending[] = [];
+    let count = 0;
+    while (this.queue.length > 0) {
+      const next = this.queue[0] as Pending;
+      if (batch.length > 0 && count + next.count > this.maxBatch) break;
+      batch.push(this.queue.shift() as Pending);
+      count += next.count;
+    }
+    this.queued -= count;
+    this.running = true;
+    void this.run(batch, count).finally(() => {
+      this.running = false;
+      this.schedule();
+    });
+  }
+
+  private async run(batch: Pending[], count: number): Promise<void> {
+    const { inputSize, outputSize } = this.opts;
+    let inputs: Float32Array;
+    if (batch.length === 1) inputs = (batch[0] as Pending).inputs;
+    else {
+      inputs = new Float32Array(count * inputSize);
+      let at = 0;
+      for (const p of batch) {
+        inputs.set(p.inputs, at);
+        at += p.inputs.length;
+      }
+    }
+    const t0 = performance.now();
+    try {
+      const out = await this.predict(inputs, count);
+      this.opts.onBatch?.(count, (performance.now() - t0) / 1000);
+      let at = 0;
+      for (const p of batch) {
+        p.resolve(out.subarray(at, at + p.count * outputSize));
+        at += p.count * outputSize;
+      }
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+    }
+  }
+}

@@ -1,0 +1,41 @@
+/** Stable codes for model-server problems; each maps to one HTTP status in `httpStatus`. */
+export type ServeErrorCode =
+  | 'SERVE_BAD_REQUEST'
+  | 'SERVE_NOT_FOUND'
+  | 'SERVE_METHOD_NOT_ALLOWED'
+  | 'SERVE_TOO_LARGE'
+  | 'SERVE_NOT_READY'
+  | 'SERVE_INTERNAL'
+  | 'SERVE_LISTEN';
+
+/** The serve module's one error class: `message` is what an HTTP client or CLI user reads. */
+export class ServeError extends Error {
+  override readonly name = 'ServeError';
+  constructor(
+    readonly code: ServeErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+const STATUS: Record<ServeErrorCode, number> = {
+  SERVE_BAD_REQUEST: 400,
+  SERVE_NOT_FOUND: 404,
+  SERVE_METHOD_NOT_ALLOWED: 405,
+  SERVE_TOO_LARGE: 413,
+  SERVE_NOT_READY: 503,
+  SERVE_INTERNAL: 500,
+  SERVE_LISTEN: 500,
+};
+
+/** The one place error codes become HTTP status codes; anything that is not a ServeError is a 500. */
+export function httpStatus(err: unknown): number {
+  return err instanceof ServeError ? STATUS[err.code] : 500;
+}
+
+/** Shorthand for a 400 with a message that says what to fix. */
+export function badRequest(message: string): ServeError {
+  return new ServeError('SERVE_BAD_REQUEST', message);
+}

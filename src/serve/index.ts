@@ -1,0 +1,8 @@
+// The serve module's public face: the model server (TF Serving REST / KServe V1 and V2), its inputs,
+// dynamic batching and version management.
+export { ServeError, httpStatus, type ServeErrorCode } from './errors.js';
+export { ModelServer, DEFAULT_MAX_BODY, type ModelServerOptions } from './server.js';
+export { DynamicBatcher, type BatcherOptions, type PredictFn } from './batcher.js';
+export { ModelVersions, type LoadedVersion, type VersionEvent, type VersionStatus } from './versions.js';
+export { imageToInput, MAX_IMAGE_SIDE } from './inputs/image.js';
+export { examplesToInputs, PIXELS } from './inputs/instances.js';

@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import {
+  latestVersion,
+  listVersions,
+  publish,
+  RegistryError,
+  select,
+  selectionTargets,
+} from '../../src/registry/index.js';
+import { writeDataset } from '../data/fixtures.js';
+import { makePackage, tempDir } from '../serve/fixtures.js';
+
+describe('model repository', () => {
+  const tmp = tempDir('distml-registry-');
+  after(() => tmp.cleanup());
+
+  it('publishes packages as consecutive integer versions with provenance in model.json', async () => {
+    const repo = join(tmp.dir, 'repo1');
+    assert.deepEqual(await listVersions(repo, 'm'), []);
+    assert.equal(await latestVersion(repo, 'm'), undefined);
+    const pkg = await makePackage(join(tmp.dir, 'pkg1'), 1);
+    const a = await publish(repo, 'm', pkg, { note: 'first' });
+    const b = await publish(repo, 'm', pkg);
+    assert.deepEqual([a.version, b.version], [1, 2]);
+    assert.equal(a.path, join(repo, 'm', '1'));
+    // Non-integer and hidden folders are not versions (TF Serving's rule).
+    await mkdir(join(repo, 'm', 'tmp'));
+    await mkdir(join(repo, 'm', '.publish-x'));
+    assert.deepEqual(await listVersions(repo, 'm'), [1, 2]);
+    assert.equal(await latestVersion(repo, 'm'), 2);
+    const manifest = JSON.parse(await readFile(join(repo, 'm', '1', 'model.json'), 'utf8')) as {
+      lineage: { seed: number; registry: Record<string, unknown> };
+    };
+    assert.equal(manifest.lineage.seed, 1); // the package's own lineage is kept
+    assert.equal(manifest.lineage.registry.note, 'first');
+    assert.equal(manifest.lineage.registry.version, 1);
+    assert.equal(manifest.lineage.registry.source, pkg);
+  });
+
+  it('gives concurrent publishers distinct versions and leaves no temp folders', async () => {
+    const repo = join(tmp.dir, 'repo2');
+    const pkg = await makePackage(join(tmp.dir, 'pkg2'), 2);
+    const got = await Promise.all(Array.from({ length: 5 }, () => publish(repo, 'm', pkg)));
+    assert.deepEqual(got.map((p) => p.version).sort(), [1, 2, 3, 4, 5]);
+    assert.deepEqual((await readdir(join(repo, 'm'))).sort(), ['1', '2', '3', '4', '5']);
+  });
+
+  it('refuses a broken package without creating a version', async () => {
+    const repo = join(tmp.dir, 'repo3');
+    const bad = join(tmp.dir, 'bad');
+    await mkdir(bad);
+    await writeFile(join(bad, 'model.json'), '{}');
+    await assert.rejects(publish(repo, 'm', bad), /model\.json/);
+    assert.deepEqual(await listVersions(repo, 'm'), []);
+  });
+
+  it('rejects model names that are not one safe path segment', async () => {
+    for (const name of ['../x', 'a/b', '.hidden', '']) {
+      await assert.rejects(publish(join(tmp.dir, 'r'), name, tmp.dir), (e: unknown) => {
+        return e instanceof RegistryError && e.code === 'REGISTRY_BAD_NAME';
+      });
+    }
+  });
+});
+
+describe('model selection', () => {
+  const tmp = tempDir('distml-select-');
+  const data = join(tmp.dir, 'data');
+  after(() => tmp.cleanup());
+  const base = () => ({ workspace: join(tmp.dir, 'ws'), source: data, cache: 'none' as const });
+
+  it('ranks candidates by test accuracy and publishes the best as the next version', async () => {
+    await mkdir(data, { recursive: true });
+    writeDataset(data, 10, 40);
+    const candidates = await Promise.all([1, 2, 3].map((s) => makePackage(join(tmp.dir, `c${s}`), s)));
+    const repo = join(tmp.dir, 'repo');
+    const r = await select({ ...base(), candidates, repo, name: 'best' });
+    assert.deepEqual(
+      r.candidates.map((c) => c.rank),
+      [1, 2, 3],
+    );
+    for (let i = 1; i < 3; i++) assert.ok(r.candidates[i - 1]!.accuracy >= r.candidates[i]!.accuracy);
+    assert.equal(r.candidates[0]?.count, 40);
+    assert.deepEqual(r.published, [{ name: 'best', version: 1, path: join(repo, 'best', '1') }]);
+    const m = JSON.parse(await readFile(join(repo, 'best', '1', 'model.json'), 'utf8')) as {
+      lineage: {
+        registry: { selection: { rank: number; accuracy: number; candidates: unknown[] }; source: string };
+      };
+    };
+    assert.equal(m.lineage.registry.selection.rank, 1);
+    assert.equal(m.lineage.registry.selection.accuracy, r.candidates[0]?.accuracy);
+    assert.equal(m.lineage.registry.selection.candidates.length, 3);
+    assert.equal(m.lineage.registry.source, r.candidates[0]?.path);
+    // Selecting again makes version 2.
+    const again = await select({ ...base(), candidates, repo, name: 'best' });
+    assert.equal(again.published[0]?.version, 2);
+  });
+
+  it('publishes rank i of the top K as the next version of NAME-i', async () => {
+    const candidates = [join(tmp.dir, 'c1'), join(tmp.dir, 'c2'), join(tmp.dir, 'c3')];
+    const repo = join(tmp.dir, 'repo-k');
+    const r = await select({ ...base(), candidates, repo, name: 'ens', topK: 2 });
+    assert.deepEqual(selectionTargets('ens', 2), ['ens-1', 'ens-2']);
+    assert.deepEqual(
+      r.published.map((p) => [p.name, p.version]),
+      [
+        ['ens-1', 1],
+        ['ens-2', 1],
+      ],
+    );
+    assert.equal(r.candidates[0]?.published?.name, 'ens-1');
+    assert.equal(r.candidates[2]?.published, undefined);
+  });
+
+  it('publishes nothing and says so when no candidate reaches --min-accuracy', async () => {
+    const repo = join(tmp.dir, 'repo-min');
+    await assert.rejects(
+      select({ ...base(), candidates: [join(tmp.dir, 'c1')], repo, name: 'x', minAccuracy: 1.01 }),
+      (e: unknown) =>
+        e instanceof RegistryError &&
+        e.code === 'REGISTRY_NONE_PASSED' &&
+        /nothing was published/.test(e.message),
+    );
+    assert.deepEqual(await listVersions(repo, 'x'), []);
+  });
+
+  it('names a candidate that is not a model package', async () => {
+    await assert.rejects(
+      select({ ...base(), candidates: [join(tmp.dir, 'nowhere')], repo: join(tmp.dir, 'r'), name: 'x' }),
+      (e: unknown) =>
+        e instanceof RegistryError && e.code === 'REGISTRY_BAD_CANDIDATE' && /nowhere/.test(e.message),
+    );
+  });
+});

@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { DynamicBatcher } from '../../src/serve/index.js';
+
+/** A fake model: output i = sum of example i's inputs; records batch sizes; each pass takes `ms`. */
+function fake(ms = 5) {
+  const batches: number[] = [];
+  const predict = async (x: Float32Array, count: number) => {
+    batches.push(count);
+    await new Promise((r) => setTimeout(r, ms));
+    return Float32Array.from({ length: count }, (_, i) => x[i * 2]! + x[i * 2 + 1]!);
+  };
+  return { batches, predict };
+}
+
+describe('dynamic batcher', () => {
+  it('coalesces requests that arrive while the model is busy and returns each its own outputs', async () => {
+    const f = fake();
+    const b = new DynamicBatcher(f.predict, { maxBatch: 64, inputSize: 2, outputSize: 1 });
+    const outs = await Promise.all(Array.from({ length: 10 }, (_, i) => b.submit(Float32Array.of(i, 1))));
+    outs.forEach((o, i) => assert.deepEqual([...o], [i + 1]));
+    assert.equal(f.batches[0], 1);
+    assert.equal(f.batches[1], 9);
+  });
+
+  it('never puts more than maxBatch examples in one pass (a larger request runs alone)', async () => {
+    const f = fake();
+    const b = new DynamicBatcher(f.predict, { maxBatch: 4, inputSize: 2, outputSize: 1 });
+    await Promise.all([
+      ...Array.from({ length: 9 }, () => b.submit(new Float32Array(2))),
+      b.submit(new Float32Array(12)),
+    ]);
+    assert.ok(f.batches.every((n, i) => n <= 4 || (n === 6 && f.batches.indexOf(6) === i)));
+    assert.equal(
+      f.batches.reduce((a, c) => a + c, 0),
+      15,
+    );
+  });
+
+  it('waits up to maxDelayMs for company when idle', async () => {
+    const f = fake(1);
+    const b = new DynamicBatcher(f.predict, { maxBatch: 8, maxDelayMs: 50, inputSize: 2, outputSize: 1 });
+    const first = b.submit(new Float32Array(2));
+    await new Promise((r) => setTimeout(r, 10));
+    const second = b.submit(new Float32Array(2));
+    await Promise.all([first, second]);
+    assert.deepEqual(f.batches, [2]);
+  });
+
+  it('fails every request of a failed pass and keeps working', async () => {
+    let fail = true;
+    const b = new DynamicBatcher(
+      async (_x, count) => {
+        if (fail) throw new Error('boom');
+        return new Float32Array(count);
+      },
+      { maxBatch: 8, maxDelayMs: 5, inputSize: 2, outputSize: 1 },
+    );
+    const rs = await Promise.allSettled([b.submit(new Float32Array(2)), b.submit(new Float32Array(2))]);
+    assert.deepEqual(
+      rs.map((r) => r.status),
+      ['rejected', 'rejected'],
+    );
+    fail = false;
+    assert.equal((await b.submit(new Float32Array(2))).length, 1);
+    await b.idle();
+    assert.equal(b.pending, 0);
+  });
+});

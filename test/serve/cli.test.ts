@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { after, describe, it } from 'node:test';
+import { CLI } from '../cli/run-cli.js';
+import { bookRequest, call, encodeJpeg, fashionImage, publishNew, tempDir } from './fixtures.js';
+
+/** Starts `distml serve` and resolves with the child and the URL from its listening line. */
+async function serve(args: string[]): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
+  const child = spawn(process.execPath, [CLI, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const lines = createInterface({ input: child.stdout! });
+  const first = await new Promise<string>((resolve, reject) => {
+    lines.once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
+  });
+  const { event, url } = JSON.parse(first) as { event: string; url: string };
+  assert.equal(event, 'listening');
+  return { child, url, stderr: () => err };
+}
+
+async function ready(url: string): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    const r = await fetch(`${url}/v2/health/ready`).catch(() => undefined);
+    if (r?.status === 200) return;
+    await new Promise((res) => setTimeout(res, 25));
+  }
+  throw new Error('server never became ready');
+}
+
+const exited = (child: ChildProcess) =>
+  new Promise<number | null>((resolve) => {
+    if (child.exitCode !== null) resolve(child.exitCode);
+    else child.once('exit', (code) => resolve(code));
+  });
+
+describe('distml serve (a real server process)', () => {
+  const tmp = tempDir();
+  const repo = join(tmp.dir, 'repo');
+  const children: ChildProcess[] = [];
+  after(() => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    tmp.cleanup();
+  });
+
+  it('prints a listening line, serves the book request, and on SIGTERM drains the request in flight, exit 0', async () => {
+    await publishNew(repo, 'fmnist', 3, tmp.dir);
+    // A long batching delay keeps the request queued while we send SIGTERM.
+    const s = await serve([
+      '--repo',
+      repo,
+      '--model',
+      'fmnist',
+      '--port',
+      '0',
+      '--max-delay-ms',
+      '600',
+      '--json',
+    ]);
+    children.push(s.child);
+    await ready(s.url);
+    const body = bookRequest(encodeJpeg(await fashionImage()));
+    const inFlight = call(`${s.url}/v1/models/fmnist:predict`, body);
+    await new Promise((r) => setTimeout(r, 150));
+    s.child.kill('SIGTERM');
+    const r = await inFlight;
+    assert.equal(r.status, 200);
+    assert.equal((r.body.predictions as unknown[]).length, 1);
+    assert.equal(await exited(s.child), 0);
+    assert.match(s.stderr(), /"event":"stopped"/);
+    await assert.rejects(fetch(`${s.url}/v2/health/live`));
+  });
+
+  it('exits 2 naming the flag on bad usage', async () => {
+    const child = spawn(process.execPath, [CLI, 'serve', '--repo', repo, '--model', 'x', '--port', 'abc'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    assert.equal(await exited(child), 2);
+    assert.match(err, /--port/);
+  });
+});
