@@ -9,8 +9,8 @@
   'targets': [
     {
       'target_name': 'distml_native',
-      'sources': ['src/net.cc', 'src/addon.cc'],
-      'defines': ['NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS', 'NODE_ADDON_API_DISABLE_DEPRECATED'],
+      'sources': ['src/net.cc', 'src/collective.cc', 'src/addon.cc'],
+      'defines': ['NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS', 'NODE_ADDON_API_DISABLE_DEPRECATED', 'USE_C10D_GLOO'],
       'cflags!': ['-fno-exceptions', '-fno-rtti'],
       'cflags_cc!': ['-fno-exceptions', '-fno-rtti', '-std=gnu++17'],
       # Third-party headers go through -isystem so only warnings in our own code show.

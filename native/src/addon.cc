@@ -21,6 +21,7 @@
 #include <thread>
 #include <memory>
 
+#include "collective.h"
 #include "net.h"
 
 namespace distml {
@@ -585,6 +586,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads));
   exports.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
+  distml::InitCollective(env, exports);
   return exports;
 }
 

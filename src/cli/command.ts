@@ -22,6 +22,8 @@ export interface GlobalOptions {
 }
 
 export interface CommandContext {
+  /** The raw arguments (without node and the script), for commands that re-launch themselves. */
+  argv: string[];
   values: Record<string, unknown>;
   positionals: string[];
   global: GlobalOptions;

@@ -98,7 +98,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       debug,
       workspace: resolve(typeof workspaceFlag === 'string' ? workspaceFlag : env['DISTML_HOME'] || '.distml'),
     };
-    await command.run({ values, positionals: positionals.slice(command.path.length), global, out });
+    await command.run({ argv, values, positionals: positionals.slice(command.path.length), global, out });
     return EXIT_OK;
   } catch (err) {
     const { code, message } = describeError(err);

@@ -1,6 +1,17 @@
 /** Stable codes for engine failures; callers branch on `code`, users read `message`. */
 export type EngineErrorCode =
-  'ENGINE_NOT_BUILT' | 'ENGINE_BAD_SPEC' | 'ENGINE_BAD_INPUT' | 'ENGINE_DISPOSED' | 'ENGINE_NATIVE';
+  | 'ENGINE_NOT_BUILT'
+  | 'ENGINE_BAD_SPEC'
+  | 'ENGINE_BAD_INPUT'
+  | 'ENGINE_DISPOSED'
+  | 'ENGINE_NATIVE'
+  /** The rendezvous store could not be reached or answered with an error / timeout. */
+  | 'COMM_STORE'
+  /** Forming a process group failed (a member missing, a timeout). */
+  | 'COMM_RENDEZVOUS'
+  /** A collective failed: a peer died (connection reset) or stalled past the timeout. */
+  | 'COMM_COLLECTIVE'
+  | 'COMM_CLOSED';
 
 /** Error raised by the compute engine, with a stable `code`. */
 export class EngineError extends Error {
@@ -13,8 +24,16 @@ export class EngineError extends Error {
   }
 }
 
-const NATIVE_PREFIX = /^(ENGINE_[A-Z_]+): ([\s\S]*)$/;
-const KNOWN_CODES = new Set<string>(['ENGINE_BAD_INPUT', 'ENGINE_DISPOSED', 'ENGINE_NATIVE']);
+const NATIVE_PREFIX = /^((?:ENGINE|COMM)_[A-Z_]+): ([\s\S]*)$/;
+const KNOWN_CODES = new Set<string>([
+  'ENGINE_BAD_INPUT',
+  'ENGINE_DISPOSED',
+  'ENGINE_NATIVE',
+  'COMM_STORE',
+  'COMM_RENDEZVOUS',
+  'COMM_COLLECTIVE',
+  'COMM_CLOSED',
+]);
 
 /** Maps an error thrown by the addon ("ENGINE_X: message") to an EngineError. */
 export function fromNative(error: unknown): EngineError {

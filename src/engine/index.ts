@@ -49,3 +49,10 @@ export function inspectModelSpec(spec: unknown): SpecInfo {
   const { rows, paramCount, trainableParamCount, inputShape, numClasses } = planModel(parseModelSpec(spec));
   return { rows, paramCount, trainableParamCount, inputShape, numClasses };
 }
+export {
+  Store,
+  ProcessGroup,
+  DEFAULT_BUCKET_ELEMENTS,
+  type StoreOptions,
+  type GroupOptions,
+} from './collective.js';

@@ -54,8 +54,36 @@ export interface NativeModel {
   dispose(): void;
 }
 
+/** c10d TCPStore (native/src/collective.cc). Every call may block on the network, so all are async. */
+export interface NativeStore {
+  port(): number;
+  set(key: string, value: string): Promise<void>;
+  get(key: string, timeoutMs?: number): Promise<string>;
+  add(key: string, delta: number): Promise<number>;
+  check(keys: string[]): Promise<boolean>;
+  compareSet(key: string, expected: string, desired: string): Promise<string>;
+  deleteKey(key: string): Promise<boolean>;
+}
+
+/** c10d ProcessGroupGloo. */
+export interface NativeProcessGroup {
+  allreduce(data: Float32Array, op: 'sum' | 'avg' | 'min' | 'max', bucketElements: number): Promise<void>;
+  broadcast(data: Float32Array, root: number): Promise<void>;
+  barrier(): Promise<void>;
+  close(): Promise<void>;
+}
+
 export interface NativeAddon {
   NativeModel: new (def: LoweredModel, seed: number) => NativeModel;
+  NativeStore: {
+    connect(o: { host: string; port: number; isServer: boolean; timeoutMs: number }): Promise<NativeStore>;
+  };
+  NativeProcessGroup: {
+    create(
+      store: NativeStore,
+      o: { prefix: string; rank: number; size: number; timeoutMs: number; iface?: string; hostname?: string },
+    ): Promise<NativeProcessGroup>;
+  };
   setNumThreads(n: number): void;
   getNumThreads(): number;
   torchVersion: string;

@@ -27,6 +27,8 @@ export interface TrainerState {
   history: EpochLog[];
   /** Running sums of the epoch in progress. */
   epochSums: { loss: number; correct: number; count: number };
+  /** Data position of a distributed job (its feed is a cursor over shuffled passes, not a step count). */
+  cursor?: { pass: number; offset: number };
 }
 
 const POINTER = 'latest';

@@ -5,3 +5,18 @@ export { earlyStopping, printLr, type Callback, type StepLog, type EpochLog } fr
 export { bookDecay, constantLr, SCHEDULES, type LrSchedule, type ScheduleName } from './schedule.js';
 export { saveCheckpoint, latestCheckpoint, restoreCheckpoint, type TrainerState } from './checkpoint.js';
 export { BatchFeed, wholeSplit } from './feed.js';
+export {
+  readClusterEnv,
+  launchWorkers,
+  runWorker,
+  ElasticAgent,
+  ShardedFeed,
+  type ClusterEnv,
+  type LaunchOptions,
+  type LaunchResult,
+  type WorkerOptions,
+  type WorkerMetrics,
+  type DistributedResult,
+  type MembershipChange,
+  type Cursor,
+} from './distributed/index.js';

@@ -4,10 +4,19 @@ import { z } from 'zod';
 import { CLASS_NAMES, resolveFashionMnist, scaledSplit } from '../../data/index.js';
 import { createModel, setNumThreads } from '../../engine/index.js';
 import { bookModelSpec, MODEL_NAMES, savePackage } from '../../models/index.js';
-import { earlyStopping, fit, printLr, SCHEDULES, type Callback, type FitResult } from '../../train/index.js';
+import {
+  earlyStopping,
+  fit,
+  printLr,
+  readClusterEnv,
+  SCHEDULES,
+  type Callback,
+  type FitResult,
+} from '../../train/index.js';
 import { parseFlags, type Command } from '../command.js';
 import { cacheFlag, cacheOption, dataSourceFlags, dataSourceOptions } from '../data-source-flags.js';
 import type { Output } from '../output.js';
+import { runAsWorker, runLauncher } from './train-distributed.js';
 
 const positiveInt = (what = 'a positive integer') =>
   z.coerce
@@ -41,7 +50,31 @@ const trainFlags = z.object({
   resume: z.boolean().default(false),
   'early-stopping': positiveInt('a positive integer (epochs of patience)').optional(),
   cache: cacheFlag,
+  workers: positiveInt().max(64, 'must be at most 64').optional(),
+  'min-workers': positiveInt().optional(),
+  'max-workers': positiveInt().max(64, 'must be at most 64').optional(),
+  'master-port': z.coerce
+    .number({ message: 'must be a port number' })
+    .int('must be a port number')
+    .min(0, 'must be a port number')
+    .max(65535, 'must be a port number')
+    .default(0),
+  'heartbeat-timeout': z.coerce
+    .number({ message: 'must be a number of seconds' })
+    .positive('must be positive')
+    .default(10),
+  'comm-timeout': z.coerce
+    .number({ message: 'must be a number of seconds' })
+    .positive('must be positive')
+    .default(30),
+  'max-restarts': z.coerce
+    .number({ message: 'must be an integer' })
+    .int('must be an integer')
+    .min(0, 'must be 0 or more')
+    .default(1),
 });
+
+export type TrainFlags = z.infer<typeof trainFlags>;
 
 export const train: Command = {
   path: ['train'],
@@ -107,10 +140,57 @@ export const train: Command = {
       description: 'stop after P epochs without validation-accuracy gain',
     },
     cache: cacheOption,
+    workers: {
+      type: 'string',
+      valueName: 'N',
+      description: 'data-parallel worker processes (allreduce over Gloo); global batch = N x --batch-size',
+    },
+    'min-workers': {
+      type: 'string',
+      valueName: 'M',
+      defaultText: '--workers',
+      description: 'elastic: keep training while at least M workers live',
+    },
+    'max-workers': {
+      type: 'string',
+      valueName: 'X',
+      defaultText: '--workers',
+      description: 'elastic: admit workers that join later, up to X',
+    },
+    'master-port': {
+      type: 'string',
+      valueName: 'PORT',
+      defaultText: '0 (any free port)',
+      description:
+        'rendezvous store port (remote workers join with MASTER_ADDR/MASTER_PORT and DISTML_ELASTIC=1)',
+    },
+    'heartbeat-timeout': {
+      type: 'string',
+      valueName: 'SECONDS',
+      defaultText: '10',
+      description: 'a worker silent this long is dropped',
+    },
+    'comm-timeout': {
+      type: 'string',
+      valueName: 'SECONDS',
+      defaultText: '30',
+      description: 'bounds rendezvous and each allreduce (a stalled network is retried, then a failure)',
+    },
+    'max-restarts': {
+      type: 'string',
+      valueName: 'N',
+      defaultText: '1',
+      description: 'restart the whole group from the last checkpoint when every worker died',
+    },
     ...dataSourceOptions,
   },
-  async run({ values, global, out }) {
+  async run(ctx) {
+    const { values, global, out } = ctx;
     const f = parseFlags(trainFlags, values);
+    const cluster = readClusterEnv(process.env);
+    if (cluster) return runAsWorker(ctx, f, cluster);
+    if ((f.workers ?? 1) > 1 || f['min-workers'] !== undefined || f['max-workers'] !== undefined)
+      return runLauncher(ctx, f);
     const threads = f.threads ?? availableParallelism();
     setNumThreads(threads);
     const outDir = resolve(f.out);
@@ -208,12 +288,12 @@ function metricsOf(r: FitResult): Record<string, number> {
   return m;
 }
 
-function fmt(v: number | undefined): string {
+export function fmt(v: number | undefined): string {
   return v === undefined ? 'n/a' : v.toFixed(4);
 }
 
 /** Keras-like progress: a bar per epoch on a terminal, JSON lines otherwise. */
-function progressCallback(out: Output, epochs: number): Callback {
+export function progressCallback(out: Output, epochs: number): Callback {
   let bar = out.progress('epoch');
   return {
     onEpochBegin(epoch) {

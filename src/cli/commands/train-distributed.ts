@@ -1,0 +1,196 @@
+import { availableParallelism } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CLASS_NAMES, resolveFashionMnist, scaledSplit } from '../../data/index.js';
+import { setNumThreads } from '../../engine/index.js';
+import { bookModelSpec } from '../../models/index.js';
+import {
+  launchWorkers,
+  runWorker,
+  SCHEDULES,
+  type ClusterEnv,
+  type DistributedResult,
+} from '../../train/index.js';
+import { UsageError, type CommandContext } from '../command.js';
+import type { Output } from '../output.js';
+import { fmt, progressCallback, type TrainFlags } from './train.js';
+
+/** Flags that configure the launcher itself and are not passed on to the workers it starts. */
+const LAUNCHER_ONLY = ['workers', 'min-workers', 'max-workers', 'master-port', 'max-restarts'];
+
+function workerArgv(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    const name = a.replace(/^--/, '').split('=')[0] ?? '';
+    if (a.startsWith('--') && LAUNCHER_ONLY.includes(name)) {
+      if (!a.includes('=')) i++;
+      continue;
+    }
+    out.push(a);
+  }
+  return out.includes('--json') ? out : [...out, '--json'];
+}
+
+/** `distml train --workers N`: start the group and report what it did. */
+export async function runLauncher(ctx: CommandContext, f: TrainFlags): Promise<void> {
+  const { out, argv, global } = ctx;
+  refuseSingleNodeOnly(f);
+  const workers = f.workers ?? f['min-workers'] ?? 1;
+  const min = f['min-workers'] ?? workers;
+  const max = f['max-workers'] ?? Math.max(workers, min);
+  if (min > workers || workers > max) {
+    throw new UsageError(
+      `need --min-workers <= --workers <= --max-workers (got ${min} <= ${workers} <= ${max})`,
+    );
+  }
+  const threads = f.threads ?? Math.max(1, Math.floor(availableParallelism() / workers));
+  const cli = fileURLToPath(new URL('../main.js', import.meta.url));
+  const bar = { current: out.progress('train') };
+  const result = await launchWorkers({
+    command: [
+      process.execPath,
+      cli,
+      '--workspace',
+      global.workspace,
+      ...workerArgv(argv),
+      '--threads',
+      String(threads),
+    ],
+    workers,
+    minWorkers: min,
+    maxWorkers: max,
+    threadsPerWorker: threads,
+    port: f['master-port'],
+    heartbeatTimeoutMs: f['heartbeat-timeout'] * 1000,
+    maxRestarts: f['max-restarts'],
+    onEvent: (e) => (out.interactive ? out.info(describeEvent(e)) : out.event(e)),
+    onWorkerLine: (line) => relay(out, line, bar, f.epochs),
+  });
+  out.result({ model: f.model, workersRequested: workers, ...result }, () => summary(f.model, result));
+}
+
+/** Passes a worker's JSON-line progress on: as our own bar on a terminal, unchanged otherwise. */
+function relay(
+  out: Output,
+  line: string,
+  bar: { current: ReturnType<Output['progress']> },
+  epochs: number,
+): void {
+  let e: Record<string, unknown>;
+  try {
+    e = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return;
+  }
+  if (!out.interactive) {
+    out.event(e);
+    return;
+  }
+  if (e['event'] === 'progress') {
+    bar.current.update(Number(e['done']), Number(e['total']), String(e['detail'] ?? ''));
+  } else if (e['event'] === 'epoch') {
+    out.info(
+      `epoch ${String(e['epoch'])}/${epochs}: loss ${fmt(e['loss'] as number)} acc ${fmt(e['accuracy'] as number)} val_acc ${fmt(e['valAccuracy'] as number | undefined)}`,
+    );
+    bar.current = out.progress('train');
+  } else if (e['event'] === 'generation' || e['event'] === 'step-abandoned') {
+    out.info(describeEvent(e));
+  }
+}
+
+function describeEvent(e: Record<string, unknown>): string {
+  switch (e['event']) {
+    case 'rendezvous':
+      return `rendezvous store at ${String(e['masterAddr'])}:${String(e['masterPort'])}`;
+    case 'membership':
+      return `group generation ${String(e['generation'])}: ${String(e['from'])} -> ${String(e['to'])} workers (${String(e['reason'])})`;
+    case 'worker-killed':
+      return `killed worker ${String(e['worker'])}: ${String(e['reason'])}`;
+    case 'generation':
+      return `formed group generation ${String(e['generation'])} as rank ${String(e['rank'])} of ${String(e['worldSize'])}`;
+    default:
+      return JSON.stringify(e);
+  }
+}
+
+function summary(model: string, r: DistributedResult & { restarts?: number }): string {
+  const changes = r.membershipChanges.map((c) => `  ${c.at} ${c.from} -> ${c.to}: ${c.reason}`);
+  return [
+    `trained ${model} on ${r.worldSizeAtEnd} workers at the end: ${r.epochs} epochs, ${r.steps} steps`,
+    `test accuracy ${fmt(r.testAccuracy)}; ${Math.round(r.imagesPerSecond)} images/s`,
+    ...(changes.length ? ['membership changes:', ...changes] : []),
+    ...r.workers.map(
+      (w) =>
+        `  ${w.id}: ${w.steps} steps, compute ${w.computeSeconds.toFixed(1)} s, communication ${w.commSeconds.toFixed(1)} s, ${(w.bytesSent / 2 ** 20).toFixed(1)} MiB sent`,
+    ),
+    `model package: ${r.path}`,
+  ].join('\n');
+}
+
+/** A worker process (started by the launcher, by hand, or by Kubeflow with MASTER_ADDR/… or TF_CONFIG). */
+export async function runAsWorker(ctx: CommandContext, f: TrainFlags, cluster: ClusterEnv): Promise<void> {
+  const { out, global } = ctx;
+  refuseSingleNodeOnly(f);
+  if (f.workers !== undefined && f.workers > 1)
+    throw new UsageError(
+      '--workers starts a group; a worker started with MASTER_ADDR/TF_CONFIG must not pass it',
+    );
+  const threads = f.threads ?? (Number(process.env['DISTML_THREADS']) || availableParallelism());
+  setNumThreads(threads);
+  const outDir = resolve(f.out);
+  const src = await resolveFashionMnist({
+    source: f.source,
+    urlBase: f['url-base'],
+    workspace: global.workspace,
+  });
+  const dataOpts = { cache: f.cache, workspace: global.workspace };
+  const train = scaledSplit('train', src.train, dataOpts);
+  const test = scaledSplit('test', src.test, dataOpts);
+  const bar = progressCallback(out, f.epochs);
+  const result = await runWorker({
+    cluster,
+    name: f.model,
+    spec: bookModelSpec(f.model),
+    classNames: CLASS_NAMES,
+    train,
+    test,
+    epochs: f.epochs,
+    stepsPerEpoch: f['steps-per-epoch'],
+    batchSize: f['batch-size'],
+    seed: f.seed,
+    baseLr: f.lr,
+    schedule: SCHEDULES[f['lr-schedule']],
+    checkpointDir: resolve(
+      f['checkpoint-dir'] ?? join(global.workspace, 'checkpoints', outDir.split('/').pop() ?? f.model),
+    ),
+    checkpointEvery: f['checkpoint-every'],
+    resume: f.resume,
+    outDir,
+    commTimeoutMs: f['comm-timeout'] * 1000,
+    heartbeatTimeoutMs: f['heartbeat-timeout'] * 1000,
+    lineage: {
+      dataFingerprint: train.fingerprint,
+      testFingerprint: test.fingerprint,
+      source: src.kind,
+      trainedAt: new Date().toISOString(),
+      batchSizePerWorker: f['batch-size'],
+      seed: f.seed,
+      lrSchedule: f['lr-schedule'],
+    },
+    onStep: (l) => bar.onStepEnd?.(l),
+    onEpoch: (l) => void bar.onEpochEnd?.(l),
+    onEvent: (e) => out.event(e),
+  });
+  if (result) out.result(result, () => summary(f.model, result));
+  else if (!cluster.elastic)
+    out.result({ role: 'worker', rank: cluster.rank }, () => `worker rank ${cluster.rank} done`);
+}
+
+function refuseSingleNodeOnly(f: TrainFlags): void {
+  if (f['early-stopping']) {
+    throw new UsageError(
+      '--early-stopping works with one worker only (not with --workers or a cluster environment)',
+    );
+  }
+}

@@ -1,0 +1,190 @@
+import type { Store } from '../../engine/index.js';
+import { TrainError } from '../errors.js';
+import { K, type Generation, type MembershipChange } from './protocol.js';
+
+export interface AgentOptions {
+  /** A store client of the agent's own (its calls must not queue behind workers' blocking waits). */
+  store: Store;
+  /** Joins to wait for before forming the first generation. */
+  initialWorkers: number;
+  minWorkers: number;
+  maxWorkers: number;
+  /** A member whose heartbeat counter has not moved for this long is dead. Default 10 s. */
+  heartbeatTimeoutMs?: number;
+  pollMs?: number;
+  /** How long to wait for enough workers (first formation, or after losses below the minimum). Default 120 s. */
+  rendezvousTimeoutMs?: number;
+  onChange?: (change: MembershipChange, gen: Generation) => void;
+  /** Called when a member is declared dead, so a local process can be killed for good (its sockets close). */
+  onDead?: (id: string, reason: string) => void;
+}
+
+interface Seen {
+  value: string | undefined;
+  at: number;
+}
+
+/**
+ * The elastic agent (book 3.4): owns the job's membership. It admits registered workers, watches their
+ * heartbeats, and forms a new generation — survivors first, in their old rank order, then newcomers — when a
+ * member dies or hangs, when a worker joins, or when a collective failed without anyone dying (a network
+ * stall: the group re-forms and retries the step). It ends when the chief publishes the result.
+ */
+export class ElasticAgent {
+  readonly changes: MembershipChange[] = [];
+  private members: string[] = [];
+  private pending: string[] = [];
+  private generation = -1;
+  private joinsSeen = 0;
+  private readonly heartbeats = new Map<string, Seen>();
+  private readonly dead = new Map<string, string>();
+  private readonly left = new Set<string>();
+  private waitingSince = Date.now();
+  private faultSeenAt = 0;
+  private stopped = false;
+
+  constructor(private readonly o: AgentOptions) {}
+
+  /** Reports a worker's death seen by its launcher (process exit), faster than missed heartbeats. */
+  markDead(id: string, reason: string): void {
+    if (!this.dead.has(id) && !this.left.has(id)) this.dead.set(id, reason);
+  }
+
+  /** Stops the loop (the job is being torn down). */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  get currentMembers(): readonly string[] {
+    return this.members;
+  }
+
+  /** Runs until the chief publishes the result (returned as its JSON text) or the job must abort. */
+  async run(): Promise<string> {
+    const store = this.o.store;
+    await store.set(K.agent, String(process.pid));
+    const poll = this.o.pollMs ?? 200;
+    while (!this.stopped) {
+      const done = await store.tryGet(K.done);
+      if (done !== undefined) return done;
+      await this.admitJoins();
+      await this.checkLiveness();
+      await this.decide();
+      await new Promise((r) => setTimeout(r, poll));
+    }
+    throw new TrainError('TRAIN_BAD_OPTION', 'the elastic agent was stopped before training finished');
+  }
+
+  private async admitJoins(): Promise<void> {
+    const n = Number((await this.o.store.tryGet(K.joins)) ?? 0);
+    for (let i = this.joinsSeen + 1; i <= n; i++) {
+      const id = await this.o.store.get(K.join(i), 5000);
+      this.pending.push(id);
+      this.heartbeats.set(id, { value: undefined, at: Date.now() });
+    }
+    this.joinsSeen = Math.max(this.joinsSeen, n);
+  }
+
+  private async checkLiveness(): Promise<void> {
+    const timeout = this.o.heartbeatTimeoutMs ?? 10_000;
+    const now = Date.now();
+    for (const id of [...this.members, ...this.pending]) {
+      if (this.dead.has(id)) continue;
+      if (await this.o.store.check([K.left(id)])) {
+        this.left.add(id);
+        continue;
+      }
+      const value = await this.o.store.tryGet(K.heartbeat(id));
+      const seen = this.heartbeats.get(id) ?? { value: undefined, at: now };
+      // Staleness by the agent's own clock: hosts' clocks need not agree.
+      if (value !== seen.value) this.heartbeats.set(id, { value, at: now });
+      else if (now - seen.at > timeout)
+        this.dead.set(id, `missed heartbeats for ${Math.round((now - seen.at) / 1000)} s`);
+    }
+    for (const [id, reason] of this.dead) {
+      if (this.members.includes(id) || this.pending.includes(id)) this.o.onDead?.(id, reason);
+    }
+    this.pending = this.pending.filter((id) => !this.dead.has(id) && !this.left.has(id));
+  }
+
+  private async decide(): Promise<void> {
+    const { minWorkers, maxWorkers } = this.o;
+    const rendezvousTimeout = this.o.rendezvousTimeoutMs ?? 120_000;
+    if (this.generation < 0) {
+      const enough = this.pending.length >= this.o.initialWorkers;
+      const late =
+        this.pending.length >= minWorkers && Date.now() - this.waitingSince > rendezvousTimeout / 4;
+      if (enough || late) await this.form(this.pending.slice(0, maxWorkers), 'job started');
+      else
+        this.checkWaited(
+          rendezvousTimeout,
+          `only ${this.pending.length} of ${this.o.initialWorkers} workers arrived`,
+        );
+      return;
+    }
+    const lost = this.members.filter((id) => this.dead.has(id));
+    const alive = this.members.filter((id) => !this.dead.has(id) && !this.left.has(id));
+    const target = [...alive, ...this.pending].slice(0, maxWorkers);
+    let reason: string | undefined;
+    if (lost.length) {
+      reason = `worker${lost.length > 1 ? 's' : ''} lost (${lost.map((id) => `${id}: ${this.dead.get(id)}`).join('; ')})`;
+    } else if (this.pending.length && alive.length < maxWorkers) {
+      const joiners = target.slice(alive.length);
+      reason = `worker${joiners.length > 1 ? 's' : ''} joined (${joiners.join(', ')})`;
+    } else if (Number((await this.o.store.tryGet(K.faults(this.generation))) ?? 0) > 0) {
+      // Give death detection the first word; a fault with everyone alive is a stall worth retrying.
+      this.faultSeenAt ||= Date.now();
+      if (Date.now() - this.faultSeenAt > Math.min(3000, (this.o.heartbeatTimeoutMs ?? 10_000) / 2)) {
+        reason = 'collective failed with every member alive (network stall); retrying the step';
+      }
+    }
+    if (!reason) {
+      if (alive.length < minWorkers)
+        this.checkWaited(
+          rendezvousTimeout,
+          `${alive.length} workers left, fewer than --min-workers ${minWorkers}`,
+        );
+      return;
+    }
+    if (target.length >= minWorkers) {
+      await this.form(target, reason);
+      return;
+    }
+    // Too few to go on: drop the dead now, wait for replacements, abort after the rendezvous timeout.
+    if (lost.length) {
+      this.members = alive;
+      this.waitingSince = Date.now();
+    }
+    this.checkWaited(
+      rendezvousTimeout,
+      `${target.length} workers available, fewer than --min-workers ${minWorkers}`,
+    );
+  }
+
+  private checkWaited(timeoutMs: number, what: string): void {
+    if (Date.now() - this.waitingSince > timeoutMs) {
+      void this.o.store.set(K.abort, what);
+      this.stopped = true;
+      throw new TrainError(
+        'TRAIN_BAD_OPTION',
+        `elastic job aborted: ${what} within ${timeoutMs / 1000} s; start more workers or lower --min-workers`,
+      );
+    }
+  }
+
+  private async form(members: string[], reason: string): Promise<void> {
+    const from = this.members.length;
+    const g = this.generation + 1;
+    const gen: Generation = { generation: g, members, reason, at: new Date().toISOString() };
+    await this.o.store.set(K.members(g), JSON.stringify(gen));
+    await this.o.store.set(K.generation, String(g));
+    this.generation = g;
+    this.members = members;
+    this.pending = this.pending.filter((id) => !members.includes(id));
+    this.waitingSince = Date.now();
+    this.faultSeenAt = 0;
+    const change: MembershipChange = { at: gen.at, from, to: members.length, reason, generation: g };
+    if (g > 0) this.changes.push(change);
+    this.o.onChange?.(change, gen);
+  }
+}

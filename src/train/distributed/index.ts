@@ -1,0 +1,7 @@
+// Distributed training: the environment contract, the elastic agent and launcher, and the worker.
+export { readClusterEnv, type ClusterEnv } from './env.js';
+export { ElasticAgent, type AgentOptions } from './agent.js';
+export { launchWorkers, type LaunchOptions, type LaunchResult } from './launcher.js';
+export { runWorker, type WorkerOptions, type WorkerMetrics, type DistributedResult } from './worker.js';
+export { ShardedFeed, type Cursor } from './sharded-feed.js';
+export type { MembershipChange, Generation } from './protocol.js';

@@ -1,0 +1,163 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { hostname } from 'node:os';
+import { Store } from '../../engine/index.js';
+import { TrainError } from '../errors.js';
+import { ElasticAgent } from './agent.js';
+import { K, type Generation, type MembershipChange } from './protocol.js';
+import type { DistributedResult, WorkerMetrics } from './worker.js';
+
+export interface LaunchOptions {
+  /** The program and arguments that make a process a worker (the same `distml train …` command). */
+  command: string[];
+  workers: number;
+  minWorkers: number;
+  maxWorkers: number;
+  threadsPerWorker: number;
+  /** Store port (0 = any free port). Remote workers join with MASTER_ADDR=<this host> MASTER_PORT=<port>. */
+  port?: number;
+  heartbeatTimeoutMs?: number;
+  /** Times the whole group is restarted from the last checkpoint when every worker has died. Default 1. */
+  maxRestarts?: number;
+  env?: NodeJS.ProcessEnv;
+  onEvent?: (event: Record<string, unknown>) => void;
+  /** Lines the chief writes on stderr (its progress), passed through. */
+  onWorkerLine?: (line: string, workerId: string) => void;
+}
+
+export interface LaunchResult extends DistributedResult {
+  masterPort: number;
+  restarts: number;
+}
+
+/**
+ * `distml train --workers N`: hosts the rendezvous store, runs the elastic agent, starts N local workers with
+ * torch's environment contract (MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK, LOCAL_RANK) plus DISTML_ELASTIC=1,
+ * kills a worker the agent declares dead (so its sockets close and peers fail fast), and, when every worker
+ * has died, restarts the group from the last checkpoint. Children die with it on SIGINT/SIGTERM.
+ */
+export async function launchWorkers(o: LaunchOptions): Promise<LaunchResult> {
+  const server = await Store.connect({
+    host: '127.0.0.1',
+    port: o.port ?? 0,
+    isServer: true,
+    timeoutMs: 30_000,
+  });
+  const masterPort = server.port;
+  o.onEvent?.({ event: 'rendezvous', masterAddr: hostname(), masterPort });
+  const children = new Map<string, ChildProcess>();
+  let restarts = 0;
+  let finished = false;
+  let cleanExit = false;
+  const agent: ElasticAgent = new ElasticAgent({
+    store: await Store.connect({ host: '127.0.0.1', port: masterPort, isServer: false }),
+    initialWorkers: o.workers,
+    minWorkers: o.minWorkers,
+    maxWorkers: o.maxWorkers,
+    heartbeatTimeoutMs: o.heartbeatTimeoutMs,
+    onChange: (change: MembershipChange, gen: Generation) =>
+      o.onEvent?.({ event: 'membership', ...change, members: gen.members }),
+    onDead: (id, reason) => {
+      const child = children.get(id);
+      if (child && child.exitCode === null && child.signalCode === null) {
+        o.onEvent?.({ event: 'worker-killed', worker: id, reason });
+        child.kill('SIGKILL');
+      }
+    },
+  });
+
+  const spawnGroup = (resume: boolean) => {
+    for (let i = 0; i < o.workers; i++) {
+      const args = resume && !o.command.includes('--resume') ? [...o.command, '--resume'] : o.command;
+      const child = spawn(args[0] as string, args.slice(1), {
+        env: {
+          ...process.env,
+          ...o.env,
+          MASTER_ADDR: '127.0.0.1',
+          MASTER_PORT: String(masterPort),
+          WORLD_SIZE: String(o.workers),
+          RANK: String(i),
+          LOCAL_RANK: String(i),
+          DISTML_ELASTIC: '1',
+          DISTML_THREADS: String(o.threadsPerWorker),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const id = `${hostname()}-${child.pid}`;
+      children.set(id, child);
+      forwardLines(child.stderr, (line) => o.onWorkerLine?.(line, id));
+      // A worker's stdout carries its result or, when it fails, its {"error": …} document.
+      forwardLines(child.stdout, (line) => {
+        if (line.startsWith('{"error"'))
+          o.onEvent?.({ event: 'worker-error', worker: id, ...(JSON.parse(line) as object) });
+      });
+      child.on('exit', (code, signal) => {
+        // A clean exit means training finished (the agent sees the result on its next poll).
+        if (code === 0) cleanExit = true;
+        else if (!finished) agent.markDead(id, signal ? `killed by ${signal}` : `exited with code ${code}`);
+        const alive = [...children.values()].some((c) => c.exitCode === null && c.signalCode === null);
+        if (!alive && !finished && !cleanExit && restarts < (o.maxRestarts ?? 1)) {
+          restarts++;
+          o.onEvent?.({
+            event: 'restart',
+            reason: 'every worker died; restarting from the last checkpoint',
+            restarts,
+          });
+          spawnGroup(true);
+        }
+      });
+    }
+  };
+
+  const stopAll = () => {
+    for (const c of children.values()) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  };
+  const onSignal = () => {
+    finished = true;
+    agent.stop();
+    stopAll();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    spawnGroup(false);
+    const done = await agent.run().catch((err: unknown) => {
+      throw err instanceof TrainError
+        ? err
+        : new TrainError('TRAIN_BAD_OPTION', `elastic job failed: ${(err as Error).message}`);
+    });
+    finished = true;
+    const result = JSON.parse(done) as DistributedResult;
+    await waitForExit([...children.values()], 60_000);
+    const workers: WorkerMetrics[] = [];
+    for (const id of agent.currentMembers) {
+      const r = await server.tryGet(K.report(id));
+      if (r) workers.push(JSON.parse(r) as WorkerMetrics);
+    }
+    return { ...result, membershipChanges: agent.changes, workers, masterPort, restarts };
+  } finally {
+    finished = true;
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    stopAll();
+  }
+}
+
+function forwardLines(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void {
+  let buf = '';
+  stream?.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      onLine(buf.slice(0, nl));
+      buf = buf.slice(nl + 1);
+    }
+  });
+}
+
+async function waitForExit(children: ChildProcess[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const c of children) {
+    while (c.exitCode === null && c.signalCode === null && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+  }
+}
