@@ -4,6 +4,8 @@ import { ModelError } from '../models/index.js';
 import { TrainError } from '../train/index.js';
 import { RegistryError } from '../registry/index.js';
 import { ServeError } from '../serve/index.js';
+import { MetadataError } from '../metadata/index.js';
+import { WorkflowError } from '../workflow/index.js';
 import { UsageError } from './command.js';
 
 /** Error classes whose messages are written for users (what, why, how to fix). */
@@ -15,6 +17,8 @@ const USER_FACING: (abstract new (...args: never[]) => Error & { code: string })
   ServeError,
   TrainError,
   UsageError,
+  MetadataError,
+  WorkflowError,
 ];
 
 export const EXIT_OK = 0;

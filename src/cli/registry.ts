@@ -5,6 +5,16 @@ import { modelsList, modelsSummary } from './commands/models.js';
 import { train } from './commands/train.js';
 import { selectCommand } from './commands/select.js';
 import { serveCommand } from './commands/serve.js';
+import { runCommand } from './commands/run.js';
+import {
+  getCommand,
+  listCommand,
+  logsCommand,
+  resumeCommand,
+  retryCommand,
+  stopCommand,
+} from './commands/workflow-runs.js';
+import { cacheGc, cacheList } from './commands/cache.js';
 
 /** Every subcommand of `distml`, in help order. */
 export const COMMANDS: Command[] = [
@@ -16,10 +26,20 @@ export const COMMANDS: Command[] = [
   modelsSummary,
   selectCommand,
   serveCommand,
+  runCommand,
+  getCommand,
+  listCommand,
+  logsCommand,
+  retryCommand,
+  stopCommand,
+  resumeCommand,
+  cacheList,
+  cacheGc,
 ];
 
 /** Short descriptions of command groups (the first word of a path). */
 export const GROUPS: Record<string, string> = {
   data: 'ingest Fashion-MNIST: find or download it, decode, cache, inspect',
   models: "the book's models: list them, print their layer tables",
+  cache: 'the memoization cache of pipeline steps: list entries, drop unused ones',
 };

@@ -1,0 +1,92 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { MetadataStore } from '../../metadata/index.js';
+import { loadWorkflowFile, runDirs, submitRun } from '../../workflow/index.js';
+import { parseFlags, UsageError, type Command } from '../command.js';
+import { DISTML_COMMAND, driveRun } from './run-engine.js';
+
+const runFlags = z.object({
+  parameter: z.array(z.string().regex(/^[A-Za-z0-9_-]+=/, 'must be NAME=VALUE')).default([]),
+  detach: z.boolean().default(false),
+  cores: z.coerce
+    .number({ message: 'must be a positive number' })
+    .positive('must be a positive number')
+    .optional(),
+});
+
+export const runCommand: Command = {
+  path: ['run'],
+  summary:
+    'run a pipeline (Argo Workflow YAML): steps and DAGs, fan-out, retries, memoization, exit handlers',
+  usage: 'FILE [-p NAME=VALUE]... [--detach]',
+  details: [
+    'FILE is an Argo-style Workflow (apiVersion/kind/metadata/spec with entrypoint, arguments and templates).',
+    'Templates: steps (groups run in order, steps of a group in parallel), dag (tasks with dependencies or',
+    'depends expressions), container / script (any executable: command, args, env, workingDir; image is',
+    'ignored), distml (built-in steps: kind ingest|train|evaluate|select|serve with flags under `with:`).',
+    'Each step runs as a child process once the local resource pool grants its `resources` (cores, memory).',
+    'Every node transition is saved in <workspace>/distml.db: `distml get RUN` shows them, `distml resume RUN`',
+    'continues a run whose engine died without re-running finished steps. A step scratch dir under',
+    '<workspace>/runs/RUN/scratch is removed when the step succeeds and kept when it fails.',
+    'Exit code 1 when the run does not succeed.',
+  ].join('\n'),
+  options: {
+    parameter: {
+      type: 'string',
+      short: 'p',
+      multiple: true,
+      valueName: 'NAME=VALUE',
+      description: 'set a workflow parameter (repeatable)',
+    },
+    detach: { type: 'boolean', description: 'start the run in the background and print its name' },
+    cores: {
+      type: 'string',
+      valueName: 'N',
+      defaultText: 'all cores',
+      description: 'cores the steps may hold at once',
+    },
+  },
+  async run({ values, positionals, global, out }) {
+    const f = parseFlags(runFlags, values);
+    const file = positionals[0];
+    if (!file || positionals.length > 1)
+      throw new UsageError('expected one workflow FILE, e.g. `distml run examples/book-pipeline.yaml`');
+    const spec = loadWorkflowFile(file);
+    const overrides = Object.fromEntries(
+      f.parameter.map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]),
+    );
+    const store = MetadataStore.open(global.workspace);
+    try {
+      const name = submitRun(store, spec, overrides);
+      if (f.detach) {
+        const logDir = runDirs(global.workspace, name).logs;
+        mkdirSync(logDir, { recursive: true });
+        const log = openSync(join(logDir, 'engine.log'), 'a');
+        const args = [
+          'resume',
+          name,
+          `--workspace=${global.workspace}`,
+          '--json',
+          ...(f.cores ? [`--cores=${f.cores}`] : []),
+        ];
+        const child = spawn(DISTML_COMMAND[0]!, [...DISTML_COMMAND.slice(1), ...args], {
+          detached: true,
+          stdio: ['ignore', log, log],
+        });
+        child.unref();
+        out.result(
+          { run: name, phase: 'Pending', detached: true, enginePid: child.pid },
+          () => `${name} submitted; \`distml get ${name}\` follows it`,
+        );
+        return;
+      }
+      out.info(`Run: ${name}`);
+      const run = await driveRun(store, name, global, out, { reuse: false, cores: f.cores });
+      out.result({ run: name, phase: run.phase, message: run.message }, () => `${name} ${run.phase}`);
+    } finally {
+      store.close();
+    }
+  },
+};

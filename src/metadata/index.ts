@@ -1,0 +1,15 @@
+export { MetadataError } from './errors.js';
+export { SCHEMA_VERSION } from './schema.js';
+export {
+  MetadataStore,
+  NODE_PHASES,
+  type ArtifactRecord,
+  type MemoEntry,
+  type MemoizationStatus,
+  type NodeOutputs,
+  type NodePatch,
+  type NodePhase,
+  type NodeRecord,
+  type RunPhase,
+  type RunRecord,
+} from './store.js';

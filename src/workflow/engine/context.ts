@@ -1,0 +1,78 @@
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import type { MetadataStore, NodeOutputs, NodePatch, NodePhase } from '../../metadata/index.js';
+import type { ResourcePool } from '../../scheduler/index.js';
+import type { Template, WorkflowSpec } from '../spec/schema.js';
+import type { StepProcess } from './process.js';
+
+/** A line of progress the engine reports (the CLI prints it as JSON or draws the tree). */
+export type EngineEvent =
+  | {
+      event: 'node';
+      run: string;
+      node: string;
+      name: string;
+      phase: NodePhase;
+      message?: string | null;
+      memoHit?: boolean;
+    }
+  | { event: 'run'; run: string; phase: string; message?: string | null };
+
+/** Everything one execution of a run shares. */
+export interface RunContext {
+  store: MetadataStore;
+  run: string;
+  spec: WorkflowSpec;
+  templates: Map<string, Template>;
+  workspace: string;
+  pool: ResourcePool;
+  /** argv prefix that runs the distml CLI, e.g. [node, .../dist/src/cli/main.js]. */
+  distmlCommand: string[];
+  /** Aborted by `distml stop`: running steps are killed, nothing new starts. */
+  signal: AbortSignal;
+  /** Reuse nodes already Succeeded or Skipped (resume and retry). */
+  reuse: boolean;
+  daemons: Set<StepProcess>;
+  emit(e: EngineEvent): void;
+}
+
+/** Final state of a node as its parent sees it. */
+export interface NodeResult {
+  phase: NodePhase;
+  outputs: NodeOutputs;
+  message?: string | null;
+}
+
+/** Where a run keeps its files inside the workspace. */
+export function runDirs(
+  workspace: string,
+  run: string,
+): { logs: string; scratch: string; artifacts: string } {
+  const base = join(workspace, 'runs', run);
+  return { logs: join(base, 'logs'), scratch: join(base, 'scratch'), artifacts: join(base, 'artifacts') };
+}
+
+/** A file-system-safe, collision-free name for a node id. */
+export function fileName(nodeId: string): string {
+  const hash = createHash('sha1').update(nodeId).digest('hex').slice(0, 6);
+  return `${nodeId.replace(/[^A-Za-z0-9._-]+/g, '_').slice(-80)}-${hash}`;
+}
+
+/** Persists a node transition and reports it. */
+export function transition(ctx: RunContext, id: string, patch: NodePatch): void {
+  ctx.store.updateNode(ctx.run, id, patch);
+  if (patch.phase === undefined) return;
+  const node = ctx.store.getNode(ctx.run, id);
+  ctx.emit({
+    event: 'node',
+    run: ctx.run,
+    node: id,
+    name: node?.displayName ?? id,
+    phase: patch.phase,
+    message: patch.message ?? null,
+    ...(node?.memoizationStatus ? { memoHit: node.memoizationStatus.hit } : {}),
+  });
+}
+
+export const isDone = (p: NodePhase) => p !== 'Pending' && p !== 'Running';
+export const isFailure = (p: NodePhase) => p === 'Failed' || p === 'Error';

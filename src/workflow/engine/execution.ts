@@ -1,0 +1,324 @@
+import type { NodeOutputs, NodePhase } from '../../metadata/index.js';
+import {
+  evalDepends,
+  mentionedResults,
+  parseDepends,
+  type DependsExpr,
+  type TaskOutcome,
+} from '../expr/depends.js';
+import { itemLabel, itemScope, substitute } from '../expr/template.js';
+import { evalWhen } from '../expr/when.js';
+import { templateKind, type DagTask, type Step, type Template } from '../spec/schema.js';
+import { isFailure, transition, type NodeResult, type RunContext } from './context.js';
+import { runLeaf } from './leaf.js';
+
+/** One call of a template: the node it becomes and the arguments it gets. */
+export interface Call {
+  template: string;
+  id: string;
+  parent: string | null;
+  displayName: string;
+  args: Map<string, string>;
+}
+
+const TYPES = { steps: 'Steps', dag: 'DAG', container: 'Pod', script: 'Pod', distml: 'Pod' } as const;
+
+/** Runs a template as a node (reusing it when resume finds it done) and returns how it ended. */
+export async function execNode(ctx: RunContext, call: Call, base: Map<string, string>): Promise<NodeResult> {
+  const t = ctx.templates.get(call.template)!;
+  const existing = ctx.store.ensureNode({
+    run: ctx.run,
+    id: call.id,
+    parent: call.parent,
+    displayName: call.displayName,
+    template: t.name,
+    type: TYPES[templateKind(t)],
+  });
+  if (ctx.reuse && (existing.phase === 'Succeeded' || existing.phase === 'Skipped') && !t.daemon) {
+    return { phase: existing.phase, outputs: existing.outputs ?? {} };
+  }
+  const inputs: Record<string, string> = {};
+  for (const p of t.inputs?.parameters ?? []) {
+    const v = call.args.get(p.name) ?? p.value ?? p.default;
+    if (v === undefined) return fail(ctx, call.id, 'Error', `missing input parameter "${p.name}"`);
+    inputs[p.name] = v;
+  }
+  const scope = new Map(base);
+  for (const [k, v] of Object.entries(inputs)) scope.set(`inputs.parameters.${k}`, v);
+  transition(ctx, call.id, {
+    phase: t.steps || t.dag ? 'Running' : 'Pending',
+    startedAt: Date.now(),
+    finishedAt: null,
+    message: null,
+    inputs,
+    outputs: null,
+    memoizationStatus: null,
+    retries: 0,
+  });
+  try {
+    if (t.steps || t.dag) {
+      const r = t.steps ? await execSteps(ctx, t, call.id, scope) : await execDag(ctx, t, call.id, scope);
+      const outputs: NodeOutputs = { parameters: {} };
+      if (r.phase === 'Succeeded') {
+        for (const p of t.outputs?.parameters ?? []) {
+          outputs.parameters![p.name] = substitute(p.valueFrom?.parameter ?? p.default ?? '', r.scope);
+        }
+      }
+      transition(ctx, call.id, {
+        phase: r.phase,
+        message: r.message ?? null,
+        outputs,
+        finishedAt: Date.now(),
+      });
+      return { phase: r.phase, outputs, message: r.message ?? null };
+    }
+    return await runLeaf(ctx, t, call.id, scope);
+  } catch (err) {
+    return fail(ctx, call.id, 'Error', (err as Error).message);
+  }
+}
+
+function fail(ctx: RunContext, id: string, phase: NodePhase, message: string): NodeResult {
+  transition(ctx, id, { phase, message, finishedAt: Date.now() });
+  return { phase, outputs: {}, message };
+}
+
+interface CompositeResult {
+  phase: NodePhase;
+  message?: string;
+  scope: Map<string, string>;
+}
+
+async function execSteps(
+  ctx: RunContext,
+  t: Template,
+  id: string,
+  scope: Map<string, string>,
+): Promise<CompositeResult> {
+  const inner = new Map(scope);
+  for (const group of t.steps!) {
+    if (ctx.signal.aborted) return { phase: 'Failed', message: 'stopped', scope: inner };
+    const results = await Promise.all(group.map((s) => execFanOut(ctx, s, 'steps', id, inner)));
+    const failed = group.filter((s, i) => isFailure(results[i]!.phase) && !s.continueOn?.failed);
+    if (failed.length > 0) {
+      return {
+        phase: 'Failed',
+        message: `child step${failed.length > 1 ? 's' : ''} ${failed.map((s) => `"${s.name}"`).join(', ')} failed`,
+        scope: inner,
+      };
+    }
+  }
+  return { phase: 'Succeeded', scope: inner };
+}
+
+async function execDag(
+  ctx: RunContext,
+  t: Template,
+  id: string,
+  scope: Map<string, string>,
+): Promise<CompositeResult> {
+  const inner = new Map(scope);
+  const tasks = t.dag!.tasks;
+  const exprs = new Map<string, DependsExpr | null>(
+    tasks.map((k) => [k.name, k.depends !== undefined ? parseDepends(k.depends) : null]),
+  );
+  const deps = new Map(
+    tasks.map((k) => [
+      k.name,
+      k.depends !== undefined
+        ? mentionedResults(exprs.get(k.name)!).map((m) => m.task)
+        : (k.dependencies ?? []),
+    ]),
+  );
+  // A failure some task's `depends` reacts to (X.Failed, X.AllFailed, ...) is handled and does not fail the DAG.
+  const handled = new Set(
+    [...exprs.values()].flatMap((e) =>
+      e
+        ? mentionedResults(e)
+            .filter((m) => m.result && m.result !== 'Succeeded')
+            .map((m) => m.task)
+        : [],
+    ),
+  );
+  const outcomes = new Map<string, TaskOutcome>();
+  const running = new Map<string, Promise<void>>();
+  const outcome = (name: string) => outcomes.get(name)!;
+  for (;;) {
+    for (const task of tasks) {
+      if (outcomes.has(task.name) || running.has(task.name) || ctx.signal.aborted) continue;
+      if (!(deps.get(task.name) ?? []).every((d) => outcomes.has(d))) continue;
+      const expr = exprs.get(task.name);
+      const go = expr
+        ? evalDepends(expr, outcome)
+        : (task.dependencies ?? []).every((d) => ['Succeeded', 'Skipped'].includes(outcome(d).phase));
+      if (!go) {
+        omit(ctx, id, task);
+        outcomes.set(task.name, { phase: 'Omitted', itemPhases: [] });
+        continue;
+      }
+      running.set(
+        task.name,
+        execFanOut(ctx, task, 'tasks', id, inner).then((r) => {
+          outcomes.set(task.name, { phase: r.phase, itemPhases: r.itemPhases });
+          running.delete(task.name);
+        }),
+      );
+    }
+    if (running.size === 0) break;
+    await Promise.race(running.values());
+  }
+  if (ctx.signal.aborted) return { phase: 'Failed', message: 'stopped', scope: inner };
+  const failed = tasks.filter(
+    (k) =>
+      isFailure((outcomes.get(k.name)?.phase ?? 'Pending') as NodePhase) &&
+      !handled.has(k.name) &&
+      !k.continueOn?.failed,
+  );
+  if (failed.length > 0)
+    return {
+      phase: 'Failed',
+      message: `task${failed.length > 1 ? 's' : ''} ${failed.map((k) => `"${k.name}"`).join(', ')} failed`,
+      scope: inner,
+    };
+  return { phase: 'Succeeded', scope: inner };
+}
+
+function omit(ctx: RunContext, parent: string, task: DagTask): void {
+  const id = `${parent}.${task.name}`;
+  ctx.store.ensureNode({
+    run: ctx.run,
+    id,
+    parent,
+    displayName: task.name,
+    template: task.template,
+    type: 'Skipped',
+  });
+  transition(ctx, id, { phase: 'Omitted', message: 'depends condition not met', finishedAt: Date.now() });
+}
+
+interface FanOutResult {
+  phase: NodePhase;
+  itemPhases: string[];
+}
+
+/** Runs a step or task once, or once per item (withItems/withParam), and publishes its outputs to `scope`. */
+async function execFanOut(
+  ctx: RunContext,
+  s: Step | DagTask,
+  prefix: 'steps' | 'tasks',
+  parent: string,
+  scope: Map<string, string>,
+): Promise<FanOutResult> {
+  let items: unknown[] | undefined = s.withItems;
+  if (s.withParam !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(substitute(s.withParam, scope));
+    } catch (err) {
+      parsed = err;
+    }
+    if (!Array.isArray(parsed)) {
+      const id = `${parent}.${s.name}`;
+      ctx.store.ensureNode({
+        run: ctx.run,
+        id,
+        parent,
+        displayName: s.name,
+        template: s.template,
+        type: 'Pod',
+      });
+      fail(
+        ctx,
+        id,
+        'Error',
+        `withParam must be a JSON list (${parsed instanceof Error ? parsed.message : `got ${JSON.stringify(parsed).slice(0, 60)}`})`,
+      );
+      publish(scope, `${prefix}.${s.name}`, [{ phase: 'Error', outputs: {} }], false);
+      return { phase: 'Error', itemPhases: [] };
+    }
+    items = parsed;
+  }
+  const calls =
+    items === undefined
+      ? [{ label: s.name, extra: [] as [string, string][] }]
+      : items.map((item, i) => ({ label: `${s.name}(${i}:${itemLabel(item)})`, extra: itemScope(item) }));
+  const results = await Promise.all(
+    calls.map(async ({ label, extra }) => {
+      const local = new Map([...scope, ...extra]);
+      const id = `${parent}.${label}`;
+      try {
+        if (s.when !== undefined && !evalWhen(substitute(s.when, local))) {
+          ctx.store.ensureNode({
+            run: ctx.run,
+            id,
+            parent,
+            displayName: label,
+            template: s.template,
+            type: 'Skipped',
+          });
+          transition(ctx, id, {
+            phase: 'Skipped',
+            message: `when '${substitute(s.when, local)}' evaluated false`,
+            finishedAt: Date.now(),
+          });
+          return { phase: 'Skipped' as NodePhase, outputs: {} };
+        }
+        const args = new Map(
+          (s.arguments?.parameters ?? []).map((a) => [a.name, substitute(a.value, local)]),
+        );
+        return await execNode(ctx, { template: s.template, id, parent, displayName: label, args }, scope);
+      } catch (err) {
+        ctx.store.ensureNode({
+          run: ctx.run,
+          id,
+          parent,
+          displayName: label,
+          template: s.template,
+          type: 'Pod',
+        });
+        return fail(ctx, id, 'Error', (err as Error).message);
+      }
+    }),
+  );
+  publish(scope, `${prefix}.${s.name}`, results, items !== undefined);
+  const phases = results.map((r) => r.phase);
+  const phase: NodePhase = phases.some(isFailure)
+    ? phases.includes('Failed')
+      ? 'Failed'
+      : 'Error'
+    : phases.length > 0 && phases.every((p) => p === 'Skipped')
+      ? 'Skipped'
+      : 'Succeeded';
+  return { phase, itemPhases: items !== undefined ? phases : [] };
+}
+
+/** Makes `steps.X.outputs.result` etc. visible to later steps; a fan-out's outputs are JSON lists (fan-in). */
+function publish(scope: Map<string, string>, key: string, results: NodeResult[], fanned: boolean): void {
+  const done = results.filter((r) => r.phase !== 'Skipped');
+  scope.set(
+    `${key}.status`,
+    done.some((r) => isFailure(r.phase)) ? 'Failed' : done.length ? 'Succeeded' : 'Skipped',
+  );
+  if (!fanned) {
+    const r = results[0]!;
+    if (r.outputs.result !== undefined) scope.set(`${key}.outputs.result`, r.outputs.result);
+    if (r.outputs.exitCode !== undefined) scope.set(`${key}.exitCode`, String(r.outputs.exitCode));
+    for (const [k, v] of Object.entries(r.outputs.parameters ?? {}))
+      scope.set(`${key}.outputs.parameters.${k}`, v);
+    return;
+  }
+  const asJson = (s: string): unknown => {
+    try {
+      return JSON.parse(s);
+    } catch {
+      return s;
+    }
+  };
+  scope.set(`${key}.outputs.result`, JSON.stringify(done.map((r) => asJson(r.outputs.result ?? ''))));
+  const names = new Set(done.flatMap((r) => Object.keys(r.outputs.parameters ?? {})));
+  for (const n of names)
+    scope.set(
+      `${key}.outputs.parameters.${n}`,
+      JSON.stringify(done.map((r) => r.outputs.parameters?.[n] ?? null)),
+    );
+}

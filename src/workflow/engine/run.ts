@@ -1,0 +1,170 @@
+import { randomBytes } from 'node:crypto';
+import type { MetadataStore, RunRecord } from '../../metadata/index.js';
+import type { ResourcePool } from '../../scheduler/index.js';
+import { WorkflowError } from '../errors.js';
+import { checkWorkflow } from '../spec/parse.js';
+import type { WorkflowSpec } from '../spec/schema.js';
+import { isFailure, type EngineEvent, type RunContext } from './context.js';
+import { execNode } from './execution.js';
+import { isEngineAlive, reapNodeProcesses, type StepProcess } from './process.js';
+
+/** Records a new run of `spec` with its parameters (`-p name=value` over the spec's defaults); returns its name. */
+export function submitRun(
+  store: MetadataStore,
+  spec: WorkflowSpec,
+  overrides: Record<string, string>,
+): string {
+  const declared = spec.spec.arguments.parameters;
+  for (const name of Object.keys(overrides)) {
+    if (!declared.some((p) => p.name === name)) {
+      throw new WorkflowError(
+        'PARAMETER_MISSING',
+        `-p ${name}: the workflow has no parameter "${name}" (it has: ${declared.map((p) => p.name).join(', ') || 'none'})`,
+      );
+    }
+  }
+  const parameters: Record<string, string> = {};
+  for (const p of declared) {
+    const v = overrides[p.name] ?? p.value ?? p.default;
+    if (v === undefined)
+      throw new WorkflowError(
+        'PARAMETER_MISSING',
+        `parameter "${p.name}" has no value: pass -p ${p.name}=VALUE`,
+      );
+    parameters[p.name] = v;
+  }
+  const base = (spec.metadata.generateName ?? spec.metadata.name ?? 'workflow').replace(/-+$/, '');
+  let name: string;
+  do name = `${base}-${randomBytes(3).toString('hex').slice(0, 5)}`;
+  while (store.hasRun(name));
+  store.createRun({ name, workflow: base, spec, parameters });
+  return name;
+}
+
+export interface ExecuteOptions {
+  store: MetadataStore;
+  workspace: string;
+  pool: ResourcePool;
+  distmlCommand: string[];
+  /** Abort to stop the run: running steps are killed and the exit handler still runs. */
+  signal?: AbortSignal;
+  /** Reuse Succeeded nodes from an earlier execution (resume, retry). */
+  reuse?: boolean;
+  onEvent?: (e: EngineEvent) => void;
+}
+
+/** Executes (or continues) a run to its end; returns the final record. */
+export async function executeRun(name: string, opts: ExecuteOptions): Promise<RunRecord> {
+  const { store } = opts;
+  const record = store.getRun(name);
+  const spec = checkWorkflow(record.spec, name);
+  const emit = opts.onEvent ?? (() => undefined);
+  store.updateRun(name, {
+    phase: 'Running',
+    startedAt: record.startedAt ?? Date.now(),
+    finishedAt: null,
+    message: null,
+    enginePid: process.pid,
+    stopRequested: false,
+  });
+  emit({ event: 'run', run: name, phase: 'Running' });
+  const daemons = new Set<StepProcess>();
+  const ctx: RunContext = {
+    store,
+    run: name,
+    spec,
+    templates: new Map(spec.spec.templates.map((t) => [t.name, t])),
+    workspace: opts.workspace,
+    pool: opts.pool,
+    distmlCommand: opts.distmlCommand,
+    signal: opts.signal ?? new AbortController().signal,
+    reuse: opts.reuse ?? false,
+    daemons,
+    emit,
+  };
+  const scope = new Map<string, string>([
+    ['workflow.name', name],
+    ['workflow.uid', name],
+    ['workflow.creationTimestamp', new Date(record.createdAt).toISOString()],
+    ['workflow.status', 'Running'],
+  ]);
+  for (const [k, v] of Object.entries(record.parameters)) scope.set(`workflow.parameters.${k}`, v);
+  const main = await execNode(
+    ctx,
+    { template: spec.spec.entrypoint, id: name, parent: null, displayName: name, args: new Map() },
+    scope,
+  );
+  let phase = main.phase;
+  let message = main.message ?? null;
+  if (spec.spec.onExit) {
+    scope.set('workflow.status', isFailure(phase) ? 'Failed' : 'Succeeded');
+    const failures = store.listNodes(name).filter((n) => isFailure(n.phase) && n.type === 'Pod');
+    scope.set(
+      'workflow.failures',
+      JSON.stringify(
+        failures.map((n) => ({ displayName: n.displayName, message: n.message, phase: n.phase })),
+      ),
+    );
+    // The exit handler runs even after `distml stop` (Argo's stop, not terminate).
+    const exitCtx = { ...ctx, signal: new AbortController().signal, reuse: ctx.reuse && !isFailure(phase) };
+    const exit = await execNode(
+      exitCtx,
+      {
+        template: spec.spec.onExit,
+        id: `${name}.onExit`,
+        parent: name,
+        displayName: `${name}.onExit`,
+        args: new Map(),
+      },
+      scope,
+    );
+    if (isFailure(exit.phase) && !isFailure(phase)) {
+      phase = 'Failed';
+      message = `exit handler failed: ${exit.message ?? exit.phase}`;
+    }
+  }
+  for (const d of daemons) d.kill('SIGTERM');
+  await Promise.all([...daemons].map((d) => d.exited));
+  const final =
+    phase === 'Succeeded' || phase === 'Skipped' ? 'Succeeded' : phase === 'Error' ? 'Error' : 'Failed';
+  if (ctx.signal.aborted) message = 'Stopped';
+  store.updateRun(name, { phase: final, message, finishedAt: Date.now(), enginePid: null });
+  emit({ event: 'run', run: name, phase: final, message });
+  return store.getRun(name);
+}
+
+/**
+ * Prepares a run whose engine is gone for another execution: kills the orphaned processes of nodes that were
+ * running (they are run again) and refuses when an engine is still driving the run.
+ */
+export function prepareRestart(store: MetadataStore, name: string, mode: 'resume' | 'retry'): void {
+  const run = store.getRun(name);
+  if (isEngineAlive(run.enginePid))
+    throw new WorkflowError(
+      'RUN_ACTIVE',
+      `run ${name} is still running (engine pid ${run.enginePid}); \`distml stop ${name}\` first`,
+    );
+  if (run.phase === 'Succeeded')
+    throw new WorkflowError('RUN_FINISHED', `run ${name} already succeeded; nothing to ${mode}`);
+  if (mode === 'retry' && run.phase !== 'Failed' && run.phase !== 'Error') {
+    throw new WorkflowError(
+      'RUN_ACTIVE',
+      `run ${name} is ${run.phase}, not failed; use \`distml resume ${name}\` to continue it`,
+    );
+  }
+  for (const n of store.listNodes(name)) {
+    if (n.phase === 'Running' || n.phase === 'Pending') reapNodeProcesses(`${name}/${n.id}`);
+  }
+}
+
+/** Marks a run whose engine died as stopped, reaping its steps' processes. */
+export function markStopped(store: MetadataStore, name: string): void {
+  for (const n of store.listNodes(name)) {
+    if (n.phase !== 'Running' && n.phase !== 'Pending') continue;
+    reapNodeProcesses(`${name}/${n.id}`);
+    store.updateNode(name, n.id, { phase: 'Failed', message: 'stopped', finishedAt: Date.now() });
+  }
+  store.updateRun(name, { phase: 'Failed', message: 'Stopped', finishedAt: Date.now(), enginePid: null });
+}
+
+export { isEngineAlive };

@@ -1,0 +1,21 @@
+export { WorkflowError, formatPath, type SpecProblem, type WorkflowErrorCode } from './errors.js';
+export {
+  BUILTIN_KINDS,
+  type BuiltinKind,
+  type Template,
+  type WorkflowSpec,
+  type WorkflowInput,
+} from './spec/schema.js';
+export { checkWorkflow, loadWorkflowFile, parseWorkflowYaml, workflowToYaml } from './spec/parse.js';
+export { parseDuration, parseMemory } from './expr/quantity.js';
+export { step, task, templates, workflow, type CallOptions, type TemplateOptions } from './builder.js';
+export { runDirs, fileName, type EngineEvent } from './engine/context.js';
+export {
+  executeRun,
+  isEngineAlive,
+  markStopped,
+  prepareRestart,
+  submitRun,
+  type ExecuteOptions,
+} from './engine/run.js';
+export { nodeJson, renderRun, renderTree, runJson } from './render.js';

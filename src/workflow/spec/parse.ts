@@ -1,0 +1,78 @@
+import { readFileSync } from 'node:fs';
+import { isNode, LineCounter, parseDocument, stringify, type Document } from 'yaml';
+import type { z } from 'zod';
+import { formatPath, WorkflowError, type SpecProblem } from '../errors.js';
+import { workflowSchema, type WorkflowInput, type WorkflowSpec } from './schema.js';
+import { validateWorkflow } from './validate.js';
+
+/** Reads and validates a workflow YAML file. */
+export function loadWorkflowFile(file: string): WorkflowSpec {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new WorkflowError('SPEC_UNREADABLE', `cannot read ${file}: ${(err as Error).message}`);
+  }
+  return parseWorkflowYaml(text, file);
+}
+
+/** Parses workflow YAML into a validated spec; every problem names its YAML path and line. */
+export function parseWorkflowYaml(text: string, source = 'workflow'): WorkflowSpec {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true });
+  if (doc.errors.length > 0) {
+    const problems = doc.errors.map((e) => {
+      const pos = e.linePos?.[0];
+      return `${pos ? `line ${pos.line}, column ${pos.col}` : 'YAML'}: ${e.message.split('\n')[0]}`;
+    });
+    throw invalid(source, problems);
+  }
+  const at = (path: (string | number)[]) => lineOf(doc, lines, path);
+  return checkWorkflow(doc.toJS() as unknown, source, at);
+}
+
+/** Validates a spec object (from YAML or the builder); throws SPEC_INVALID listing every problem. */
+export function checkWorkflow(
+  value: unknown,
+  source = 'workflow',
+  lineAt: (path: (string | number)[]) => number | undefined = () => undefined,
+): WorkflowSpec {
+  const r = workflowSchema.safeParse(value);
+  const render = (p: SpecProblem) => {
+    const line = lineAt(p.path);
+    return `${formatPath(p.path) || '(top level)'}${line ? ` (line ${line})` : ''}: ${p.message}`;
+  };
+  if (!r.success) throw invalid(source, zodProblems(r.error).map(render));
+  const problems = validateWorkflow(r.data);
+  if (problems.length > 0) throw invalid(source, problems.map(render));
+  return r.data;
+}
+
+/** The YAML text of a spec, as `distml get -o yaml` and the builder's export print it. */
+export function workflowToYaml(spec: WorkflowSpec | WorkflowInput): string {
+  return stringify(spec, { lineWidth: 0 });
+}
+
+function zodProblems(error: z.ZodError): SpecProblem[] {
+  return error.issues.map((i) => {
+    if (i.code === 'unrecognized_keys')
+      return { path: i.path, message: `unknown field ${i.keys.map((k) => `"${k}"`).join(', ')}` };
+    return { path: i.path, message: i.message === 'Required' ? 'is required' : i.message };
+  });
+}
+
+function invalid(source: string, problems: string[]): WorkflowError {
+  return new WorkflowError(
+    'SPEC_INVALID',
+    `${source} is not a valid workflow:\n${problems.map((p) => `  ${p}`).join('\n')}`,
+    problems,
+  );
+}
+
+function lineOf(doc: Document, lines: LineCounter, path: (string | number)[]): number | undefined {
+  for (let n = path.length; n > 0; n--) {
+    const node = doc.getIn(path.slice(0, n), true);
+    if (isNode(node) && node.range) return lines.linePos(node.range[0]).line;
+  }
+  return undefined;
+}

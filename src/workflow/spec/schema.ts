@@ -1,0 +1,215 @@
+import { z } from 'zod';
+
+/** Argo parameter values are strings; YAML numbers and booleans are accepted and kept as their text. */
+const scalar = z.union([z.string(), z.number(), z.boolean()]).transform((v) => String(v));
+const name = z
+  .string({ message: 'is required' })
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_-]*$/,
+    'must be letters, digits, "-" or "_" (starting with a letter or digit)',
+  );
+
+const inputParameter = z
+  .object({ name, value: scalar.optional(), default: scalar.optional(), description: z.string().optional() })
+  .strict();
+
+const argumentParameter = z.object({ name, value: scalar }).strict();
+const argumentsSchema = z.object({ parameters: z.array(argumentParameter).default([]) }).strict();
+
+const outputParameter = z
+  .object({
+    name,
+    default: scalar.optional(),
+    valueFrom: z
+      .object({
+        /** A file the step wrote (relative to its working directory). */
+        path: z.string().optional(),
+        /** A field of the JSON document the step printed on stdout, e.g. `train.count`. */
+        jsonPath: z.string().optional(),
+        /** For steps and dag templates: an expression over their children, e.g. `{{steps.a.outputs.result}}`. */
+        parameter: z.string().optional(),
+      })
+      .strict()
+      .refine((v) => [v.path, v.jsonPath, v.parameter].filter((x) => x !== undefined).length === 1, {
+        message: 'must set exactly one of path, jsonPath, parameter',
+      }),
+  })
+  .strict();
+
+const fanOut = {
+  withItems: z.array(z.unknown()).optional(),
+  withParam: z.string().optional(),
+};
+
+const stepSchema = z
+  .object({
+    name,
+    template: name,
+    arguments: argumentsSchema.optional(),
+    when: z.string().optional(),
+    continueOn: z
+      .object({ failed: z.boolean().optional(), error: z.boolean().optional() })
+      .strict()
+      .optional(),
+    ...fanOut,
+  })
+  .strict();
+
+const taskSchema = z
+  .object({
+    name,
+    template: name,
+    arguments: argumentsSchema.optional(),
+    dependencies: z.array(z.string()).optional(),
+    depends: z.string().optional(),
+    when: z.string().optional(),
+    continueOn: z
+      .object({ failed: z.boolean().optional(), error: z.boolean().optional() })
+      .strict()
+      .optional(),
+    ...fanOut,
+  })
+  .strict();
+
+const envVar = z.object({ name: z.string().min(1), value: scalar }).strict();
+const processFields = {
+  /** Accepted for Argo compatibility and ignored: steps run on this machine, not in containers. */
+  image: z.string().optional(),
+  args: z.array(scalar).default([]),
+  env: z.array(envVar).default([]),
+  workingDir: z.string().optional(),
+};
+
+const containerSchema = z
+  .object({ command: z.array(scalar).min(1, 'must name the executable'), ...processFields })
+  .strict();
+const scriptSchema = z
+  .object({ command: z.array(scalar).min(1).default(['sh']), source: z.string(), ...processFields })
+  .strict();
+
+export const BUILTIN_KINDS = ['ingest', 'train', 'evaluate', 'select', 'serve'] as const;
+const distmlSchema = z
+  .object({
+    kind: z.enum(BUILTIN_KINDS, { message: `must be one of ${BUILTIN_KINDS.join(', ')}` }),
+    with: z.record(z.union([scalar, z.array(scalar)])).default({}),
+  })
+  .strict();
+
+const durationText = z.union([z.string(), z.number()]).transform((v) => String(v));
+
+const templateSchema = z
+  .object({
+    name,
+    inputs: z
+      .object({ parameters: z.array(inputParameter).default([]) })
+      .strict()
+      .optional(),
+    outputs: z
+      .object({ parameters: z.array(outputParameter).default([]) })
+      .strict()
+      .optional(),
+    steps: z.array(z.array(stepSchema)).optional(),
+    dag: z
+      .object({ tasks: z.array(taskSchema).min(1, 'must have at least one task') })
+      .strict()
+      .optional(),
+    container: containerSchema.optional(),
+    script: scriptSchema.optional(),
+    distml: distmlSchema.optional(),
+    retryStrategy: z
+      .object({
+        limit: z.coerce.number().int().min(0).default(0),
+        retryPolicy: z.enum(['Always', 'OnFailure', 'OnError', 'OnTransientError']).default('OnFailure'),
+        backoff: z
+          .object({
+            duration: durationText.optional(),
+            factor: z.coerce.number().positive().optional(),
+            maxDuration: durationText.optional(),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .optional(),
+    memoize: z
+      .object({
+        key: z.string().min(1),
+        maxAge: durationText.optional(),
+        cache: z.object({ configMap: z.object({ name }).strict() }).strict(),
+      })
+      .strict()
+      .optional(),
+    /** Kill the step if it runs longer than this. */
+    activeDeadlineSeconds: z.coerce.number().positive().optional(),
+    /** distml extension: what the step takes from the local resource pool before it starts. */
+    resources: z
+      .object({
+        cores: z.coerce.number().min(0).optional(),
+        memory: z.union([z.string(), z.number()]).optional(),
+      })
+      .strict()
+      .optional(),
+    /** Argo daemon steps: ready once they print their first stdout line, stopped when the run ends. */
+    daemon: z.boolean().optional(),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    const kinds = (['steps', 'dag', 'container', 'script', 'distml'] as const).filter(
+      (k) => t[k] !== undefined,
+    );
+    if (kinds.length !== 1) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        message:
+          kinds.length === 0
+            ? 'must define one of steps, dag, container, script, distml'
+            : `defines ${kinds.join(' and ')}; a template is exactly one of steps, dag, container, script, distml`,
+      });
+    }
+  });
+
+export const workflowSchema = z
+  .object({
+    apiVersion: z.string().default('argoproj.io/v1alpha1'),
+    kind: z.literal('Workflow', { message: 'must be Workflow' }),
+    metadata: z
+      .object({
+        name: name.optional(),
+        generateName: z.string().optional(),
+        labels: z.record(z.string()).optional(),
+      })
+      .passthrough()
+      .default({}),
+    spec: z
+      .object({
+        entrypoint: name,
+        arguments: z
+          .object({ parameters: z.array(inputParameter).default([]) })
+          .strict()
+          .default({ parameters: [] }),
+        templates: z.array(templateSchema).min(1, 'must have at least one template'),
+        onExit: name.optional(),
+        /** Argo's podGC; distml applies OnPodSuccess to step scratch dirs whatever is set here. */
+        podGC: z.object({ strategy: z.string() }).passthrough().optional(),
+        serviceAccountName: z.string().optional(),
+      })
+      .strict(),
+  })
+  .strict();
+
+export type WorkflowSpec = z.infer<typeof workflowSchema>;
+export type WorkflowInput = z.input<typeof workflowSchema>;
+export type Template = WorkflowSpec['spec']['templates'][number];
+export type TemplateInput = z.input<typeof templateSchema>;
+export type Step = z.infer<typeof stepSchema>;
+export type DagTask = z.infer<typeof taskSchema>;
+export type BuiltinKind = (typeof BUILTIN_KINDS)[number];
+
+/** Which of the five kinds a template is. */
+export function templateKind(t: Template): 'steps' | 'dag' | 'container' | 'script' | 'distml' {
+  if (t.steps) return 'steps';
+  if (t.dag) return 'dag';
+  if (t.container) return 'container';
+  if (t.script) return 'script';
+  return 'distml';
+}

@@ -1,0 +1,306 @@
+import { dependsTasks, ExpressionError, parseDepends } from '../expr/depends.js';
+import { parseDuration, parseMemory } from '../expr/quantity.js';
+import { references } from '../expr/template.js';
+import { evalWhen } from '../expr/when.js';
+import type { SpecProblem } from '../errors.js';
+import { BUILTINS } from '../steps/builtin.js';
+import { templateKind, type DagTask, type Step, type Template, type WorkflowSpec } from './schema.js';
+
+type Path = (string | number)[];
+
+/** Semantic checks zod cannot do: references, expressions, cycles, parameters. Returns every problem found. */
+export function validateWorkflow(wf: WorkflowSpec): SpecProblem[] {
+  const problems: SpecProblem[] = [];
+  const add = (path: Path, message: string) => problems.push({ path, message });
+  const byName = new Map<string, Template>();
+  wf.spec.templates.forEach((t, i) => {
+    if (byName.has(t.name)) add(['spec', 'templates', i, 'name'], `duplicate template name "${t.name}"`);
+    byName.set(t.name, t);
+  });
+  const known = [...byName.keys()].join(', ');
+  if (!byName.has(wf.spec.entrypoint))
+    add(['spec', 'entrypoint'], `unknown template "${wf.spec.entrypoint}" (templates: ${known})`);
+  if (wf.spec.onExit !== undefined && !byName.has(wf.spec.onExit)) {
+    add(['spec', 'onExit'], `unknown template "${wf.spec.onExit}" (templates: ${known})`);
+  }
+  const workflowParams = new Set(wf.spec.arguments.parameters.map((p) => p.name));
+  const ctx: Ctx = { byName, workflowParams, add };
+  wf.spec.templates.forEach((t, i) => validateTemplate(ctx, t, ['spec', 'templates', i]));
+  return problems;
+}
+
+interface Ctx {
+  byName: Map<string, Template>;
+  workflowParams: Set<string>;
+  add: (path: Path, message: string) => void;
+}
+
+/** Where a placeholder appears decides what it may name. */
+interface VarScope {
+  inputs: Set<string>;
+  /** steps.X or tasks.X that may be referenced, with their templates (for output names). */
+  siblings?: { prefix: 'steps' | 'tasks'; names: Map<string, Template | undefined> };
+  item: boolean;
+}
+
+function validateTemplate(ctx: Ctx, t: Template, path: Path): void {
+  const inputs = new Set((t.inputs?.parameters ?? []).map((p) => p.name));
+  const body: VarScope = { inputs, item: false };
+  const kind = templateKind(t);
+  if (t.container) checkStrings(ctx, t.container, [...path, 'container'], body);
+  if (t.script) checkStrings(ctx, t.script, [...path, 'script'], body);
+  if (t.distml) checkStrings(ctx, t.distml.with, [...path, 'distml', 'with'], body);
+  if (t.memoize) {
+    checkVars(ctx, t.memoize.key, [...path, 'memoize', 'key'], body);
+    checkDuration(ctx, t.memoize.maxAge, [...path, 'memoize', 'maxAge']);
+  }
+  const b = t.retryStrategy?.backoff;
+  checkDuration(ctx, b?.duration, [...path, 'retryStrategy', 'backoff', 'duration']);
+  checkDuration(ctx, b?.maxDuration, [...path, 'retryStrategy', 'backoff', 'maxDuration']);
+  if (t.resources?.memory !== undefined) {
+    try {
+      parseMemory(t.resources.memory);
+    } catch (err) {
+      ctx.add([...path, 'resources', 'memory'], (err as Error).message);
+    }
+  }
+  t.outputs?.parameters.forEach((p, i) => {
+    const at = [...path, 'outputs', 'parameters', i, 'valueFrom'];
+    const composite = kind === 'steps' || kind === 'dag';
+    if (p.valueFrom?.parameter !== undefined && !composite)
+      ctx.add([...at, 'parameter'], 'only steps and dag templates take outputs from their children');
+    if (p.valueFrom?.path !== undefined && composite)
+      ctx.add([...at, 'path'], 'a steps or dag template writes no files: use valueFrom.parameter');
+  });
+  if (t.steps) validateSteps(ctx, t, t.steps, [...path, 'steps'], inputs);
+  if (t.dag) validateDag(ctx, t, t.dag.tasks, [...path, 'dag', 'tasks'], inputs);
+}
+
+function validateSteps(ctx: Ctx, t: Template, groups: Step[][], path: Path, inputs: Set<string>): void {
+  const earlier = new Map<string, Template | undefined>();
+  const seen = new Set<string>();
+  groups.forEach((group, g) => {
+    group.forEach((s, i) => {
+      const at = [...path, g, i];
+      if (seen.has(s.name)) ctx.add([...at, 'name'], `duplicate step name "${s.name}"`);
+      seen.add(s.name);
+      validateCall(ctx, s, at, { inputs, siblings: { prefix: 'steps', names: earlier }, item: fans(s) });
+    });
+    group.forEach((s) => earlier.set(s.name, ctx.byName.get(s.template)));
+  });
+  checkCompositeOutputs(ctx, t, path.slice(0, -1), { prefix: 'steps', names: earlier });
+}
+
+function validateDag(ctx: Ctx, t: Template, tasks: DagTask[], path: Path, inputs: Set<string>): void {
+  const names = new Map<string, Template | undefined>();
+  tasks.forEach((task, i) => {
+    if (names.has(task.name)) ctx.add([...path, i, 'name'], `duplicate task name "${task.name}"`);
+    names.set(task.name, ctx.byName.get(task.template));
+  });
+  const deps = new Map<string, string[]>();
+  tasks.forEach((task, i) => {
+    const at = [...path, i];
+    const d: string[] = [];
+    if (task.dependencies && task.depends !== undefined)
+      ctx.add(at, 'set either dependencies or depends, not both');
+    task.dependencies?.forEach((name, j) => {
+      if (!names.has(name)) ctx.add([...at, 'dependencies', j], `unknown task "${name}"`);
+      else d.push(name);
+    });
+    if (task.depends !== undefined) {
+      try {
+        for (const name of dependsTasks(parseDepends(task.depends))) {
+          if (!names.has(name)) ctx.add([...at, 'depends'], `unknown task "${name}" in "${task.depends}"`);
+          else d.push(name);
+        }
+      } catch (err) {
+        ctx.add([...at, 'depends'], `bad expression "${task.depends}": ${(err as Error).message}`);
+      }
+    }
+    deps.set(task.name, d);
+  });
+  const cycle = findCycle(deps);
+  if (cycle) ctx.add(path.slice(0, -1), `dependency cycle: ${cycle.join(' -> ')}`);
+  tasks.forEach((task, i) => {
+    const visible = new Map([...ancestors(deps, task.name)].map((n) => [n, names.get(n)]));
+    validateCall(
+      ctx,
+      task,
+      [...path, i],
+      { inputs, siblings: { prefix: 'tasks', names: visible }, item: fans(task) },
+      names,
+    );
+  });
+  checkCompositeOutputs(ctx, t, path.slice(0, -2), { prefix: 'tasks', names });
+}
+
+const fans = (s: Step | DagTask) => s.withItems !== undefined || s.withParam !== undefined;
+
+function validateCall(
+  ctx: Ctx,
+  s: Step | DagTask,
+  at: Path,
+  scope: VarScope,
+  all?: Map<string, unknown>,
+): void {
+  const target = ctx.byName.get(s.template);
+  if (!target) {
+    ctx.add(
+      [...at, 'template'],
+      `unknown template "${s.template}" (templates: ${[...ctx.byName.keys()].join(', ')})`,
+    );
+  }
+  if (s.withItems !== undefined && s.withParam !== undefined)
+    ctx.add(at, 'set either withItems or withParam, not both');
+  const args = s.arguments?.parameters ?? [];
+  args.forEach((a, j) => {
+    const argPath = [...at, 'arguments', 'parameters', j];
+    checkVars(ctx, a.value, [...argPath, 'value'], scope, all);
+    if (target && !(target.inputs?.parameters ?? []).some((p) => p.name === a.name)) {
+      ctx.add([...argPath, 'name'], `template "${target.name}" has no input parameter "${a.name}"`);
+    }
+  });
+  for (const p of target?.inputs?.parameters ?? []) {
+    if (p.value === undefined && p.default === undefined && !args.some((a) => a.name === p.name)) {
+      ctx.add([...at, 'arguments'], `missing parameter "${p.name}" required by template "${target?.name}"`);
+    }
+  }
+  if (s.withParam !== undefined) checkVars(ctx, s.withParam, [...at, 'withParam'], scope, all);
+  if (s.when !== undefined) {
+    checkVars(ctx, s.when, [...at, 'when'], scope, all);
+    try {
+      evalWhen(s.when.replace(/\{\{[^{}]*\}\}/g, '0'));
+    } catch (err) {
+      ctx.add([...at, 'when'], `bad expression "${s.when}": ${(err as Error).message}`);
+    }
+  }
+}
+
+function checkCompositeOutputs(ctx: Ctx, t: Template, path: Path, siblings: VarScope['siblings']): void {
+  const inputs = new Set((t.inputs?.parameters ?? []).map((p) => p.name));
+  t.outputs?.parameters.forEach((p, i) => {
+    if (p.valueFrom?.parameter !== undefined) {
+      checkVars(ctx, p.valueFrom.parameter, [...path, 'outputs', 'parameters', i, 'valueFrom', 'parameter'], {
+        inputs,
+        siblings,
+        item: false,
+      });
+    }
+  });
+}
+
+function checkStrings(ctx: Ctx, value: unknown, path: Path, scope: VarScope): void {
+  if (typeof value === 'string') checkVars(ctx, value, path, scope);
+  else if (Array.isArray(value)) value.forEach((v, i) => checkStrings(ctx, v, [...path, i], scope));
+  else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) checkStrings(ctx, v, [...path, k], scope);
+  }
+}
+
+/** Checks each `{{...}}` of a string names something that will exist where the string is used. */
+function checkVars(ctx: Ctx, text: string, path: Path, scope: VarScope, all?: Map<string, unknown>): void {
+  for (const ref of references(text)) {
+    const problem = varProblem(ctx, ref, scope, all);
+    if (problem) ctx.add(path, problem);
+  }
+}
+
+function varProblem(ctx: Ctx, ref: string, scope: VarScope, all?: Map<string, unknown>): string | undefined {
+  if (ref.startsWith('='))
+    return `expression tags {{${ref}}} are not supported; use simple tags like {{inputs.parameters.x}}`;
+  const parts = ref.split('.');
+  const [head, second, third, fourth] = parts;
+  if (head === 'item')
+    return scope.item ? undefined : `{{${ref}}} is only defined in a step with withItems or withParam`;
+  if (head === 'workflow') {
+    if (
+      parts.length === 2 &&
+      ['name', 'uid', 'status', 'failures', 'creationTimestamp'].includes(second ?? '')
+    )
+      return undefined;
+    if (second === 'parameters' && parts.length === 3) {
+      return ctx.workflowParams.has(third ?? '')
+        ? undefined
+        : `unknown workflow parameter "${third}" in {{${ref}}} (declare it in spec.arguments.parameters)`;
+    }
+    return `unknown variable {{${ref}}}`;
+  }
+  if (head === 'inputs') {
+    if (second === 'parameters' && parts.length === 3) {
+      return scope.inputs.has(third ?? '')
+        ? undefined
+        : `unknown input parameter "${third}" in {{${ref}}} (declare it in inputs.parameters)`;
+    }
+    return `unknown variable {{${ref}}}`;
+  }
+  if (head === 'steps' || head === 'tasks') {
+    const sib = scope.siblings;
+    if (!sib || sib.prefix !== head)
+      return `{{${ref}}} can only be used inside a ${head === 'steps' ? 'steps' : 'dag'} template`;
+    if (!sib.names.has(second ?? '')) {
+      if (head === 'tasks' && all?.has(second ?? ''))
+        return `{{${ref}}} refers to task "${second}" which this task does not depend on`;
+      return `{{${ref}}}: no ${head === 'steps' ? 'earlier step' : 'task'} named "${second}"`;
+    }
+    if (parts.length === 3 && (third === 'status' || third === 'exitCode')) return undefined;
+    if (third === 'outputs' && fourth === 'result' && parts.length === 4) return undefined;
+    if (third === 'outputs' && fourth === 'parameters' && parts.length === 5) {
+      const target = sib.names.get(second ?? '');
+      const declared = new Set((target?.outputs?.parameters ?? []).map((p) => p.name));
+      if (target?.distml) BUILTINS[target.distml.kind].outputNames.forEach((n) => declared.add(n));
+      return !target || declared.has(parts[4] ?? '')
+        ? undefined
+        : `{{${ref}}}: template "${target.name}" has no output parameter "${parts[4]}"`;
+    }
+    return `unknown variable {{${ref}}}`;
+  }
+  return `unknown variable {{${ref}}}`;
+}
+
+function checkDuration(ctx: Ctx, text: string | undefined, path: Path): void {
+  if (text === undefined) return;
+  try {
+    parseDuration(text);
+  } catch (err) {
+    ctx.add(path, (err as Error).message);
+  }
+}
+
+/** A dependency cycle as the task names around it (first repeated at the end), or undefined. */
+export function findCycle(deps: Map<string, string[]>): string[] | undefined {
+  const state = new Map<string, 'visiting' | 'done'>();
+  const stack: string[] = [];
+  const visit = (n: string): string[] | undefined => {
+    if (state.get(n) === 'done') return undefined;
+    if (state.get(n) === 'visiting') return [...stack.slice(stack.indexOf(n)), n];
+    state.set(n, 'visiting');
+    stack.push(n);
+    for (const d of deps.get(n) ?? []) {
+      const c = visit(d);
+      if (c) return c;
+    }
+    stack.pop();
+    state.set(n, 'done');
+    return undefined;
+  };
+  for (const n of deps.keys()) {
+    const c = visit(n);
+    if (c) return c.reverse();
+  }
+  return undefined;
+}
+
+function ancestors(deps: Map<string, string[]>, name: string): Set<string> {
+  const seen = new Set<string>();
+  const walk = (n: string) => {
+    for (const d of deps.get(n) ?? []) {
+      if (seen.has(d) || d === name) continue;
+      seen.add(d);
+      walk(d);
+    }
+  };
+  walk(name);
+  return seen;
+}
+
+export { ExpressionError };

@@ -1,0 +1,231 @@
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, describe, it } from 'node:test';
+import { byName, cli, getRun, runName, sandbox, startCli } from './helpers.js';
+
+const box = sandbox();
+after(() => box.cleanup());
+const ws = `--workspace=${box.ws}`;
+const lines = (file: string) =>
+  existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : [];
+
+/** A container template appending its name to LOG (and printing it). */
+const mark = (log: string) => `  - name: mark
+    inputs: {parameters: [{name: n}]}
+    container: {command: [sh, -c, 'echo "$0" >> ${log}; echo "$0"', "{{inputs.parameters.n}}"]}
+`;
+
+describe('workflow engine', () => {
+  it('runs steps groups in order, fans out over items, fans in their results, skips on when', async () => {
+    const log = join(box.dir, 'steps.log');
+    const file = box.file(
+      'steps.yaml',
+      `kind: Workflow
+metadata: {generateName: steps-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: first, template: mark, arguments: {parameters: [{name: n, value: first}]}}
+    - - {name: fan, template: mark, withItems: [x, y, z], arguments: {parameters: [{name: n, value: "{{item}}"}]}}
+      - {name: never, template: mark, when: "{{steps.first.outputs.result}} == other", arguments: {parameters: [{name: n, value: never}]}}
+    - - {name: join, template: mark, arguments: {parameters: [{name: n, value: "{{steps.fan.outputs.result}}"}]}}
+${mark(log)}`,
+    );
+    const r = await cli(['run', file, '--json', ws]);
+    assert.equal(r.code, 0, r.stderr);
+    const order = lines(log);
+    assert.equal(order[0], 'first');
+    assert.deepEqual(order.slice(1, 4).sort(), ['x', 'y', 'z']);
+    assert.deepEqual(JSON.parse(order[4]!), ['x', 'y', 'z']);
+    assert.equal(order.length, 5);
+    const run = await getRun(box.ws, runName(r));
+    assert.equal(run.status.phase, 'Succeeded');
+    const never = byName(run.status.nodes, 'never')!;
+    assert.equal(never.phase, 'Skipped');
+    const fan = byName(run.status.nodes, 'fan(1:y)')!;
+    assert.equal(fan.phase, 'Succeeded');
+    assert.equal(fan.outputs?.result, 'y');
+    assert.match(fan.startedAt!, /^\d{4}-\d\d-\d\dT/);
+    assert.match(fan.finishedAt!, /^\d{4}-\d\d-\d\dT/);
+  });
+
+  it('runs a DAG diamond respecting dependencies', async () => {
+    const log = join(box.dir, 'dag.log');
+    const call = (name: string, deps = '') =>
+      `      - {name: ${name}, template: mark, ${deps} arguments: {parameters: [{name: n, value: ${name}}]}}`;
+    const file = box.file(
+      'dag.yaml',
+      `kind: Workflow
+metadata: {generateName: dag-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    dag:
+      tasks:
+${call('d', 'depends: "b && c",')}
+${call('b', 'dependencies: [a],')}
+${call('c', 'dependencies: [a],')}
+${call('a')}
+${mark(log)}`,
+    );
+    const r = await cli(['run', file, '--json', ws]);
+    assert.equal(r.code, 0, r.stderr);
+    const order = lines(log);
+    assert.equal(order[0], 'a');
+    assert.deepEqual(order.slice(1, 3).sort(), ['b', 'c']);
+    assert.equal(order[3], 'd');
+  });
+
+  it('retries a failing command with backoff until it succeeds', async () => {
+    const file = box.file(
+      'retry.yaml',
+      `kind: Workflow
+metadata: {generateName: retry-}
+spec:
+  entrypoint: flaky
+  templates:
+  - name: flaky
+    retryStrategy: {limit: 3, retryPolicy: OnFailure, backoff: {duration: 0.2s, factor: 2, maxDuration: 1m}}
+    container:
+      workingDir: ${box.dir}
+      command: [sh, -c, 'n=$(cat tries 2>/dev/null || echo 0); n=$((n+1)); echo $n > tries; [ $n -ge 3 ]']
+`,
+    );
+    const t0 = Date.now();
+    const r = await cli(['run', file, '--json', ws]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(Date.now() - t0 >= 600, 'waited 0.2s + 0.4s of backoff');
+    assert.equal(readFileSync(join(box.dir, 'tries'), 'utf8').trim(), '3');
+    const run = await getRun(box.ws, runName(r));
+    const node = byName(run.status.nodes, runName(r))!;
+    assert.equal(node.phase, 'Succeeded');
+    assert.equal(node.retries, 2);
+  });
+
+  it('memoizes: hit, miss when the fingerprint in the key changes, miss after maxAge', async () => {
+    const count = join(box.dir, 'ingest.count');
+    const file = box.file(
+      'memo.yaml',
+      `kind: Workflow
+metadata: {generateName: memo-}
+spec:
+  entrypoint: ingest
+  arguments: {parameters: [{name: fingerprint, value: abc}]}
+  templates:
+  - name: ingest
+    memoize: {key: "ingest-{{workflow.parameters.fingerprint}}", maxAge: 2s, cache: {configMap: {name: ingest-cache}}}
+    outputs: {parameters: [{name: rows, valueFrom: {path: rows.txt}}]}
+    container: {command: [sh, -c, 'echo x >> ${count}; echo 42 > rows.txt; echo ingested']}
+`,
+    );
+    const node = async (r: { stderr: string }) =>
+      byName((await getRun(box.ws, runName(r))).status.nodes, runName(r))!;
+    const first = await cli(['run', file, '--json', ws]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.deepEqual((await node(first)).memoizationStatus, {
+      hit: false,
+      key: 'ingest-abc',
+      cacheName: 'ingest-cache',
+    });
+    const second = await cli(['run', file, '--json', ws]);
+    const hit = await node(second);
+    assert.equal(hit.memoizationStatus?.hit, true);
+    assert.deepEqual(hit.outputs?.parameters, [{ name: 'rows', value: '42' }]);
+    assert.equal(hit.outputs?.result, 'ingested');
+    assert.equal(lines(count).length, 1);
+    const changed = await cli(['run', file, '-p', 'fingerprint=def', '--json', ws]);
+    assert.equal((await node(changed)).memoizationStatus?.hit, false);
+    assert.equal(lines(count).length, 2);
+    await sleep(2100);
+    const expired = await cli(['run', file, '--json', ws]);
+    assert.equal((await node(expired)).memoizationStatus?.hit, false);
+    assert.equal(lines(count).length, 3);
+    const ls = JSON.parse((await cli(['cache', 'ls', '--json', ws])).stdout) as { key: string }[];
+    assert.deepEqual(ls.map((e) => e.key).sort(), ['ingest-abc', 'ingest-def']);
+    const gc = JSON.parse((await cli(['cache', 'gc', '--unused-for', '1s', '--json', ws])).stdout) as {
+      removed: unknown[];
+    };
+    assert.ok(gc.removed.length >= 1);
+  });
+
+  it('runs the exit handler on failure, keeps a failed step scratch dir and removes a good one', async () => {
+    const status = join(box.dir, 'exit.status');
+    const file = box.file(
+      'fail.yaml',
+      `kind: Workflow
+metadata: {generateName: fail-}
+spec:
+  entrypoint: main
+  onExit: report
+  templates:
+  - name: main
+    steps:
+    - - {name: good, template: write, arguments: {parameters: [{name: code, value: "0"}]}}
+    - - {name: bad, template: write, arguments: {parameters: [{name: code, value: "3"}]}}
+  - name: write
+    inputs: {parameters: [{name: code}]}
+    container: {command: [sh, -c, 'echo partial > work.txt; echo oops >&2; exit {{inputs.parameters.code}}']}
+  - name: report
+    container: {command: [sh, -c, 'echo "{{workflow.status}}" > ${status}']}
+`,
+    );
+    const r = await cli(['run', file, '--json', ws]);
+    assert.equal(r.code, 1);
+    assert.equal(JSON.parse(r.stdout).error.code, 'RUN_FAILED');
+    assert.equal(readFileSync(status, 'utf8').trim(), 'Failed');
+    const run = await getRun(box.ws, runName(r));
+    assert.equal(run.status.phase, 'Failed');
+    const bad = byName(run.status.nodes, 'bad')!;
+    assert.equal(bad.phase, 'Failed');
+    assert.equal(bad.message, 'exit code 3: oops');
+    const scratch = join(box.ws, 'runs', runName(r), 'scratch');
+    const kept = readdirSync(scratch);
+    assert.equal(kept.length, 1, `only the failed step's scratch dir is left: ${kept.join(', ')}`);
+    assert.match(kept[0]!, /bad/);
+    assert.equal(readFileSync(join(scratch, kept[0]!, 'work.txt'), 'utf8'), 'partial\n');
+    const logs = await cli(['logs', runName(r), 'bad', ws]);
+    assert.match(logs.stdout, /bad: oops/);
+  });
+
+  it('resumes a run whose engine was SIGKILLed without re-running finished steps', async () => {
+    const log = join(box.dir, 'resume.log');
+    const file = box.file(
+      'resume.yaml',
+      `kind: Workflow
+metadata: {generateName: resume-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: one, template: mark, arguments: {parameters: [{name: n, value: one}]}}
+    - - {name: slow, template: slow}
+    - - {name: three, template: mark, arguments: {parameters: [{name: n, value: three}]}}
+  - name: slow
+    container: {command: [sh, -c, 'echo slow-start >> ${log}; sleep 2; echo slow-end >> ${log}']}
+${mark(log)}`,
+    );
+    const { child, done } = startCli(['run', file, '--json', ws]);
+    for (let i = 0; i < 100 && !lines(log).includes('slow-start'); i++) await sleep(50);
+    assert.ok(lines(log).includes('slow-start'), 'the slow step started');
+    child.kill('SIGKILL');
+    const killed = await done;
+    const name = runName(killed);
+    assert.equal((await getRun(box.ws, name)).status.phase, 'Running');
+    const resumed = await cli(['resume', name, '--json', ws]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.deepEqual(lines(log), ['one', 'slow-start', 'slow-start', 'slow-end', 'three']);
+    await sleep(2200);
+    assert.equal(
+      lines(log).filter((l) => l === 'slow-end').length,
+      1,
+      'the orphaned first attempt was reaped',
+    );
+    assert.equal((await getRun(box.ws, name)).status.phase, 'Succeeded');
+  });
+});
