@@ -11,7 +11,7 @@ import {
 } from '../data/index.js';
 import { loadModel, ModelError } from '../models/index.js';
 import { RegistryError } from './errors.js';
-import { checkModelName, publish, type Published } from './repository.js';
+import { checkModelName, latestVersion, publish, versionPath, type Published } from './repository.js';
 
 /** Metrics a selection can rank by: accuracy (higher is better) or loss (lower is better). */
 export const SELECTION_METRICS = ['accuracy', 'loss'] as const;
@@ -34,6 +34,12 @@ export interface SelectOptions {
   urlBase?: string;
   /** How the preprocessed test split is kept. Default disk. */
   cache?: CacheKind;
+  /**
+   * Publish only a candidate that beats the newest version already in the repository (evaluated again on the
+   * same test split): the asynchronous pipeline's "a later, better model becomes the new version" (book 5.3).
+   * Top-1 only.
+   */
+  onlyIfBetter?: boolean;
   /** Called after each candidate is evaluated. */
   onEvaluated?: (done: number, total: number, candidate: CandidateResult) => void;
 }
@@ -57,6 +63,8 @@ export interface SelectReport {
   minAccuracy: number;
   candidates: CandidateResult[];
   published: Published[];
+  /** With onlyIfBetter: the version already served and its scores, and whether it stayed. */
+  incumbent?: { version: number; accuracy: number; loss: number; kept: boolean };
 }
 
 /** Names the versions of a top-K selection go to: NAME for K = 1, NAME-1 … NAME-K otherwise. */
@@ -102,7 +110,19 @@ export async function select(opts: SelectOptions): Promise<SelectReport> {
     r.rank = i + 1;
     r.passed = r.accuracy >= minAccuracy;
   });
-  const chosen = ranked.filter((r) => r.passed).slice(0, topK);
+  let chosen = ranked.filter((r) => r.passed).slice(0, topK);
+  const incumbent = opts.onlyIfBetter ? await incumbentOf(opts.repo, targets[0] as string, test) : undefined;
+  if (incumbent && chosen[0] && compare(metric, chosen[0], { ...chosen[0], ...incumbent }) >= 0) {
+    chosen = [];
+    return {
+      metric,
+      topK,
+      minAccuracy,
+      candidates: ranked,
+      published: [],
+      incumbent: { ...incumbent, kept: true },
+    };
+  }
   if (chosen.length === 0) {
     const best = Math.max(...results.map((r) => r.accuracy));
     throw new RegistryError(
@@ -127,7 +147,26 @@ export async function select(opts: SelectOptions): Promise<SelectReport> {
     });
     published.push(r.published);
   }
-  return { metric, topK, minAccuracy, candidates: ranked, published };
+  return {
+    metric,
+    topK,
+    minAccuracy,
+    candidates: ranked,
+    published,
+    ...(incumbent ? { incumbent: { ...incumbent, kept: false } } : {}),
+  };
+}
+
+/** The newest version of `name` and its scores on `test`, or undefined when none is published yet. */
+async function incumbentOf(
+  repo: string,
+  name: string,
+  test: ExampleBatch,
+): Promise<{ version: number; accuracy: number; loss: number } | undefined> {
+  const version = await latestVersion(repo, name);
+  if (version === undefined) return undefined;
+  const r = await evaluateCandidate(versionPath(repo, name, version), test);
+  return { version, accuracy: r.accuracy, loss: r.loss };
 }
 
 function checkOptions(opts: SelectOptions, topK: number): void {
@@ -141,6 +180,12 @@ function checkOptions(opts: SelectOptions, topK: number): void {
   for (const c of opts.candidates.map((p) => resolve(p))) {
     if (seen.has(c)) throw new RegistryError('REGISTRY_BAD_CANDIDATE', `candidate ${c} is given twice`);
     seen.add(c);
+  }
+  if (opts.onlyIfBetter && topK !== 1) {
+    throw new RegistryError(
+      'REGISTRY_BAD_CANDIDATE',
+      '--only-if-better compares with the served version: use it with --top-k 1',
+    );
   }
   if (!Number.isInteger(topK) || topK < 1) {
     throw new RegistryError('REGISTRY_BAD_CANDIDATE', `top-k must be a positive integer (got ${topK})`);

@@ -99,6 +99,46 @@ describe('model selection', () => {
     assert.equal(again.published[0]?.version, 2);
   });
 
+  it('--only-if-better publishes a candidate only when it beats the newest version', async () => {
+    const candidates = await Promise.all([1, 2, 3].map((s) => makePackage(join(tmp.dir, `c${s}`), s)));
+    const first = await select({ ...base(), candidates, repo: join(tmp.dir, 'repo-b'), name: 'm' });
+    const scores = first.candidates;
+    const worst = scores[scores.length - 1]!;
+    const repo = join(tmp.dir, 'repo-better');
+    // Serve the middle candidate first; the worst must not replace it, the best must.
+    await select({ ...base(), candidates: [scores[1]!.path], repo, name: 'm' });
+    const kept = await select({ ...base(), candidates: [worst.path], repo, name: 'm', onlyIfBetter: true });
+    // Ranked worse than the middle one (accuracy, then loss): never strictly better.
+    assert.deepEqual(kept.published, []);
+    assert.deepEqual(kept.incumbent, {
+      version: 1,
+      accuracy: scores[1]!.accuracy,
+      loss: scores[1]!.loss,
+      kept: true,
+    });
+    const better = await select({
+      ...base(),
+      candidates: [scores[0]!.path],
+      repo,
+      name: 'm',
+      onlyIfBetter: true,
+    });
+    // Ranked first: strictly better (losses of differently seeded models never tie).
+    assert.equal(better.published[0]?.version, 2);
+    const empty = await select({
+      ...base(),
+      candidates: [worst.path],
+      repo: join(tmp.dir, 'repo-empty'),
+      name: 'm',
+      onlyIfBetter: true,
+    });
+    assert.equal(empty.published[0]?.version, 1, 'an empty repository takes the first candidate');
+    await assert.rejects(
+      select({ ...base(), candidates, repo, name: 'm', topK: 2, onlyIfBetter: true }),
+      /--top-k 1/,
+    );
+  });
+
   it('publishes rank i of the top K as the next version of NAME-i', async () => {
     const candidates = [join(tmp.dir, 'c1'), join(tmp.dir, 'c2'), join(tmp.dir, 'c3')];
     const repo = join(tmp.dir, 'repo-k');

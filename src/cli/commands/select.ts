@@ -35,6 +35,7 @@ const selectFlags = z.object({
     .positive('must be a positive integer')
     .optional(),
   cache: cacheFlag,
+  'only-if-better': z.boolean().default(false),
 });
 
 export const selectCommand: Command = {
@@ -80,6 +81,10 @@ export const selectCommand: Command = {
       defaultText: 'all cores',
       description: 'libtorch intra-op threads',
     },
+    'only-if-better': {
+      type: 'boolean',
+      description: 'publish only if the best candidate beats the newest published version (re-evaluated now)',
+    },
     cache: cacheOption,
     ...dataSourceOptions,
   },
@@ -100,6 +105,7 @@ export const selectCommand: Command = {
       source: f.source,
       urlBase: f['url-base'],
       cache: f.cache,
+      onlyIfBetter: f['only-if-better'],
       onEvaluated: (done, total, c) =>
         progress.update(done, total, `${c.path}: accuracy ${c.accuracy.toFixed(4)}`),
     });
@@ -114,5 +120,10 @@ function render(r: SelectReport): string {
     rows.push([c.rank, c.accuracy.toFixed(4), c.loss.toFixed(4), c.model, c.path, pub]);
   }
   const lines = r.published.map((p) => `published ${p.name} version ${p.version} at ${p.path}`);
+  if (r.incumbent?.kept) {
+    lines.push(
+      `kept version ${r.incumbent.version} (accuracy ${r.incumbent.accuracy.toFixed(4)}): no candidate beats it`,
+    );
+  }
   return [table(rows), ...lines].join('\n');
 }
