@@ -40,6 +40,17 @@ export interface Command {
   run(ctx: CommandContext): Promise<void>;
 }
 
+/** A command's own runtime failure (e.g. a server it talks to is down): exit code 1. */
+export class CommandError extends Error {
+  override readonly name = 'CommandError';
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** Bad command-line input: exit code 2, with a message that says what to change. */
 export class UsageError extends Error {
   override readonly name = 'UsageError';

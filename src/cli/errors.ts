@@ -6,7 +6,7 @@ import { RegistryError } from '../registry/index.js';
 import { ServeError } from '../serve/index.js';
 import { MetadataError } from '../metadata/index.js';
 import { WorkflowError } from '../workflow/index.js';
-import { UsageError } from './command.js';
+import { CommandError, UsageError } from './command.js';
 
 /** Error classes whose messages are written for users (what, why, how to fix). */
 const USER_FACING: (abstract new (...args: never[]) => Error & { code: string })[] = [
@@ -19,6 +19,7 @@ const USER_FACING: (abstract new (...args: never[]) => Error & { code: string })
   UsageError,
   MetadataError,
   WorkflowError,
+  CommandError,
 ];
 
 export const EXIT_OK = 0;

@@ -3,6 +3,7 @@ import { dataPrepare, dataShow } from './commands/data.js';
 import { evaluate } from './commands/evaluate.js';
 import { modelsList, modelsSummary } from './commands/models.js';
 import { train } from './commands/train.js';
+import { predict } from './commands/predict.js';
 import { selectCommand } from './commands/select.js';
 import { serveCommand } from './commands/serve.js';
 import { runCommand } from './commands/run.js';
@@ -26,6 +27,7 @@ export const COMMANDS: Command[] = [
   modelsSummary,
   selectCommand,
   serveCommand,
+  predict,
   runCommand,
   getCommand,
   listCommand,

@@ -6,7 +6,12 @@ export type ServeErrorCode =
   | 'SERVE_TOO_LARGE'
   | 'SERVE_NOT_READY'
   | 'SERVE_INTERNAL'
-  | 'SERVE_LISTEN';
+  | 'SERVE_LISTEN'
+  | 'SERVE_UNAUTHORIZED'
+  | 'SERVE_RATE_LIMITED'
+  | 'SERVE_BAD_GATEWAY'
+  | 'SERVE_GATEWAY_TIMEOUT'
+  | 'SERVE_GATEWAY_CONFIG';
 
 /** The serve module's one error class: `message` is what an HTTP client or CLI user reads. */
 export class ServeError extends Error {
@@ -28,6 +33,11 @@ const STATUS: Record<ServeErrorCode, number> = {
   SERVE_NOT_READY: 503,
   SERVE_INTERNAL: 500,
   SERVE_LISTEN: 500,
+  SERVE_UNAUTHORIZED: 401,
+  SERVE_RATE_LIMITED: 429,
+  SERVE_BAD_GATEWAY: 502,
+  SERVE_GATEWAY_TIMEOUT: 504,
+  SERVE_GATEWAY_CONFIG: 500,
 };
 
 /** The one place error codes become HTTP status codes; anything that is not a ServeError is a 500. */

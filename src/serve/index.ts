@@ -6,3 +6,4 @@ export { DynamicBatcher, type BatcherOptions, type PredictFn } from './batcher.j
 export { ModelVersions, type LoadedVersion, type VersionEvent, type VersionStatus } from './versions.js';
 export { imageToInput, MAX_IMAGE_SIDE } from './inputs/image.js';
 export { examplesToInputs, PIXELS } from './inputs/instances.js';
+export * from './gateway/index.js';

@@ -13,10 +13,11 @@ import {
   type Callback,
   type FitResult,
 } from '../../train/index.js';
-import { parseFlags, type Command } from '../command.js';
+import { parseFlags, UsageError, type Command } from '../command.js';
 import { cacheFlag, cacheOption, dataSourceFlags, dataSourceOptions } from '../data-source-flags.js';
 import type { Output } from '../output.js';
 import { runAsWorker, runLauncher } from './train-distributed.js';
+import { runParameterServer } from './train-ps.js';
 
 const positiveInt = (what = 'a positive integer') =>
   z.coerce
@@ -72,6 +73,15 @@ const trainFlags = z.object({
     .int('must be an integer')
     .min(0, 'must be 0 or more')
     .default(1),
+  strategy: z
+    .enum(['allreduce', 'parameter-server'], { message: 'must be allreduce or parameter-server' })
+    .default('allreduce'),
+  ps: positiveInt().max(64, 'must be at most 64').optional(),
+  staleness: z.coerce
+    .number({ message: 'must be an integer' })
+    .int('must be an integer')
+    .min(0, 'must be 0 or more')
+    .optional(),
 });
 
 export type TrainFlags = z.infer<typeof trainFlags>;
@@ -182,11 +192,34 @@ export const train: Command = {
       defaultText: '1',
       description: 'restart the whole group from the last checkpoint when every worker died',
     },
+    strategy: {
+      type: 'string',
+      valueName: 'allreduce|parameter-server',
+      defaultText: 'allreduce',
+      description:
+        'with --workers: synchronous allreduce over Gloo, or asynchronous workers around parameter servers',
+    },
+    ps: {
+      type: 'string',
+      valueName: 'P',
+      defaultText: '1',
+      description: 'parameter-server processes; each holds 1/P of the parameters and their Adam state',
+    },
+    staleness: {
+      type: 'string',
+      valueName: 'S',
+      defaultText: 'unbounded',
+      description: 'parameter server: a worker may run at most S steps ahead of the slowest',
+    },
     ...dataSourceOptions,
   },
   async run(ctx) {
     const { values, global, out } = ctx;
     const f = parseFlags(trainFlags, values);
+    if (f.strategy === 'parameter-server') return runParameterServer(ctx, f);
+    if (f.ps !== undefined || f.staleness !== undefined) {
+      throw new UsageError('--ps and --staleness configure --strategy parameter-server; add it or drop them');
+    }
     const cluster = readClusterEnv(process.env);
     if (cluster) return runAsWorker(ctx, f, cluster);
     if ((f.workers ?? 1) > 1 || f['min-workers'] !== undefined || f['max-workers'] !== undefined)

@@ -1,0 +1,255 @@
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CLASS_NAMES, resolveFashionMnist, scaledSplit } from '../../data/index.js';
+import { createModel, setNumThreads } from '../../engine/index.js';
+import { bookModelSpec } from '../../models/index.js';
+import { SCHEDULES } from '../../train/index.js';
+import {
+  launchParameterServer,
+  partitionParameters,
+  readPsRole,
+  runPsWorker,
+  startShardServer,
+  type Partition,
+  type PsResult,
+  type PsRole,
+  type TensorSlot,
+} from '../../train/index.js';
+import { UsageError, type CommandContext } from '../command.js';
+import type { Output } from '../output.js';
+import { fmt, progressCallback, type TrainFlags } from './train.js';
+
+/** Flags of the launcher that its role processes must not see (they get roles and threads by env). */
+const LAUNCHER_ONLY = ['workers', 'threads', 'min-workers', 'max-workers', 'master-port', 'max-restarts'];
+
+/**
+ * `distml train --strategy parameter-server --ps P --workers N`: the launcher, or — when DISTML_PS_ROLE is
+ * set (by the launcher, or by hand on other hosts) — one parameter server or one worker.
+ */
+export async function runParameterServer(ctx: CommandContext, f: TrainFlags): Promise<void> {
+  const role = readPsRole(process.env);
+  if (role?.role === 'server') return runServerRole(ctx, f, role);
+  if (role?.role === 'worker') return runWorkerRole(ctx, f, role);
+  return runPsLauncher(ctx, f);
+}
+
+function refuseUnsupported(f: TrainFlags): void {
+  const unsupported: [keyof TrainFlags, string][] = [
+    ['min-workers', 'elastic membership is an allreduce feature'],
+    ['max-workers', 'elastic membership is an allreduce feature'],
+    ['early-stopping', 'it needs one worker'],
+    ['resume', 'parameter-server jobs do not checkpoint yet'],
+    ['checkpoint-every', 'parameter-server jobs do not checkpoint yet'],
+  ];
+  for (const [flag, why] of unsupported) {
+    if (f[flag] !== undefined && f[flag] !== false)
+      throw new UsageError(`--${flag}: not available with --strategy parameter-server (${why})`);
+  }
+}
+
+/** The model's trainable tensors in flat order (batch-norm moving statistics are not trainable). */
+async function trainableTensors(f: TrainFlags): Promise<TensorSlot[]> {
+  const model = createModel(bookModelSpec(f.model), { seed: f.seed });
+  try {
+    const state = await model.getState();
+    const slots = state.tensors
+      .filter((t) => !/\/moving_(mean|variance)$/.test(t.name))
+      .map((t) => ({ name: t.name, size: t.data.length }));
+    const total = slots.reduce((n, t) => n + t.size, 0);
+    return total === model.trainableParamCount
+      ? slots
+      : [{ name: 'parameters', size: model.trainableParamCount }];
+  } finally {
+    await model.dispose();
+  }
+}
+
+function childArgv(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    const name = a.replace(/^--/, '').split('=')[0] ?? '';
+    if (a.startsWith('--') && LAUNCHER_ONLY.includes(name)) {
+      if (!a.includes('=')) i++;
+      continue;
+    }
+    out.push(a);
+  }
+  return out.includes('--json') ? out : [...out, '--json'];
+}
+
+async function runPsLauncher(ctx: CommandContext, f: TrainFlags): Promise<void> {
+  const { out, argv, global } = ctx;
+  refuseUnsupported(f);
+  const servers = f.ps ?? 1;
+  const workers = f.workers ?? 1;
+  const threads = f.threads ?? Math.max(1, Math.floor(availableParallelism() / workers));
+  const partition = partitionParameters(await trainableTensors(f), servers);
+  out.info(describePartition(partition));
+  const cli = fileURLToPath(new URL('../main.js', import.meta.url));
+  const bar = { current: out.progress('train') };
+  const result = await launchParameterServer({
+    command: [process.execPath, cli, '--workspace', global.workspace, ...childArgv(argv)],
+    servers,
+    workers,
+    partition,
+    threadsPerWorker: threads,
+    env: { DISTML_PS_LAUNCHED: '1' },
+    onEvent: (e) => (out.interactive ? undefined : out.event(e)),
+    onChiefLine: (line) => relay(out, line, bar, f.epochs),
+  });
+  out.result({ model: f.model, staleness: f.staleness ?? null, threadsPerWorker: threads, ...result }, () =>
+    summary(f.model, result),
+  );
+}
+
+async function runServerRole(
+  ctx: CommandContext,
+  f: TrainFlags,
+  role: Extract<PsRole, { role: 'server' }>,
+): Promise<void> {
+  const { out } = ctx;
+  setNumThreads(1);
+  const running = await startShardServer({
+    spec: bookModelSpec(f.model),
+    seed: f.seed,
+    partition: { shards: role.shards },
+    index: role.index,
+    workers: role.workers,
+    host: role.host,
+    port: role.port,
+    baseLr: f.lr,
+    schedule: SCHEDULES[f['lr-schedule']],
+    staleness: f.staleness,
+  });
+  // Started by a launcher: its death closes our stdin, and we must not outlive it.
+  const watchParent = process.env['DISTML_PS_LAUNCHED'] === '1';
+  const onParentGone = () => void running.stop();
+  if (watchParent) {
+    process.stdin.on('end', onParentGone);
+    process.stdin.on('error', onParentGone);
+    process.stdin.resume();
+  }
+  const onSignal = () => void running.stop();
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  out.event({ event: 'ps-listening', index: role.index, port: running.port });
+  const stats = await running.stopped;
+  process.removeListener('SIGTERM', onSignal);
+  process.removeListener('SIGINT', onSignal);
+  if (watchParent) process.stdin.destroy();
+  out.result(
+    { role: 'server', ...stats },
+    () => `parameter server ${role.index} stopped after ${stats.version} updates`,
+  );
+}
+
+async function runWorkerRole(
+  ctx: CommandContext,
+  f: TrainFlags,
+  role: Extract<PsRole, { role: 'worker' }>,
+): Promise<void> {
+  const { out, global } = ctx;
+  refuseUnsupported(f);
+  setNumThreads(f.threads ?? (Number(process.env['DISTML_THREADS']) || availableParallelism()));
+  const src = await resolveFashionMnist({
+    source: f.source,
+    urlBase: f['url-base'],
+    workspace: global.workspace,
+  });
+  const dataOpts = { cache: f.cache, workspace: global.workspace };
+  const train = scaledSplit('train', src.train, dataOpts);
+  const test = scaledSplit('test', src.test, dataOpts);
+  const bar = progressCallback(out, f.epochs);
+  const chief = role.rank === 0;
+  const { metrics, result } = await runPsWorker({
+    rank: role.rank,
+    workers: role.workers,
+    servers: role.servers,
+    partition: { shards: role.shards },
+    name: f.model,
+    spec: bookModelSpec(f.model),
+    classNames: CLASS_NAMES,
+    train,
+    test: chief ? test : undefined,
+    epochs: f.epochs,
+    stepsPerEpoch: f['steps-per-epoch'],
+    batchSize: f['batch-size'],
+    seed: f.seed,
+    baseLr: f.lr,
+    schedule: SCHEDULES[f['lr-schedule']],
+    outDir: resolve(f.out),
+    lineage: {
+      dataFingerprint: train.fingerprint,
+      testFingerprint: test.fingerprint,
+      source: src.kind,
+      trainedAt: new Date().toISOString(),
+      batchSizePerWorker: f['batch-size'],
+      seed: f.seed,
+      lrSchedule: f['lr-schedule'],
+      parameterServers: role.shards.length,
+      staleness: f.staleness ?? null,
+    },
+    onStep: chief ? (l) => bar.onStepEnd?.(l) : undefined,
+    onEpoch: chief ? (l) => void bar.onEpochEnd?.(l) : undefined,
+  });
+  if (result) out.result(result, () => summary(f.model, result));
+  else out.result({ role: 'worker', metrics }, () => `worker ${role.rank} done: ${metrics.steps} steps`);
+}
+
+function describePartition(p: Partition): string {
+  const lines = p.shards.map(
+    (s) =>
+      `  server ${s.index}: [${s.start}, ${s.end}) ${s.end - s.start} params: ` +
+      s.pieces
+        .map((x) => `${x.name}${x.from > 0 || x.to < tensorEnd(p, x.name) ? `[${x.from}:${x.to}]` : ''}`)
+        .join(', '),
+  );
+  return [`parameter partition (imbalance ${p.imbalance.toFixed(3)}):`, ...lines].join('\n');
+}
+
+function tensorEnd(p: Partition, name: string): number {
+  return Math.max(...p.shards.flatMap((s) => s.pieces.filter((x) => x.name === name).map((x) => x.to)));
+}
+
+/** Passes the chief's JSON-line progress on: as our own bar on a terminal, unchanged otherwise. */
+function relay(
+  out: Output,
+  line: string,
+  bar: { current: ReturnType<Output['progress']> },
+  epochs: number,
+): void {
+  let e: Record<string, unknown>;
+  try {
+    e = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return;
+  }
+  if (!out.interactive) return out.event(e);
+  if (e['event'] === 'progress')
+    bar.current.update(Number(e['done']), Number(e['total']), String(e['detail'] ?? ''));
+  else if (e['event'] === 'epoch') {
+    out.info(
+      `epoch ${String(e['epoch'])}/${epochs}: loss ${fmt(e['loss'] as number)} acc ${fmt(e['accuracy'] as number)} val_acc ${fmt(e['valAccuracy'] as number | undefined)}`,
+    );
+    bar.current = out.progress('train');
+  }
+}
+
+function summary(model: string, r: PsResult): string {
+  const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+  return [
+    `trained ${model} with ${r.workers.length} workers and ${r.servers.length} parameter servers: ${r.epochs} epochs, ${r.steps} updates`,
+    `test accuracy ${fmt(r.testAccuracy)}; ${Math.round(r.imagesPerSecond)} images/s`,
+    ...r.workers.map(
+      (w) =>
+        `  worker ${w.rank}: ${w.steps} steps, compute ${w.computeSeconds.toFixed(1)} s, communication ${w.commSeconds.toFixed(1)} s, pushed ${mib(w.bytesPushed)} MiB, pulled ${mib(w.bytesPulled)} MiB`,
+    ),
+    ...r.servers.map(
+      (s) =>
+        `  server ${s.index}: ${s.end - s.start} params, ${s.version} updates, mean staleness ${s.meanStaleness.toFixed(2)} (max ${s.maxStaleness}), ${s.blockedPulls} blocked pulls`,
+    ),
+    `model package: ${r.path}`,
+  ].join('\n');
+}

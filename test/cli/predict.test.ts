@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { hasDebianData, publishNew, startServer, tempDir } from '../serve/fixtures.js';
+import { runCli } from './run-cli.js';
+
+describe(
+  'distml predict (the book client)',
+  { skip: !hasDebianData && 'dataset-fashion-mnist not installed' },
+  () => {
+    const tmp = tempDir('distml-predict-');
+    const closers: (() => Promise<void>)[] = [];
+    after(async () => {
+      for (const c of closers) await c();
+      tmp.cleanup();
+    });
+
+    it('posts real test images as JPEG b64 and compares predictions with the labels', async () => {
+      const repo = join(tmp.dir, 'repo');
+      await publishNew(repo, 'fmnist', 3, tmp.dir);
+      const { server, url } = await startServer({ repo, name: 'fmnist' });
+      closers.push(() => server.stop());
+      const r = await runCli([
+        'predict',
+        '--url',
+        url,
+        '--model',
+        'fmnist',
+        '--count',
+        '4',
+        '--from',
+        '10',
+        '--json',
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const rep = JSON.parse(r.stdout) as {
+        rows: { index: number; label: string; predicted: string; probability: number }[];
+        correct: number;
+      };
+      assert.deepEqual(
+        rep.rows.map((x) => x.index),
+        [10, 11, 12, 13],
+      );
+      for (const row of rep.rows) {
+        assert.ok(row.label && row.predicted && row.probability > 0 && row.probability <= 1);
+      }
+      const human = await runCli(['predict', '--url', url, '--model', 'fmnist', '--count', '2']);
+      assert.match(human.stdout, /\/2 correct/);
+    });
+
+    it('says clearly when the server is down or the model unknown', async () => {
+      const closed = createServer();
+      await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+      const port = (closed.address() as AddressInfo).port;
+      await new Promise<void>((r) => closed.close(() => r()));
+      const down = await runCli(['predict', '--url', `http://127.0.0.1:${port}`, '--model', 'x']);
+      assert.equal(down.code, 1);
+      assert.match(
+        down.stderr,
+        /cannot reach http:\/\/127\.0\.0\.1:\d+\/v1\/models\/x:predict: ECONNREFUSED; is the server running\?/,
+      );
+      const bad = await runCli(['predict', '--url', 'not a url', '--model', 'x']);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /--url: must be an http\(s\) URL/);
+      const count = await runCli(['predict', '--url', 'http://127.0.0.1:9', '--model', 'x', '--count', '0']);
+      assert.equal(count.code, 2);
+      assert.match(count.stderr, /--count: must be an integer in \[1, 1000\]/);
+    });
+  },
+);

@@ -1,0 +1,242 @@
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { DEBIAN_DIR } from '../../../src/data/index.js';
+import { tempDir } from '../../data/fixtures.js';
+import { CLI, runCli } from '../../cli/run-cli.js';
+import { writeLearnableDataset } from './fixtures.js';
+
+const tmp = tempDir('distml-ps-');
+after(() => tmp.cleanup());
+const data = join(tmp.dir, 'data');
+mkdirSync(data);
+writeLearnableDataset(data);
+
+const base = [
+  'train',
+  '--model',
+  'cnn',
+  '--source',
+  data,
+  '--cache',
+  'memory',
+  '--workspace',
+  join(tmp.dir, 'ws'),
+];
+
+const hasData = existsSync(join(DEBIAN_DIR, 'train-images-idx3-ubyte.gz'));
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+interface Result {
+  epochs: number;
+  steps: number;
+  examples: number;
+  history: { loss: number; valAccuracy: number }[];
+  testAccuracy: number;
+  workers: {
+    rank: number;
+    steps: number;
+    computeSeconds: number;
+    commSeconds: number;
+    bytesPushed: number;
+    bytesPulled: number;
+  }[];
+  servers: { index: number; version: number; start: number; end: number }[];
+  partition: { total: number; shards: { start: number; end: number }[] };
+  path: string;
+}
+
+describe('distml train --strategy parameter-server', () => {
+  it('bad flags exit 2 and name the flag', async () => {
+    const r = await runCli([
+      ...base,
+      '--epochs',
+      '1',
+      '--out',
+      join(tmp.dir, 'x'),
+      '--strategy',
+      'parameter-server',
+      '--ps',
+      '0',
+    ]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--ps: must be a positive integer \(got "0"\)/);
+    const s = await runCli([...base, '--epochs', '1', '--out', join(tmp.dir, 'x'), '--strategy', 'gossip']);
+    assert.equal(s.code, 2);
+    assert.match(s.stderr, /--strategy: must be allreduce or parameter-server/);
+    const t = await runCli([...base, '--epochs', '1', '--out', join(tmp.dir, 'x'), '--staleness', '-1']);
+    assert.equal(t.code, 2);
+    assert.match(t.stderr, /--staleness/);
+  });
+
+  it('refuses flags it does not support', {}, async () => {
+    const r = await runCli([
+      ...base,
+      '--epochs',
+      '1',
+      '--out',
+      join(tmp.dir, 'x'),
+      '--strategy',
+      'parameter-server',
+      '--resume',
+    ]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--resume: not available with --strategy parameter-server/);
+  });
+
+  it(
+    '2 workers and 1 server learn asynchronously, save the model, and leave no process behind',
+    { timeout: 120_000 },
+    async () => {
+      const out = join(tmp.dir, 'model');
+      const child = spawn(
+        process.execPath,
+        [
+          CLI,
+          ...base,
+          '--epochs',
+          '2',
+          '--workers',
+          '2',
+          '--strategy',
+          'parameter-server',
+          '--ps',
+          '1',
+          '--out',
+          out,
+          '--json',
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stdout = '';
+      let stderr = '';
+      const pids = new Set<number>();
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        // While training runs, note the processes the launcher started (1 server + 2 workers).
+        if (pids.size < 3 && d.toString().includes('"progress"')) {
+          try {
+            const found = execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' });
+            for (const p of found.trim().split('\n').filter(Boolean)) pids.add(Number(p));
+          } catch {
+            /* between spawns */
+          }
+        }
+      });
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      assert.equal(code, 0, stderr.slice(-2000));
+      const r = JSON.parse(stdout) as Result;
+      assert.equal(r.epochs, 2);
+      assert.equal(r.workers.length, 2);
+      assert.ok(
+        r.workers.every((w) => w.steps > 0 && w.bytesPushed > 0 && w.bytesPulled > 0 && w.commSeconds > 0),
+      );
+      assert.equal(r.servers.length, 1);
+      assert.deepEqual(
+        r.partition.shards.map((s) => [s.start, s.end]),
+        [[0, 93322]],
+      );
+      assert.ok(r.examples >= 2 * 1280, `${r.examples} examples applied`);
+      assert.ok((r.history[1]?.loss ?? 9) < (r.history[0]?.loss ?? 0), 'training loss falls');
+      assert.ok(r.testAccuracy > 0.9, `test accuracy ${r.testAccuracy}`);
+      assert.ok(existsSync(join(out, 'model.json')) && existsSync(join(out, 'weights.safetensors')));
+      assert.ok(pids.size >= 3, `saw the launcher's children (${[...pids].join(', ')})`);
+      await new Promise((res) => setTimeout(res, 200));
+      for (const pid of pids) assert.equal(alive(pid), false, `process ${pid} was cleaned up`);
+    },
+  );
+
+  it(
+    'a worker dying stops the job with its name, and every process it started goes with it',
+    { timeout: 60_000 },
+    async () => {
+      const args = [
+        ...base,
+        '--epochs',
+        '50',
+        '--workers',
+        '2',
+        '--strategy',
+        'parameter-server',
+        '--ps',
+        '2',
+      ];
+      const child = spawn(process.execPath, [CLI, ...args, '--out', join(tmp.dir, 'dies'), '--json'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let killed: number[] = [];
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => {
+        if (killed.length || !d.toString().includes('"progress"')) return;
+        killed = execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' })
+          .trim()
+          .split('\n')
+          .map(Number);
+        const worker1 = killed.find((pid) =>
+          readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes('DISTML_PS_RANK=1'),
+        );
+        assert.ok(worker1, 'found worker 1');
+        process.kill(worker1, 'SIGKILL');
+      });
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      assert.equal(code, 1);
+      assert.match(stdout, /worker 1 failed: killed by SIGKILL/);
+      assert.equal(killed.length, 4, '2 servers and 2 workers');
+      await new Promise((res) => setTimeout(res, 200));
+      for (const pid of killed) assert.equal(alive(pid), false, `process ${pid} was cleaned up`);
+    },
+  );
+
+  // About 75 s on 2 idle cores (the issue's acceptance run); longer when the machine is shared.
+  it(
+    'reaches a comparable test accuracy (>= 0.87) on Fashion-MNIST in 3 epochs with the book CNN (2 workers, 1 server)',
+    {
+      skip: !hasData && 'no Fashion-MNIST',
+      timeout: 400_000,
+    },
+    async (t) => {
+      const r = await runCli([
+        'train',
+        '--model',
+        'cnn',
+        '--epochs',
+        '3',
+        '--workers',
+        '2',
+        '--strategy',
+        'parameter-server',
+        '--ps',
+        '1',
+        // A staleness bound of 1: asynchrony that cannot drift far when the machine is busy.
+        '--staleness',
+        '1',
+        '--json',
+        '--cache',
+        'memory',
+        '--workspace',
+        join(tmp.dir, 'ws-real'),
+        '--out',
+        join(tmp.dir, 'real'),
+      ]);
+      assert.equal(r.code, 0, r.stdout + r.stderr.slice(-1000));
+      const result = JSON.parse(r.stdout) as Result;
+      assert.equal(result.epochs, 3);
+      t.diagnostic(`test accuracy ${result.testAccuracy}`);
+      // Asynchronous updates make the result timing-dependent: measured 0.877-0.889 in 3 epochs (allreduce
+      // and single-process reach ~0.89); the bound leaves room for a busy CI machine.
+      assert.ok(result.testAccuracy >= 0.87, `test accuracy ${result.testAccuracy}`);
+    },
+  );
+});
