@@ -177,8 +177,13 @@ async function runAttempt(
       : judge(ctx, t, id, exit, stdout, launch.cwd, base);
   if (r.exitCode !== null) metrics['exitCode'] = r.exitCode;
   ctx.store.recordMetrics(ctx.run, id, { ...metrics, ...(r.phase === 'Succeeded' ? r.metrics : {}) });
-  // podGC OnPodSuccess: a failed step's scratch dir is kept for inspection.
-  if (r.phase === 'Succeeded') rmSync(scratch, { recursive: true, force: true });
+  // podGC OnPodSuccess: a failed step's scratch dir is kept for inspection. A ready daemon goes on running
+  // in its scratch dir (its cwd, which its own children inherit): that goes once the daemon has stopped.
+  const removeScratch = () => rmSync(scratch, { recursive: true, force: true });
+  if (r.phase === 'Succeeded') {
+    if (exit === 'ready') void proc.exited.then(removeScratch);
+    else removeScratch();
+  }
   return r;
 }
 

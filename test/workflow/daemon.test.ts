@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { byName, cli, getRun, runName, sandbox } from './helpers.js';
+
+describe('daemon steps', () => {
+  const box = sandbox();
+  after(box.cleanup);
+
+  it('keep their scratch dir (their cwd) while they run, so the processes they start later can too', async () => {
+    const probe = join(box.dir, 'probe.txt');
+    // The daemon is ready at its first line, then checks its cwd after the next step has finished.
+    // Node caches its own cwd, so the probe is a child process started after the next step has finished: it
+    // inherits the daemon's cwd and fails at start-up if that was removed.
+    const daemon = `console.log('ready'); setTimeout(() => { let s; try { require('child_process').execFileSync(process.execPath, ['-e', 'process.cwd()'], { stdio: 'ignore' }); s = 'cwd ok'; } catch { s = 'cwd gone'; } require('fs').writeFileSync(process.argv[1], s); }, 1500); setInterval(() => {}, 1000);`;
+    const file = box.file(
+      'daemon.yaml',
+      `apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: daemon-}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - {name: server, template: server}
+        - - {name: wait, template: wait}
+    - name: server
+      daemon: true
+      container:
+        command: [node, -e, ${JSON.stringify(daemon)}, ${JSON.stringify(probe)}]
+    - name: wait
+      container:
+        command: [node, -e, "setTimeout(() => {}, 2500)"]
+`,
+    );
+    const r = await cli(['run', file, '--json', `--workspace=${box.ws}`]);
+    assert.equal(r.code, 0, r.stderr.slice(-2000));
+    assert.equal(readFileSync(probe, 'utf8'), 'cwd ok');
+    const { status } = await getRun(box.ws, runName(r));
+    assert.equal(byName(status.nodes, 'server')?.phase, 'Succeeded');
+  });
+});
