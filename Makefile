@@ -24,9 +24,11 @@ $(NATIVE_OUT): $(NATIVE_SRC)
 	@echo "build: compiling the libtorch addon"
 	@$(NODE_GYP) rebuild -j 2 --directory=native --nodedir=/usr --loglevel=warn
 
-# The book's whole pipeline on the embedded default.
+# The book's whole pipeline on the embedded default. On a terminal the servers stay up until Ctrl-C;
+# elsewhere (CI, pipes) the run ends after the summary.
 run: setup
-	@node dist/src/cli/main.js data prepare
+	@node dist/src/cli/main.js run examples/book-pipeline.yaml --show summary \
+	  -p hold=$$( [ -t 1 ] && echo true || echo false ) $(RUN_ARGS)
 
 lint:
 	@echo "lint: eslint, prettier, tsc"

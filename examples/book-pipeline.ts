@@ -2,34 +2,73 @@
  * The book pipeline of examples/book-pipeline.yaml written with the typed builder. The result is the same
  * validated spec object the YAML parses to; `workflowToYaml(bookPipeline)` prints it as YAML.
  */
-import { step, templates, workflow } from '../src/workflow/index.js';
+import { task, templates, workflow } from '../src/workflow/index.js';
 
 const p = (name: string) => `{{workflow.parameters.${name}}}`;
+const out = (t: string, name: string) => `{{tasks.${t}.outputs.parameters.${name}}}`;
+const MODELS = [
+  ['cnn', 'cnn'],
+  ['dropout', 'dropout'],
+  ['batch-norm', 'batch_norm'],
+] as const;
+const finished = (t: string) => `(${t}.Succeeded || ${t}.Failed)`;
+const request = `'{\\"instances\\":[{\\"image_bytes\\":{\\"b64\\":\\"'\\$(base64 -w0 image.jpg)'\\"}}]}'`;
 
 export const bookPipeline = workflow({
   generateName: 'book-pipeline-',
   entrypoint: 'pipeline',
   onExit: 'report',
-  parameters: { epochs: 1, steps: 70, repo: '.distml/repository', 'model-name': 'fashion-mnist' },
+  parameters: {
+    epochs: 1,
+    steps: 150,
+    workers: 2,
+    threshold: 0.5,
+    repo: '.distml/repository',
+    'model-name': 'fashion-mnist',
+    'max-replicas': 3,
+    hold: 'false',
+  },
   templates: [
-    templates.steps('pipeline', [
-      [step('data-ingestion-step', 'data-ingestion-step')],
-      [
-        step('train', 'train-model', {
-          withItems: ['cnn', 'dropout', 'batch_norm'],
-          arguments: {
-            model: '{{item}}',
-            fingerprint: '{{steps.data-ingestion-step.outputs.parameters.fingerprint}}',
-          },
+    templates.dag('pipeline', [
+      task('ingest', 'data-ingestion-step'),
+      ...MODELS.map(([t, model]) =>
+        task(`train-${t}`, 'train-model', {
+          depends: 'ingest',
+          arguments: { model, fingerprint: out('ingest', 'fingerprint') },
         }),
-      ],
-      [
-        step('model-selection-step', 'model-selection-step', {
-          arguments: { candidates: '{{steps.train.outputs.parameters.path}}' },
+      ),
+      ...MODELS.map(([t]) =>
+        task(`publish-${t}`, 'publish-if-better', {
+          depends: `train-${t}`,
+          continueOn: { failed: true },
+          arguments: { candidate: out(`train-${t}`, 'path') },
         }),
-      ],
-      [step('serve', 'model-serving-step')],
-      [step('smoke-test', 'predict', { arguments: { url: '{{steps.serve.outputs.parameters.url}}' } })],
+      ),
+      task('serve', 'model-serving-step', { depends: 'ingest' }),
+      task('select-top-2', 'top-2', {
+        depends: MODELS.map(([t]) => `train-${t}`).join(' && '),
+        arguments: { candidates: `[${MODELS.map(([t]) => `"${out(`train-${t}`, 'path')}"`).join(', ')}]` },
+      }),
+      task('ensemble', 'ensemble-serving-step', { depends: 'select-top-2' }),
+      task('predict', 'predict', {
+        depends: 'serve && publish-cnn',
+        arguments: { url: out('serve', 'url'), model: p('model-name') },
+      }),
+      task('predict-ensemble', 'predict', {
+        depends: 'ensemble && predict',
+        arguments: { url: out('ensemble', 'url'), model: 'ensemble' },
+      }),
+      task('summary', 'summary', {
+        depends: ['predict-ensemble', finished('publish-dropout'), finished('publish-batch-norm')].join(
+          ' && ',
+        ),
+        arguments: {
+          accuracies: MODELS.map(([t, model]) => `${model}=${out(`train-${t}`, 'testAccuracy')}`).join(' '),
+          url: out('serve', 'url'),
+          'ensemble-url': out('ensemble', 'url'),
+        },
+      }),
+      task('hold', 'hold', { depends: 'summary', when: `${p('hold')} == true` }),
     ]),
     templates.distml(
       'data-ingestion-step',
@@ -50,37 +89,90 @@ export const bookPipeline = workflow({
         model: '{{inputs.parameters.model}}',
         epochs: p('epochs'),
         'steps-per-epoch': p('steps'),
-        threads: '1',
+        workers: p('workers'),
+        'batch-size': '32',
       },
       {
         inputs: ['model', 'fingerprint'],
         memoize: {
-          key: `train-{{inputs.parameters.model}}-${p('epochs')}x${p('steps')}-{{inputs.parameters.fingerprint}}`,
+          key: `train-{{inputs.parameters.model}}-${p('epochs')}x${p('steps')}x${p('workers')}-{{inputs.parameters.fingerprint}}`,
           maxAge: '1d',
           cache: { configMap: { name: 'train-cache' } },
         },
         retryStrategy: { limit: 1 },
-        resources: { cores: 1 },
+        resources: { cores: 2 },
       },
     ),
     templates.distml(
-      'model-selection-step',
+      'publish-if-better',
       'select',
-      { candidates: '{{inputs.parameters.candidates}}', repo: p('repo'), name: p('model-name') },
+      {
+        candidates: '{{inputs.parameters.candidate}}',
+        repo: p('repo'),
+        name: p('model-name'),
+        'min-accuracy': p('threshold'),
+        'only-if-better': 'true',
+      },
+      { inputs: ['candidate'], resources: { cores: 0 } },
+    ),
+    templates.distml(
+      'top-2',
+      'select',
+      {
+        candidates: '{{inputs.parameters.candidates}}',
+        repo: p('repo'),
+        name: p('model-name'),
+        'top-k': '2',
+      },
       { inputs: ['candidates'] },
     ),
-    templates.distml('model-serving-step', 'serve', { repo: p('repo'), model: p('model-name') }),
-    templates.container('predict', ['node', '-e'], {
-      inputs: ['url'],
+    templates.distml('model-serving-step', 'serve', {
+      repo: p('repo'),
+      model: p('model-name'),
+      autoscale: 'true',
+      min: '1',
+      max: p('max-replicas'),
+      'target-concurrency': '4',
+    }),
+    templates.distml('ensemble-serving-step', 'serve', {
+      repo: p('repo'),
+      ensemble: `${p('model-name')}-1,${p('model-name')}-2`,
+      replicas: '1',
+    }),
+    templates.distml(
+      'predict',
+      'predict',
+      { url: '{{inputs.parameters.url}}', model: '{{inputs.parameters.model}}', count: '8' },
+      { inputs: ['url', 'model'] },
+    ),
+    templates.container('summary', ['sh', '-c'], {
+      inputs: ['accuracies', 'url', 'ensemble-url'],
       args: [
-        `fetch(process.argv[1] + '/v1/models/${p('model-name')}')\n  .then((r) => r.text()).then((t) => { console.log(t); })\n  .catch((e) => { console.error(e.message); process.exit(1); });\n`,
+        [
+          'echo ""',
+          'echo "test accuracy after training: $1"',
+          `echo "serving ${p('model-name')} (autoscaled): $2"`,
+          'echo "serving the top-2 ensemble:  $3"',
+          'echo "try it:"',
+          `echo "  curl -s $2/v1/models/${p('model-name')}:predict -d ${request}"`,
+          `echo "  curl -s $3/v1/models/ensemble:predict -d ${request}"`,
+          '',
+        ].join('\n'),
+        'summary',
+        '{{inputs.parameters.accuracies}}',
         '{{inputs.parameters.url}}',
+        '{{inputs.parameters.ensemble-url}}',
       ],
     }),
+    templates.container('hold', [
+      'sh',
+      '-c',
+      `echo "serving until Ctrl-C (or distml stop {{workflow.name}})"; while :; do sleep 3600; done`,
+    ]),
     templates.container('report', [
       'sh',
       '-c',
-      'echo "pipeline {{workflow.name}} finished: {{workflow.status}}"',
+      `echo "pipeline {{workflow.name}} finished: {{workflow.status}}"`,
     ]),
   ],
 });

@@ -27,6 +27,8 @@ export interface CallOptions {
   when?: string;
   withItems?: unknown[];
   withParam?: string;
+  /** Let the workflow go on when this step fails (Argo's continueOn). */
+  continueOn?: { failed?: boolean; error?: boolean };
 }
 
 export const step = (name: string, template: string, o: CallOptions = {}) => ({
@@ -36,6 +38,7 @@ export const step = (name: string, template: string, o: CallOptions = {}) => ({
   ...(o.when !== undefined ? { when: o.when } : {}),
   ...(o.withItems ? { withItems: o.withItems } : {}),
   ...(o.withParam !== undefined ? { withParam: o.withParam } : {}),
+  ...(o.continueOn ? { continueOn: o.continueOn } : {}),
 });
 
 export const task = (

@@ -18,14 +18,23 @@ export async function driveRun(
   name: string,
   global: GlobalOptions,
   out: Output,
-  opts: { reuse: boolean; cores?: number },
+  opts: { reuse: boolean; cores?: number; show?: string[] },
 ): Promise<RunRecord> {
   const ac = new AbortController();
   const stop = () => ac.abort();
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   const live = out.interactive ? liveTree(store, name) : undefined;
-  const onEvent = (e: EngineEvent) => (live ? live.draw() : out.event({ ...e }));
+  const show = new Set(opts.show ?? []);
+  const onEvent = (e: EngineEvent) => {
+    if (live) live.draw();
+    else out.event({ ...e });
+    // Steps' output goes to files; the ones asked for are printed here once they succeed.
+    if (e.event === 'node' && e.phase === 'Succeeded' && show.has(e.name)) {
+      const result = store.getNode(name, e.node)?.outputs?.result;
+      if (result) process.stdout.write(result.endsWith('\n') ? result : `${result}\n`);
+    }
+  };
   try {
     const pool = new ResourcePool({ cores: opts.cores ?? availableParallelism(), memory: totalmem() });
     const run = await executeRun(name, {

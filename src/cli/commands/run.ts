@@ -10,6 +10,7 @@ import { DISTML_COMMAND, driveRun } from './run-engine.js';
 const runFlags = z.object({
   parameter: z.array(z.string().regex(/^[A-Za-z0-9_-]+=/, 'must be NAME=VALUE')).default([]),
   detach: z.boolean().default(false),
+  show: z.array(z.string().min(1, 'must name a step')).default([]),
   cores: z.coerce
     .number({ message: 'must be a positive number' })
     .positive('must be a positive number')
@@ -25,7 +26,7 @@ export const runCommand: Command = {
     'FILE is an Argo-style Workflow (apiVersion/kind/metadata/spec with entrypoint, arguments and templates).',
     'Templates: steps (groups run in order, steps of a group in parallel), dag (tasks with dependencies or',
     'depends expressions), container / script (any executable: command, args, env, workingDir; image is',
-    'ignored), distml (built-in steps: kind ingest|train|evaluate|select|serve with flags under `with:`).',
+    'ignored), distml (built-in steps: kind ingest|train|evaluate|select|serve|predict with flags under `with:`).',
     'Each step runs as a child process once the local resource pool grants its `resources` (cores, memory).',
     'Every node transition is saved in <workspace>/distml.db: `distml get RUN` shows them, `distml resume RUN`',
     'continues a run whose engine died without re-running finished steps. A step scratch dir under',
@@ -41,6 +42,12 @@ export const runCommand: Command = {
       description: 'set a workflow parameter (repeatable)',
     },
     detach: { type: 'boolean', description: 'start the run in the background and print its name' },
+    show: {
+      type: 'string',
+      multiple: true,
+      valueName: 'STEP',
+      description: "print this step's output when it succeeds (repeatable; e.g. the book pipeline's summary)",
+    },
     cores: {
       type: 'string',
       valueName: 'N',
@@ -83,7 +90,7 @@ export const runCommand: Command = {
         return;
       }
       out.info(`Run: ${name}`);
-      const run = await driveRun(store, name, global, out, { reuse: false, cores: f.cores });
+      const run = await driveRun(store, name, global, out, { reuse: false, cores: f.cores, show: f.show });
       out.result({ run: name, phase: run.phase, message: run.message }, () => `${name} ${run.phase}`);
     } finally {
       store.close();

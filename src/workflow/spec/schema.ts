@@ -87,7 +87,7 @@ const scriptSchema = z
   .object({ command: z.array(scalar).min(1).default(['sh']), source: z.string(), ...processFields })
   .strict();
 
-export const BUILTIN_KINDS = ['ingest', 'train', 'evaluate', 'select', 'serve'] as const;
+export const BUILTIN_KINDS = ['ingest', 'train', 'evaluate', 'select', 'serve', 'predict'] as const;
 const distmlSchema = z
   .object({
     kind: z.enum(BUILTIN_KINDS, { message: `must be one of ${BUILTIN_KINDS.join(', ')}` }),

@@ -112,6 +112,19 @@ export const BUILTINS: Record<BuiltinKind, BuiltinSpec> = {
       };
     },
   },
+  predict: {
+    command: ['predict'],
+    outputNames: ['correct', 'count'],
+    defaultCores: 0,
+    read: (r) => {
+      const rows = Array.isArray(r['rows']) ? r['rows'] : [];
+      return {
+        parameters: { correct: str(r['correct']), count: str(rows.length) },
+        metrics: metricsOf({ correct: r['correct'], count: rows.length, seconds: r['seconds'] }),
+        artifacts: [],
+      };
+    },
+  },
   serve: {
     command: ['serve'],
     outputNames: ['url'],
