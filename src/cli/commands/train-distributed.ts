@@ -13,24 +13,11 @@ import {
 } from '../../train/index.js';
 import { UsageError, type CommandContext } from '../command.js';
 import type { Output } from '../output.js';
+import { childArgv } from '../relaunch.js';
 import { fmt, progressCallback, type TrainFlags } from './train.js';
 
 /** Flags that configure the launcher itself and are not passed on to the workers it starts. */
 const LAUNCHER_ONLY = ['workers', 'min-workers', 'max-workers', 'master-port', 'max-restarts'];
-
-function workerArgv(argv: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string;
-    const name = a.replace(/^--/, '').split('=')[0] ?? '';
-    if (a.startsWith('--') && LAUNCHER_ONLY.includes(name)) {
-      if (!a.includes('=')) i++;
-      continue;
-    }
-    out.push(a);
-  }
-  return out.includes('--json') ? out : [...out, '--json'];
-}
 
 /** `distml train --workers N`: start the group and report what it did. */
 export async function runLauncher(ctx: CommandContext, f: TrainFlags): Promise<void> {
@@ -53,7 +40,7 @@ export async function runLauncher(ctx: CommandContext, f: TrainFlags): Promise<v
       cli,
       '--workspace',
       global.workspace,
-      ...workerArgv(argv),
+      ...childArgv(argv, LAUNCHER_ONLY),
       '--threads',
       String(threads),
     ],

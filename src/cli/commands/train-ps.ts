@@ -18,6 +18,7 @@ import {
 } from '../../train/index.js';
 import { UsageError, type CommandContext } from '../command.js';
 import type { Output } from '../output.js';
+import { childArgv } from '../relaunch.js';
 import { fmt, progressCallback, type TrainFlags } from './train.js';
 
 /** Flags of the launcher that its role processes must not see (they get roles and threads by env). */
@@ -65,20 +66,6 @@ async function trainableTensors(f: TrainFlags): Promise<TensorSlot[]> {
   }
 }
 
-function childArgv(argv: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string;
-    const name = a.replace(/^--/, '').split('=')[0] ?? '';
-    if (a.startsWith('--') && LAUNCHER_ONLY.includes(name)) {
-      if (!a.includes('=')) i++;
-      continue;
-    }
-    out.push(a);
-  }
-  return out.includes('--json') ? out : [...out, '--json'];
-}
-
 async function runPsLauncher(ctx: CommandContext, f: TrainFlags): Promise<void> {
   const { out, argv, global } = ctx;
   refuseUnsupported(f);
@@ -90,7 +77,7 @@ async function runPsLauncher(ctx: CommandContext, f: TrainFlags): Promise<void> 
   const cli = fileURLToPath(new URL('../main.js', import.meta.url));
   const bar = { current: out.progress('train') };
   const result = await launchParameterServer({
-    command: [process.execPath, cli, '--workspace', global.workspace, ...childArgv(argv)],
+    command: [process.execPath, cli, '--workspace', global.workspace, ...childArgv(argv, LAUNCHER_ONLY)],
     servers,
     workers,
     partition,
