@@ -41,4 +41,44 @@ spec:
     const { status } = await getRun(box.ws, runName(r));
     assert.equal(byName(status.nodes, 'server')?.phase, 'Succeeded');
   });
+
+  it('run --detach returns once the first daemon is up, with the run still going', async () => {
+    const file = box.file(
+      'detach.yaml',
+      `apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: detach-}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - {name: warm-up, template: warm-up}
+        - - {name: server, template: server}
+        - - {name: forever, template: forever}
+    - name: warm-up
+      container:
+        command: [node, -e, "setTimeout(() => {}, 1000)"]
+    - name: server
+      daemon: true
+      container:
+        command: [node, -e, "console.log('listening'); setInterval(() => {}, 1000)"]
+    - name: forever
+      container:
+        command: [node, -e, "setInterval(() => {}, 1000)"]
+`,
+    );
+    const t0 = Date.now();
+    const r = await cli(['run', file, '--detach', '--json', `--workspace=${box.ws}`]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { run: string; phase: string; serving: { step: string }[] };
+    assert.ok(Date.now() - t0 >= 900, 'waited for the warm-up step and the server');
+    assert.deepEqual(
+      out.serving.map((s) => s.step),
+      ['server'],
+    );
+    assert.equal(out.phase, 'Running');
+    const stop = await cli(['stop', out.run, `--workspace=${box.ws}`]);
+    assert.equal(stop.code, 0, stop.stderr);
+  });
 });

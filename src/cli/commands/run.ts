@@ -3,7 +3,7 @@ import { mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { MetadataStore } from '../../metadata/index.js';
-import { loadWorkflowFile, runDirs, submitRun } from '../../workflow/index.js';
+import { loadWorkflowFile, runDirs, submitRun, type WorkflowSpec } from '../../workflow/index.js';
 import { parseFlags, UsageError, type Command } from '../command.js';
 import { DISTML_COMMAND, driveRun } from './run-engine.js';
 
@@ -41,7 +41,11 @@ export const runCommand: Command = {
       valueName: 'NAME=VALUE',
       description: 'set a workflow parameter (repeatable)',
     },
-    detach: { type: 'boolean', description: 'start the run in the background and print its name' },
+    detach: {
+      type: 'boolean',
+      description:
+        'run in the background; returns once its first server is up (or the run ended) and prints the run name',
+    },
     show: {
       type: 'string',
       multiple: true,
@@ -83,9 +87,14 @@ export const runCommand: Command = {
           stdio: ['ignore', log, log],
         });
         child.unref();
+        const serving = await waitForServing(store, name, daemonTemplates(spec));
         out.result(
-          { run: name, phase: 'Pending', detached: true, enginePid: child.pid },
-          () => `${name} submitted; \`distml get ${name}\` follows it`,
+          { run: name, phase: store.getRun(name).phase, detached: true, enginePid: child.pid, serving },
+          () =>
+            [
+              `${name} running in the background; \`distml get ${name}\` follows it, \`distml stop ${name}\` ends it`,
+              ...serving.map((s) => `${s.step}: ${s.url}`),
+            ].join('\n'),
         );
         return;
       }
@@ -97,3 +106,31 @@ export const runCommand: Command = {
     }
   },
 };
+
+/** Names of the templates that run as daemons (servers). */
+function daemonTemplates(spec: WorkflowSpec): Set<string> {
+  return new Set(
+    spec.spec.templates.filter((t) => t.daemon || t.distml?.kind === 'serve').map((t) => t.name),
+  );
+}
+
+/**
+ * With --detach, waits until the run's first daemon step is up (a server is listening), or the run has
+ * ended, so the caller can use what it serves right away. A run without daemons returns at once.
+ */
+async function waitForServing(
+  store: MetadataStore,
+  run: string,
+  daemons: Set<string>,
+): Promise<{ step: string; url: string }[]> {
+  if (!daemons.size) return [];
+  for (;;) {
+    const up = store
+      .listNodes(run)
+      .filter((n) => daemons.has(n.template) && n.phase === 'Succeeded')
+      .map((n) => ({ step: n.displayName, url: n.outputs?.parameters?.['url'] ?? '' }));
+    const phase = store.getRun(run).phase;
+    if (up.length || !['Pending', 'Running'].includes(phase)) return up;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
