@@ -62,6 +62,66 @@ describe('distml train / evaluate / models', () => {
         /--batch-size: must be a positive integer/,
       ],
       [['evaluate'], /evaluate needs one model package directory/],
+      [
+        ['train', '--model', 'cnn', '--epochs', '1', '--out', 'x', '--workers', '0'],
+        /--workers: must be a positive integer/,
+      ],
+      [
+        [
+          'train',
+          '--model',
+          'cnn',
+          '--epochs',
+          '1',
+          '--out',
+          'x',
+          '--workers',
+          '2',
+          '--heartbeat-timeout',
+          '0',
+        ],
+        /--heartbeat-timeout: must be positive/,
+      ],
+      [
+        [
+          'train',
+          '--model',
+          'cnn',
+          '--epochs',
+          '1',
+          '--out',
+          'x',
+          '--workers',
+          '2',
+          '--master-port',
+          '70000',
+        ],
+        /--master-port: must be a port number/,
+      ],
+      [
+        [
+          'train',
+          '--model',
+          'cnn',
+          '--epochs',
+          '1',
+          '--out',
+          'x',
+          '--workers',
+          '2',
+          '--comm-timeout',
+          'soon',
+        ],
+        /--comm-timeout: must be a number of seconds/,
+      ],
+      [
+        ['train', '--model', 'cnn', '--epochs', '1', '--out', 'x', '--ps', '2'],
+        /--ps and --staleness configure --strategy parameter-server/,
+      ],
+      [
+        ['train', '--model', 'cnn', '--epochs', '1', '--out', 'x', '--workers', '2', '--early-stopping', '2'],
+        /--early-stopping works with one worker only/,
+      ],
     ];
     for (const [args, pattern] of cases) {
       const r = await runCli(args);
