@@ -20,7 +20,7 @@ export const bookPipeline = workflow({
   onExit: 'report',
   parameters: {
     epochs: 1,
-    steps: 150,
+    steps: 400,
     workers: 2,
     threshold: 0.5,
     repo: '.distml/repository',

@@ -33,7 +33,7 @@ describe(
     ];
 
     it('trains with 2 workers each, answers predictions before the slowest training ends, ensembles the top 2', async () => {
-      const r = await cli(args());
+      const r = await cli(args(), { cwd: box.dir });
       assert.equal(r.code, 0, r.stderr.slice(-3000));
       const run = runName(r);
       const { status } = await getRun(box.ws, run);
@@ -77,7 +77,7 @@ describe(
     });
 
     it('a second run finds ingestion and training memoized', async () => {
-      const r = await cli(args());
+      const r = await cli(args(), { cwd: box.dir });
       assert.equal(r.code, 0, r.stderr.slice(-3000));
       const { status } = await getRun(box.ws, runName(r));
       for (const n of ['ingest', 'train-cnn', 'train-dropout', 'train-batch-norm']) {

@@ -29,8 +29,11 @@ export interface Result {
 }
 
 /** Starts `distml ARGS` as a child process. */
-export function startCli(args: string[]): { child: ChildProcess; done: Promise<Result> } {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function startCli(
+  args: string[],
+  opts: { cwd?: string } = {},
+): { child: ChildProcess; done: Promise<Result> } {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -42,7 +45,7 @@ export function startCli(args: string[]): { child: ChildProcess; done: Promise<R
   return { child, done };
 }
 
-export const cli = (args: string[]) => startCli(args).done;
+export const cli = (args: string[], opts: { cwd?: string } = {}) => startCli(args, opts).done;
 
 /** The run's status as `distml get RUN -o json` prints it. */
 export async function getRun(

@@ -212,7 +212,9 @@ function commandOf(
       ...builtinArgv(spec, withValues, artifactDir),
       `--workspace=${ctx.workspace}`,
     ];
-    return { argv, cwd: scratch, env: {} };
+    // Built-in steps are distml commands the user could type: relative paths in their flags (a repository,
+    // a data dir) mean what they mean where the run was started, not inside a scratch dir that is deleted.
+    return { argv, cwd: process.cwd(), env: {} };
   }
   const p = (t.container ?? t.script)!;
   const env = Object.fromEntries(p.env.map((e) => [e.name, sub(e.value)]));
