@@ -74,3 +74,8 @@ export function table(rows: (string | number)[][]): string {
     )
     .join('\n');
 }
+
+/** A metric with 4 decimals, or n/a when it was not measured. */
+export function fmt(v: number | undefined): string {
+  return v === undefined ? 'n/a' : v.toFixed(4);
+}

@@ -12,9 +12,9 @@ import {
   type DistributedResult,
 } from '../../train/index.js';
 import { UsageError, type CommandContext } from '../command.js';
-import type { Output } from '../output.js';
-import { childArgv } from '../relaunch.js';
-import { fmt, progressCallback, type TrainFlags } from './train.js';
+import { fmt } from '../output.js';
+import { childArgv, relayProgress } from '../relaunch.js';
+import { progressCallback, type TrainFlags } from './train.js';
 
 /** Flags that configure the launcher itself and are not passed on to the workers it starts. */
 const LAUNCHER_ONLY = ['workers', 'min-workers', 'max-workers', 'master-port', 'max-restarts'];
@@ -52,38 +52,12 @@ export async function runLauncher(ctx: CommandContext, f: TrainFlags): Promise<v
     heartbeatTimeoutMs: f['heartbeat-timeout'] * 1000,
     maxRestarts: f['max-restarts'],
     onEvent: (e) => (out.interactive ? out.info(describeEvent(e)) : out.event(e)),
-    onWorkerLine: (line) => relay(out, line, bar, f.epochs),
+    onWorkerLine: (line) =>
+      relayProgress(out, line, bar, f.epochs, (e) => {
+        if (e['event'] === 'generation' || e['event'] === 'step-abandoned') out.info(describeEvent(e));
+      }),
   });
   out.result({ model: f.model, workersRequested: workers, ...result }, () => summary(f.model, result));
-}
-
-/** Passes a worker's JSON-line progress on: as our own bar on a terminal, unchanged otherwise. */
-function relay(
-  out: Output,
-  line: string,
-  bar: { current: ReturnType<Output['progress']> },
-  epochs: number,
-): void {
-  let e: Record<string, unknown>;
-  try {
-    e = JSON.parse(line) as Record<string, unknown>;
-  } catch {
-    return;
-  }
-  if (!out.interactive) {
-    out.event(e);
-    return;
-  }
-  if (e['event'] === 'progress') {
-    bar.current.update(Number(e['done']), Number(e['total']), String(e['detail'] ?? ''));
-  } else if (e['event'] === 'epoch') {
-    out.info(
-      `epoch ${String(e['epoch'])}/${epochs}: loss ${fmt(e['loss'] as number)} acc ${fmt(e['accuracy'] as number)} val_acc ${fmt(e['valAccuracy'] as number | undefined)}`,
-    );
-    bar.current = out.progress('train');
-  } else if (e['event'] === 'generation' || e['event'] === 'step-abandoned') {
-    out.info(describeEvent(e));
-  }
 }
 
 function describeEvent(e: Record<string, unknown>): string {

@@ -17,9 +17,9 @@ import {
   type TensorSlot,
 } from '../../train/index.js';
 import { UsageError, type CommandContext } from '../command.js';
-import type { Output } from '../output.js';
-import { childArgv } from '../relaunch.js';
-import { fmt, progressCallback, type TrainFlags } from './train.js';
+import { fmt } from '../output.js';
+import { childArgv, relayProgress } from '../relaunch.js';
+import { progressCallback, type TrainFlags } from './train.js';
 
 /** Flags of the launcher that its role processes must not see (they get roles and threads by env). */
 const LAUNCHER_ONLY = ['workers', 'threads', 'min-workers', 'max-workers', 'master-port', 'max-restarts'];
@@ -84,7 +84,7 @@ async function runPsLauncher(ctx: CommandContext, f: TrainFlags): Promise<void> 
     threadsPerWorker: threads,
     env: { DISTML_PS_LAUNCHED: '1' },
     onEvent: (e) => (out.interactive ? undefined : out.event(e)),
-    onChiefLine: (line) => relay(out, line, bar, f.epochs),
+    onChiefLine: (line) => relayProgress(out, line, bar, f.epochs),
   });
   out.result({ model: f.model, staleness: f.staleness ?? null, threadsPerWorker: threads, ...result }, () =>
     summary(f.model, result),
@@ -198,30 +198,6 @@ function describePartition(p: Partition): string {
 
 function tensorEnd(p: Partition, name: string): number {
   return Math.max(...p.shards.flatMap((s) => s.pieces.filter((x) => x.name === name).map((x) => x.to)));
-}
-
-/** Passes the chief's JSON-line progress on: as our own bar on a terminal, unchanged otherwise. */
-function relay(
-  out: Output,
-  line: string,
-  bar: { current: ReturnType<Output['progress']> },
-  epochs: number,
-): void {
-  let e: Record<string, unknown>;
-  try {
-    e = JSON.parse(line) as Record<string, unknown>;
-  } catch {
-    return;
-  }
-  if (!out.interactive) return out.event(e);
-  if (e['event'] === 'progress')
-    bar.current.update(Number(e['done']), Number(e['total']), String(e['detail'] ?? ''));
-  else if (e['event'] === 'epoch') {
-    out.info(
-      `epoch ${String(e['epoch'])}/${epochs}: loss ${fmt(e['loss'] as number)} acc ${fmt(e['accuracy'] as number)} val_acc ${fmt(e['valAccuracy'] as number | undefined)}`,
-    );
-    bar.current = out.progress('train');
-  }
 }
 
 function summary(model: string, r: PsResult): string {

@@ -15,7 +15,7 @@ import {
 } from '../../train/index.js';
 import { parseFlags, UsageError, type Command } from '../command.js';
 import { cacheFlag, cacheOption, dataSourceFlags, dataSourceOptions } from '../data-source-flags.js';
-import type { Output } from '../output.js';
+import { fmt, type Output } from '../output.js';
 import { runAsWorker, runLauncher } from './train-distributed.js';
 import { runParameterServer } from './train-ps.js';
 
@@ -319,10 +319,6 @@ function metricsOf(r: FitResult): Record<string, number> {
   if (r.testAccuracy !== undefined) m['testAccuracy'] = r.testAccuracy;
   if (r.testLoss !== undefined) m['testLoss'] = r.testLoss;
   return m;
-}
-
-export function fmt(v: number | undefined): string {
-  return v === undefined ? 'n/a' : v.toFixed(4);
 }
 
 /** Keras-like progress: a bar per epoch on a terminal, JSON lines otherwise. */
