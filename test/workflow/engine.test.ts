@@ -81,6 +81,37 @@ ${mark(log)}`,
     assert.equal(order[3], 'd');
   });
 
+  it('starts a task when its own dependencies finish, while a sibling branch still runs (book 5.3)', async () => {
+    // `slow` (a long training) finishes only after `answer` (a prediction that depends on `fast` alone) has
+    // run: an engine that waited for every branch before `answer` would leave `slow` waiting until it fails.
+    const flag = join(box.dir, 'answered');
+    const file = box.file(
+      'async.yaml',
+      `kind: Workflow
+metadata: {generateName: async-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    dag:
+      tasks:
+      - {name: fast, template: run, arguments: {parameters: [{name: cmd, value: "true"}]}}
+      - {name: slow, template: run, arguments: {parameters: [{name: cmd, value: 'i=0; until [ -f ${flag} ]; do sleep 0.1; i=$((i+1)); [ $i -lt 1200 ] || exit 3; done'}]}}
+      - {name: answer, template: run, depends: fast, arguments: {parameters: [{name: cmd, value: 'touch ${flag}'}]}}
+      - {name: summary, template: run, depends: answer && slow, arguments: {parameters: [{name: cmd, value: "true"}]}}
+  - name: run
+    inputs: {parameters: [{name: cmd}]}
+    container: {command: [sh, -c, "{{inputs.parameters.cmd}}"]}
+`,
+    );
+    const r = await cli(['run', file, '--json', ws]);
+    assert.equal(r.code, 0, r.stderr);
+    const { status } = await getRun(box.ws, runName(r));
+    for (const n of ['fast', 'slow', 'answer', 'summary']) {
+      assert.equal(byName(status.nodes, n)?.phase, 'Succeeded', n);
+    }
+  });
+
   it('retries a failing command with backoff until it succeeds', async () => {
     const file = box.file(
       'retry.yaml',
