@@ -9,7 +9,7 @@
   'targets': [
     {
       'target_name': 'distml_native',
-      'sources': ['src/net.cc', 'src/collective.cc', 'src/addon.cc'],
+      'sources': ['src/net.cc', 'src/collective.cc', 'src/image.cc', 'src/addon.cc'],
       'defines': ['NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS', 'NODE_ADDON_API_DISABLE_DEPRECATED', 'USE_C10D_GLOO'],
       'cflags!': ['-fno-exceptions', '-fno-rtti'],
       'cflags_cc!': ['-fno-exceptions', '-fno-rtti', '-std=gnu++17'],
@@ -18,10 +18,10 @@
       'conditions': [
         ['libtorch==""', {
           'cflags_cc': ['-isystem', '/usr/include/torch/csrc/api/include'],
-          'libraries': ['-L/usr/lib/x86_64-linux-gnu', '-Wl,--no-as-needed', '-ltorch', '-ltorch_cpu', '-lc10', '-Wl,--as-needed'],
+          'libraries': ['-L/usr/lib/x86_64-linux-gnu', '-Wl,--no-as-needed', '-ltorch', '-ltorch_cpu', '-lc10', '-Wl,--as-needed', '-ljpeg'],
         }, {
           'cflags_cc': ['-isystem', '<(libtorch)/include', '-isystem', '<(libtorch)/include/torch/csrc/api/include'],
-          'libraries': ['-L<(libtorch)/lib', '-Wl,-rpath,<(libtorch)/lib', '-Wl,--no-as-needed', '-ltorch', '-ltorch_cpu', '-lc10', '-Wl,--as-needed'],
+          'libraries': ['-L<(libtorch)/lib', '-Wl,-rpath,<(libtorch)/lib', '-Wl,--no-as-needed', '-ltorch', '-ltorch_cpu', '-lc10', '-Wl,--as-needed', '-ljpeg'],
         }],
       ],
     },

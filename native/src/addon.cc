@@ -22,6 +22,7 @@
 #include <memory>
 
 #include "collective.h"
+#include "image.h"
 #include "net.h"
 
 namespace distml {
@@ -587,6 +588,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads));
   exports.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
   distml::InitCollective(env, exports);
+  distml::InitImage(env, exports);
   return exports;
 }
 

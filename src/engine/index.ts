@@ -24,6 +24,8 @@ export type { AdamConfig, OptimizerConfig, SgdConfig } from './optimizer.js';
 export type { Labels } from './native.js';
 export {
   createModel,
+  decodeJpegGray,
+  type GrayImage,
   getNumThreads,
   Model,
   setNumThreads,

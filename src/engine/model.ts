@@ -336,3 +336,29 @@ export function setNumThreads(n: number): void {
 export function getNumThreads(): number {
   return loadAddon().getNumThreads();
 }
+
+/** A one-channel image: luma 0..255, row-major. */
+export interface GrayImage {
+  width: number;
+  height: number;
+  pixels: Uint8Array;
+}
+
+/**
+ * Decodes JPEG bytes to luma with libjpeg-turbo, as TensorFlow's `decode_jpeg(channels=1)` does. Images wider
+ * or taller than `maxSide`, or over `maxPixels`, are refused before any pixel is decoded; corrupt data
+ * (including a truncated scan) is an error, never a partly grey image. Errors are ENGINE_BAD_INPUT.
+ */
+export function decodeJpegGray(bytes: Uint8Array, maxSide: number, maxPixels: number): GrayImage {
+  const r = loadAddon().decodeJpegGray(bytes, maxSide, maxPixels);
+  if (r.error === 'size') {
+    throw new EngineError(
+      'ENGINE_BAD_INPUT',
+      `image is ${r.width}x${r.height}; each side must be 1..${maxSide} pixels and the area at most ${maxPixels} pixels`,
+    );
+  }
+  if (r.error !== undefined || !r.pixels) {
+    throw new EngineError('ENGINE_BAD_INPUT', `not a decodable JPEG: ${r.error ?? 'no pixels'}`);
+  }
+  return { width: r.width!, height: r.height!, pixels: r.pixels };
+}

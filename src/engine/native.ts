@@ -86,6 +86,12 @@ export interface NativeAddon {
   };
   setNumThreads(n: number): void;
   getNumThreads(): number;
+  /** libjpeg-turbo decode to one channel (native/src/image.cc). */
+  decodeJpegGray(
+    bytes: Uint8Array,
+    maxSide: number,
+    maxPixels: number,
+  ): { width?: number; height?: number; pixels?: Uint8Array; error?: string };
   torchVersion: string;
 }
 

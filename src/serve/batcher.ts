@@ -1,6 +1,8 @@
 // Dynamic batching: requests that arrive close together share one forward pass. A batch starts when the model
 // is idle and either the queue holds `maxBatch` examples or the oldest request has waited `maxDelayMs`;
 // requests that arrive while a batch runs wait for the next one, so under load batches grow by themselves.
+// When a forward pass ends, the next batch is handed to the model before the finished one's answers are
+// written, so the model computes while the event loop serialises responses.
 
 /** Runs the model on `count` examples laid out back to back; returns `count × outputs` values. */
 export type PredictFn = (inputs: Float32Array, count: number) => Promise<Float32Array>;
@@ -95,35 +97,40 @@ export class DynamicBatcher {
     }
     this.queued -= count;
     this.running = true;
-    void this.run(batch, count).finally(() => {
-      this.running = false;
-      this.schedule();
-    });
+    void this.run(batch, count);
   }
 
   private async run(batch: Pending[], count: number): Promise<void> {
     const { inputSize, outputSize } = this.opts;
-    let inputs: Float32Array;
-    if (batch.length === 1) inputs = (batch[0] as Pending).inputs;
-    else {
-      inputs = new Float32Array(count * inputSize);
-      let at = 0;
-      for (const p of batch) {
-        inputs.set(p.inputs, at);
-        at += p.inputs.length;
-      }
-    }
     const t0 = performance.now();
+    let out: Float32Array | undefined;
+    let failure: unknown;
     try {
-      const out = await this.predict(inputs, count);
-      this.opts.onBatch?.(count, (performance.now() - t0) / 1000);
-      let at = 0;
-      for (const p of batch) {
-        p.resolve(out.subarray(at, at + p.count * outputSize));
-        at += p.count * outputSize;
+      let inputs: Float32Array;
+      if (batch.length === 1) inputs = (batch[0] as Pending).inputs;
+      else {
+        inputs = new Float32Array(count * inputSize);
+        let at = 0;
+        for (const p of batch) {
+          inputs.set(p.inputs, at);
+          at += p.inputs.length;
+        }
       }
+      out = await this.predict(inputs, count);
+      this.opts.onBatch?.(count, (performance.now() - t0) / 1000);
     } catch (err) {
-      for (const p of batch) p.reject(err);
+      failure = err;
     }
+    // The model is free: hand it the next batch before answering this one.
+    this.running = false;
+    if (this.queue.length > 0) this.schedule();
+    let at = 0;
+    for (const p of batch) {
+      if (!out) p.reject(failure);
+      else p.resolve(out.subarray(at, at + p.count * outputSize));
+      at += p.count * outputSize;
+    }
+    // Wakes idle() waiters only now that every answer of this batch is out.
+    if (!this.running) this.schedule();
   }
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import jpeg from 'jpeg-js';
 import { imageToInput } from '../../src/serve/index.js';
 import { encodeJpeg, encodePng } from './fixtures.js';
 
@@ -26,6 +27,31 @@ describe('image bytes to model input', () => {
   it('decodes a JPEG close to its pixels', () => {
     const gray = new Uint8Array(784).fill(90);
     for (const v of decode(encodeJpeg(gray, 28, 28, 100))) assert.ok(Math.abs(v * 255 - 90) <= 2);
+  });
+
+  it('decodes a JPEG with detail to its pixels (libjpeg-turbo), and colour to BT.601 luma', () => {
+    const gray = Uint8Array.from({ length: 784 }, (_, i) => (i % 28) * 4 + Math.floor(i / 28) * 4);
+    const x = decode(encodeJpeg(gray, 28, 28, 100));
+    x.forEach((v, i) => assert.ok(Math.abs(v * 255 - (gray[i] as number)) <= 3, `pixel ${i}: ${v * 255}`));
+    const red = Buffer.alloc(28 * 28 * 4);
+    for (let i = 0; i < 784; i++) red.writeUInt32BE(0xff0000ff, i * 4);
+    const luma = decode(jpeg.encode({ data: red, width: 28, height: 28 }, 100).data);
+    // 0.299 * 255 = 76.2; JPEG's chroma rounding moves it by a level or two.
+    for (const v of luma) assert.ok(Math.abs(v * 255 - 76) <= 2, `red decodes to ${v * 255}`);
+  });
+
+  it('rejects a truncated or corrupt JPEG and one declaring a huge size, before decoding pixels', () => {
+    const good = encodeJpeg(Uint8Array.from({ length: 784 }, (_, i) => (i * 37) % 256));
+    assert.throws(() => decode(good.subarray(0, Math.floor(good.length / 2))), /not a decodable JPEG/);
+    const corrupt = Buffer.from(good);
+    corrupt.fill(0xff, 200, 260);
+    assert.throws(() => decode(corrupt), /not a decodable JPEG/);
+    const huge = Buffer.from(good);
+    const sof = huge.indexOf(Buffer.from([0xff, 0xc0]));
+    assert.ok(sof > 0, 'baseline SOF0 marker');
+    huge.writeUInt16BE(60_000, sof + 5); // height
+    huge.writeUInt16BE(60_000, sof + 7); // width
+    assert.throws(() => decode(huge), /60000x60000; each side must be/);
   });
 
   it('rejects bytes that are not an image, a truncated PNG and an oversized one', () => {

@@ -1,13 +1,14 @@
 // Image bytes → one model input, the way the book's serving signature does it (Listing 9.20):
 // decode JPEG or PNG to one channel, resize to 28×28 bilinearly (tf.image.resize: half-pixel centres, no
 // antialiasing), cast to uint8 (truncating, as tf.cast does), then scale by 1/255 as in training.
-import jpeg from 'jpeg-js';
+// JPEG (the book's request) is decoded natively by libjpeg-turbo; PNG by pngjs.
 import { PNG } from 'pngjs';
+import { decodeJpegGray, EngineError } from '../../engine/index.js';
 import { badRequest } from '../errors.js';
 
 /** Largest image we agree to decode: bounds the memory a single request can make us use. */
 export const MAX_IMAGE_SIDE = 4096;
-const MAX_MEGAPIXELS = 16;
+const MAX_PIXELS = 16_000_000;
 
 const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -15,7 +16,7 @@ interface Gray {
   width: number;
   height: number;
   /** Luma 0..255, row-major. */
-  pixels: Float32Array;
+  pixels: Uint8Array;
 }
 
 /** Decodes JPEG or PNG bytes into `size`×`size` values in [0, 1] (written into `out` at `offset`). */
@@ -32,18 +33,12 @@ function decodeGray(bytes: Uint8Array): Gray {
 }
 
 function decodeJpeg(bytes: Uint8Array): Gray {
-  let img;
   try {
-    img = jpeg.decode(bytes, {
-      useTArray: true,
-      formatAsRGBA: true,
-      maxResolutionInMP: MAX_MEGAPIXELS,
-      maxMemoryUsageInMB: 256,
-    });
+    return decodeJpegGray(bytes, MAX_IMAGE_SIDE, MAX_PIXELS);
   } catch (err) {
-    throw badRequest(`image_bytes is not a decodable JPEG: ${(err as Error).message ?? String(err)}`);
+    if (err instanceof EngineError) throw badRequest(`image_bytes: ${err.message}`);
+    throw err;
   }
-  return toGray(img.width, img.height, img.data);
 }
 
 function decodePng(bytes: Uint8Array): Gray {
@@ -70,7 +65,7 @@ function checkSize(width: number, height: number): void {
 /** RGBA → luma with ITU-R BT.601 weights (what libjpeg uses for one-channel decoding); alpha is ignored. */
 function toGray(width: number, height: number, rgba: Uint8Array): Gray {
   checkSize(width, height);
-  const pixels = new Float32Array(width * height);
+  const pixels = new Uint8Array(width * height);
   for (let i = 0, j = 0; i < pixels.length; i++, j += 4) {
     pixels[i] = Math.round(0.299 * (rgba[j] ?? 0) + 0.587 * (rgba[j + 1] ?? 0) + 0.114 * (rgba[j + 2] ?? 0));
   }
@@ -97,9 +92,14 @@ function axisWeights(
 }
 
 function resizeBilinear(img: Gray, outH: number, outW: number, out: Float32Array, offset: number): void {
+  const p = img.pixels;
+  if (img.width === outW && img.height === outH) {
+    // Half-pixel centres at scale 1 land on the pixels themselves: resizing is the identity.
+    for (let i = 0; i < p.length; i++) out[offset + i] = (p[i] as number) / 255;
+    return;
+  }
   const ys = axisWeights(img.height, outH);
   const xs = axisWeights(img.width, outW);
-  const p = img.pixels;
   for (let y = 0; y < outH; y++) {
     const top = (ys.lo[y] as number) * img.width;
     const bottom = (ys.hi[y] as number) * img.width;
