@@ -1,28 +1,13 @@
-import type { ExampleBatch, Dataset, ScaledExample } from '../data/index.js';
-import type { Model, ModelSpec } from '../engine/index.js';
+import type { ExampleBatch } from '../data/index.js';
+import type { Model } from '../engine/index.js';
 import type { Callback, EpochLog } from './callbacks.js';
 import { latestCheckpoint, restoreCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
 import { TrainError } from './errors.js';
 import { BatchFeed, wholeSplit } from './feed.js';
-import type { LrSchedule } from './schedule.js';
+import type { TrainingJob } from './job.js';
 
-export interface FitOptions {
+export interface FitOptions extends TrainingJob {
   model: Model;
-  /** Model name recorded in checkpoints. */
-  name: string;
-  spec: ModelSpec;
-  classNames: readonly string[];
-  /** Unbatched, preprocessed training examples (cached upstream, ideally). */
-  train: Dataset<ScaledExample>;
-  /** Validation data, evaluated after every epoch. */
-  test?: Dataset<ScaledExample>;
-  epochs: number;
-  /** Steps per epoch; default: one full pass over the training data. */
-  stepsPerEpoch?: number;
-  batchSize: number;
-  seed: number;
-  baseLr: number;
-  schedule: LrSchedule;
   callbacks?: Callback[];
   /** Checkpoints: every `everySteps` steps and at each epoch end, atomically, keeping the newest `keep`. */
   checkpoint?: { dir: string; everySteps?: number; keep?: number };

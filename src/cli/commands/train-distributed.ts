@@ -1,20 +1,11 @@
 import { availableParallelism } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CLASS_NAMES, resolveFashionMnist, scaledSplit } from '../../data/index.js';
-import { setNumThreads } from '../../engine/index.js';
-import { bookModelSpec } from '../../models/index.js';
-import {
-  launchWorkers,
-  runWorker,
-  SCHEDULES,
-  type ClusterEnv,
-  type DistributedResult,
-} from '../../train/index.js';
+import { launchWorkers, runWorker, type ClusterEnv, type DistributedResult } from '../../train/index.js';
 import { UsageError, type CommandContext } from '../command.js';
 import { fmt } from '../output.js';
 import { childArgv, relayProgress } from '../relaunch.js';
-import { progressCallback, type TrainFlags } from './train.js';
+import { checkpointDirOf, jobFromFlags, lineageOf, progressCallback, type TrainFlags } from './train.js';
 
 /** Flags that configure the launcher itself and are not passed on to the workers it starts. */
 const LAUNCHER_ONLY = ['workers', 'min-workers', 'max-workers', 'master-port', 'max-restarts'];
@@ -98,47 +89,19 @@ export async function runAsWorker(ctx: CommandContext, f: TrainFlags, cluster: C
       '--workers starts a group; a worker started with MASTER_ADDR/TF_CONFIG must not pass it',
     );
   const threads = f.threads ?? (Number(process.env['DISTML_THREADS']) || availableParallelism());
-  setNumThreads(threads);
   const outDir = resolve(f.out);
-  const src = await resolveFashionMnist({
-    source: f.source,
-    urlBase: f['url-base'],
-    workspace: global.workspace,
-  });
-  const dataOpts = { cache: f.cache, workspace: global.workspace };
-  const train = scaledSplit('train', src.train, dataOpts);
-  const test = scaledSplit('test', src.test, dataOpts);
+  const { job, source } = await jobFromFlags(f, global.workspace, threads);
   const bar = progressCallback(out, f.epochs);
   const result = await runWorker({
+    ...job,
     cluster,
-    name: f.model,
-    spec: bookModelSpec(f.model),
-    classNames: CLASS_NAMES,
-    train,
-    test,
-    epochs: f.epochs,
-    stepsPerEpoch: f['steps-per-epoch'],
-    batchSize: f['batch-size'],
-    seed: f.seed,
-    baseLr: f.lr,
-    schedule: SCHEDULES[f['lr-schedule']],
-    checkpointDir: resolve(
-      f['checkpoint-dir'] ?? join(global.workspace, 'checkpoints', outDir.split('/').pop() ?? f.model),
-    ),
+    checkpointDir: checkpointDirOf(f, global.workspace, outDir),
     checkpointEvery: f['checkpoint-every'],
     resume: f.resume,
     outDir,
     commTimeoutMs: f['comm-timeout'] * 1000,
     heartbeatTimeoutMs: f['heartbeat-timeout'] * 1000,
-    lineage: {
-      dataFingerprint: train.fingerprint,
-      testFingerprint: test.fingerprint,
-      source: src.kind,
-      trainedAt: new Date().toISOString(),
-      batchSizePerWorker: f['batch-size'],
-      seed: f.seed,
-      lrSchedule: f['lr-schedule'],
-    },
+    lineage: { ...lineageOf(job, source, f), batchSizePerWorker: f['batch-size'] },
     onStep: (l) => bar.onStepEnd?.(l),
     onEpoch: (l) => void bar.onEpochEnd?.(l),
     onEvent: (e) => out.event(e),

@@ -1,7 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CLASS_NAMES, resolveFashionMnist, scaledSplit } from '../../data/index.js';
 import { createModel, setNumThreads } from '../../engine/index.js';
 import { bookModelSpec } from '../../models/index.js';
 import { SCHEDULES } from '../../train/index.js';
@@ -19,7 +18,7 @@ import {
 import { UsageError, type CommandContext } from '../command.js';
 import { fmt } from '../output.js';
 import { childArgv, relayProgress } from '../relaunch.js';
-import { progressCallback, type TrainFlags } from './train.js';
+import { jobFromFlags, lineageOf, progressCallback, type TrainFlags } from './train.js';
 
 /** Flags of the launcher that its role processes must not see (they get roles and threads by env). */
 const LAUNCHER_ONLY = ['workers', 'threads', 'min-workers', 'max-workers', 'master-port', 'max-restarts'];
@@ -139,42 +138,21 @@ async function runWorkerRole(
 ): Promise<void> {
   const { out, global } = ctx;
   refuseUnsupported(f);
-  setNumThreads(f.threads ?? (Number(process.env['DISTML_THREADS']) || availableParallelism()));
-  const src = await resolveFashionMnist({
-    source: f.source,
-    urlBase: f['url-base'],
-    workspace: global.workspace,
-  });
-  const dataOpts = { cache: f.cache, workspace: global.workspace };
-  const train = scaledSplit('train', src.train, dataOpts);
-  const test = scaledSplit('test', src.test, dataOpts);
+  const threads = f.threads ?? (Number(process.env['DISTML_THREADS']) || availableParallelism());
+  const { job, source } = await jobFromFlags(f, global.workspace, threads);
   const bar = progressCallback(out, f.epochs);
   const chief = role.rank === 0;
   const { metrics, result } = await runPsWorker({
+    ...job,
     rank: role.rank,
     workers: role.workers,
     servers: role.servers,
     partition: { shards: role.shards },
-    name: f.model,
-    spec: bookModelSpec(f.model),
-    classNames: CLASS_NAMES,
-    train,
-    test: chief ? test : undefined,
-    epochs: f.epochs,
-    stepsPerEpoch: f['steps-per-epoch'],
-    batchSize: f['batch-size'],
-    seed: f.seed,
-    baseLr: f.lr,
-    schedule: SCHEDULES[f['lr-schedule']],
+    test: chief ? job.test : undefined,
     outDir: resolve(f.out),
     lineage: {
-      dataFingerprint: train.fingerprint,
-      testFingerprint: test.fingerprint,
-      source: src.kind,
-      trainedAt: new Date().toISOString(),
+      ...lineageOf(job, source, f),
       batchSizePerWorker: f['batch-size'],
-      seed: f.seed,
-      lrSchedule: f['lr-schedule'],
       parameterServers: role.shards.length,
       staleness: f.staleness ?? null,
     },

@@ -1,7 +1,14 @@
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { CLASS_NAMES, resolveFashionMnist, scaledSplit } from '../../data/index.js';
+import {
+  CLASS_NAMES,
+  resolveFashionMnist,
+  scaledSplit,
+  type Dataset,
+  type ResolvedSource,
+  type ScaledExample,
+} from '../../data/index.js';
 import { createModel, setNumThreads } from '../../engine/index.js';
 import { bookModelSpec, MODEL_NAMES, savePackage } from '../../models/index.js';
 import {
@@ -12,6 +19,7 @@ import {
   SCHEDULES,
   type Callback,
   type FitResult,
+  type TrainingJob,
 } from '../../train/index.js';
 import { parseFlags, UsageError, type Command } from '../command.js';
 import { cacheFlag, cacheOption, dataSourceFlags, dataSourceOptions } from '../data-source-flags.js';
@@ -225,20 +233,9 @@ export const train: Command = {
     if ((f.workers ?? 1) > 1 || f['min-workers'] !== undefined || f['max-workers'] !== undefined)
       return runLauncher(ctx, f);
     const threads = f.threads ?? availableParallelism();
-    setNumThreads(threads);
     const outDir = resolve(f.out);
-    const ckptDir = resolve(
-      f['checkpoint-dir'] ?? join(global.workspace, 'checkpoints', outDir.split('/').pop() ?? f.model),
-    );
-    const src = await resolveFashionMnist({
-      source: f.source,
-      urlBase: f['url-base'],
-      workspace: global.workspace,
-    });
-    const dataOpts = { cache: f.cache, workspace: global.workspace };
-    const trainData = scaledSplit('train', src.train, dataOpts);
-    const testData = scaledSplit('test', src.test, dataOpts);
-    const spec = bookModelSpec(f.model);
+    const { job, source } = await jobFromFlags(f, global.workspace, threads);
+    const spec = job.spec;
     const model = createModel(spec, { seed: f.seed });
     try {
       await model.setOptimizer({ type: 'adam', learningRate: f.lr });
@@ -246,20 +243,10 @@ export const train: Command = {
       const callbacks: Callback[] = [progressCallback(out, f.epochs), printLr((l) => out.info(l))];
       if (stopper) callbacks.push(stopper);
       const result = await fit({
+        ...job,
         model,
-        name: f.model,
-        spec,
-        classNames: CLASS_NAMES,
-        train: trainData,
-        test: testData,
-        epochs: f.epochs,
-        stepsPerEpoch: f['steps-per-epoch'],
-        batchSize: f['batch-size'],
-        seed: f.seed,
-        baseLr: f.lr,
-        schedule: SCHEDULES[f['lr-schedule']],
         callbacks,
-        checkpoint: { dir: ckptDir, everySteps: f['checkpoint-every'] },
+        checkpoint: { dir: checkpointDirOf(f, global.workspace, outDir), everySteps: f['checkpoint-every'] },
         resume: f.resume,
       });
       const state = await model.getState();
@@ -271,15 +258,10 @@ export const train: Command = {
         classNames: CLASS_NAMES,
         metrics,
         lineage: {
-          dataFingerprint: trainData.fingerprint,
-          testFingerprint: testData.fingerprint,
-          source: src.kind,
-          trainedAt: new Date().toISOString(),
+          ...lineageOf(job, source, f),
           epochs: result.epochs,
           steps: result.steps,
           batchSize: f['batch-size'],
-          seed: f.seed,
-          lrSchedule: f['lr-schedule'],
           threads,
           resumedFrom: result.resumedFrom ?? null,
         },
@@ -319,6 +301,54 @@ function metricsOf(r: FitResult): Record<string, number> {
   if (r.testAccuracy !== undefined) m['testAccuracy'] = r.testAccuracy;
   if (r.testLoss !== undefined) m['testLoss'] = r.testLoss;
   return m;
+}
+
+/** Sets libtorch's thread count and describes the job the training flags ask for (data loads lazily). */
+export async function jobFromFlags(
+  f: TrainFlags,
+  workspace: string,
+  threads: number,
+): Promise<{ job: TrainingJob & { test: Dataset<ScaledExample> }; source: ResolvedSource }> {
+  setNumThreads(threads);
+  const source = await resolveFashionMnist({ source: f.source, urlBase: f['url-base'], workspace });
+  const dataOpts = { cache: f.cache, workspace };
+  return {
+    source,
+    job: {
+      name: f.model,
+      spec: bookModelSpec(f.model),
+      classNames: CLASS_NAMES,
+      train: scaledSplit('train', source.train, dataOpts),
+      test: scaledSplit('test', source.test, dataOpts),
+      epochs: f.epochs,
+      stepsPerEpoch: f['steps-per-epoch'],
+      batchSize: f['batch-size'],
+      seed: f.seed,
+      baseLr: f.lr,
+      schedule: SCHEDULES[f['lr-schedule']],
+    },
+  };
+}
+
+/** Where a model package's data came from and how it was trained (recorded in its model.json). */
+export function lineageOf(
+  job: TrainingJob & { test: Dataset<ScaledExample> },
+  source: ResolvedSource,
+  f: TrainFlags,
+): Record<string, unknown> {
+  return {
+    dataFingerprint: job.train.fingerprint,
+    testFingerprint: job.test.fingerprint,
+    source: source.kind,
+    trainedAt: new Date().toISOString(),
+    seed: f.seed,
+    lrSchedule: f['lr-schedule'],
+  };
+}
+
+/** --checkpoint-dir, or a folder in the workspace named after the output directory. */
+export function checkpointDirOf(f: TrainFlags, workspace: string, outDir: string): string {
+  return resolve(f['checkpoint-dir'] ?? join(workspace, 'checkpoints', outDir.split('/').pop() ?? f.model));
 }
 
 /** Keras-like progress: a bar per epoch on a terminal, JSON lines otherwise. */

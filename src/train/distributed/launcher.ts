@@ -142,7 +142,8 @@ export async function launchWorkers(o: LaunchOptions): Promise<LaunchResult> {
   }
 }
 
-function forwardLines(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void {
+/** Calls `onLine` with each complete line the stream sends. */
+export function forwardLines(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void {
   let buf = '';
   stream?.on('data', (d: Buffer) => {
     buf += d.toString();

@@ -6,7 +6,6 @@ import {
   ProcessGroup,
   Store,
   type Model,
-  type ModelSpec,
   type NamedTensor,
 } from '../../engine/index.js';
 import { savePackage } from '../../models/index.js';
@@ -14,26 +13,15 @@ import type { EpochLog, StepLog } from '../callbacks.js';
 import { latestCheckpoint, restoreCheckpoint, saveCheckpoint, type TrainerState } from '../checkpoint.js';
 import { TrainError } from '../errors.js';
 import { wholeSplit } from '../feed.js';
-import type { LrSchedule } from '../schedule.js';
+import type { TrainingJob } from '../job.js';
 import { ElasticAgent } from './agent.js';
 import type { ClusterEnv } from './env.js';
 import { K, type Generation, type MembershipChange } from './protocol.js';
 import { ShardedFeed } from './sharded-feed.js';
 
-export interface WorkerOptions {
+export interface WorkerOptions extends TrainingJob {
   cluster: ClusterEnv;
-  name: string;
-  spec: ModelSpec;
-  classNames: readonly string[];
-  train: Dataset<ScaledExample>;
   test: Dataset<ScaledExample>;
-  epochs: number;
-  stepsPerEpoch?: number;
-  /** Per-worker batch; the global batch is this times the world size (book 9.1.2). */
-  batchSize: number;
-  seed: number;
-  baseLr: number;
-  schedule: LrSchedule;
   /** Chief writes checkpoints here, atomically, at epoch ends and every `checkpointEvery` steps. */
   checkpointDir: string;
   checkpointEvery?: number;

@@ -5,6 +5,7 @@ import { PS_ENV } from './env.js';
 import type { Partition } from './partition.js';
 import type { ServerStats } from './server.js';
 import type { PsResult, PsWorkerMetrics } from './worker.js';
+import { forwardLines } from '../distributed/launcher.js';
 
 export interface PsLaunchOptions {
   /** Program and arguments of a role process (the same `distml train …` command); the role comes from env. */
@@ -213,16 +214,4 @@ function parseJson(line: string): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
-}
-
-function forwardLines(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void {
-  let buf = '';
-  stream?.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      onLine(buf.slice(0, nl));
-      buf = buf.slice(nl + 1);
-    }
-  });
 }

@@ -1,35 +1,25 @@
 import type { Dataset, ScaledExample } from '../../data/index.js';
-import { createModel, type Model, type ModelSpec } from '../../engine/index.js';
+import { createModel, type Model } from '../../engine/index.js';
 import { savePackage } from '../../models/index.js';
 import type { EpochLog, StepLog } from '../callbacks.js';
 import { TrainError } from '../errors.js';
-import type { LrSchedule } from '../schedule.js';
+import type { TrainingJob } from '../job.js';
 import { wholeSplit } from '../feed.js';
 import { ShardedFeed } from '../distributed/index.js';
 import { PsClient, type ServerAddress } from './client.js';
 import { checkPartition, type Partition } from './partition.js';
 import type { ServerStats } from './server.js';
 
-export interface PsWorkerOptions {
+export interface PsWorkerOptions extends TrainingJob {
   /** This worker's index (0 = the chief) and the number of workers. */
   rank: number;
   workers: number;
   servers: ServerAddress[];
   partition: Pick<Partition, 'shards'>;
-  name: string;
-  spec: ModelSpec;
-  classNames: readonly string[];
-  train: Dataset<ScaledExample>;
   /** Needed by the chief only (it evaluates). */
   test?: Dataset<ScaledExample>;
-  epochs: number;
-  /** Global steps per epoch as in allreduce (an epoch = this × batch × workers examples); default: one pass. */
-  stepsPerEpoch?: number;
-  batchSize: number;
-  seed: number;
   /** For reporting only: the servers apply the learning rate. */
   baseLr: number;
-  schedule: LrSchedule;
   /** Where the chief writes the model package. */
   outDir: string;
   lineage: Record<string, unknown>;
