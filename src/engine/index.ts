@@ -29,6 +29,7 @@ export {
   getNumThreads,
   Model,
   setNumThreads,
+  threadBudget,
   type CreateModelOptions,
   type EvalResult,
   type ModelState,

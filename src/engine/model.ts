@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { EngineError, fromNative } from './errors.js';
 import { loadAddon, type Labels, type NativeModel, type NativeOptimizer } from './native.js';
 import { checkLearningRate, DEFAULT_OPTIMIZER, resolveOptimizer, type OptimizerConfig } from './optimizer.js';
@@ -330,6 +331,24 @@ export function setNumThreads(n: number): void {
     throw new EngineError('ENGINE_BAD_INPUT', `threads must be a positive integer (got ${n})`);
   }
   loadAddon().setNumThreads(n);
+}
+
+/**
+ * Threads this process may give libtorch: DISTML_THREADS when set — the cores a workflow step was granted, or
+ * a launcher's share for one worker — else every core. Oversubscribing the cores with OpenMP teams that spin
+ * while they wait makes everyone on the machine slower, so commands default to this, not to all cores.
+ */
+export function threadBudget(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env['DISTML_THREADS'];
+  if (raw === undefined || raw === '') return availableParallelism();
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new EngineError(
+      'ENGINE_BAD_INPUT',
+      `DISTML_THREADS must be a positive integer (got ${JSON.stringify(raw)}); unset it to use every core`,
+    );
+  }
+  return n;
 }
 
 /** libtorch's intra-op thread count. */

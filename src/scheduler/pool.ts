@@ -44,8 +44,14 @@ export class ResourcePool {
     return this.queue.length;
   }
 
-  /** Waits until the policy admits the request; resolves with its release function. */
+  /**
+   * Waits until the policy admits the request; resolves with its release function. A request for nothing
+   * (no cores, no memory: a short client step, a server that only waits for work) starts at once: it takes
+   * nothing from the head of the queue, and making it wait behind a large request would only delay work
+   * that could run now — in the book's pipeline, the model server waited for every training to start.
+   */
   acquire(owner: string, request: ResourceRequest, signal?: AbortSignal): Promise<Release> {
+    if (request.cores <= 0 && request.memory <= 0) return Promise.resolve(() => undefined);
     if (request.cores > this.options.cores || request.memory > this.options.memory) {
       return Promise.reject(
         new SchedulerError(

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { createModel, EngineError, getNumThreads, setNumThreads } from '../../src/engine/index.js';
+import { availableParallelism } from 'node:os';
+import {
+  createModel,
+  EngineError,
+  getNumThreads,
+  setNumThreads,
+  threadBudget,
+} from '../../src/engine/index.js';
 import { bookCnnSpec } from './book-specs.js';
 import type { Model } from '../../src/engine/index.js';
 
@@ -242,5 +249,18 @@ describe('model (native engine)', () => {
     await m.trainStep(batch.images, batch.labels);
     setNumThreads(2);
     assert.equal(getNumThreads(), 2);
+  });
+
+  it('takes its thread budget from DISTML_THREADS, else every core, and rejects a bad value', () => {
+    assert.equal(threadBudget({}), availableParallelism());
+    assert.equal(threadBudget({ DISTML_THREADS: '' }), availableParallelism());
+    assert.equal(threadBudget({ DISTML_THREADS: '3' }), 3);
+    for (const bad of ['0', '-1', '1.5', 'two']) {
+      assert.throws(
+        () => threadBudget({ DISTML_THREADS: bad }),
+        (e: unknown) =>
+          e instanceof EngineError && /DISTML_THREADS must be a positive integer/.test(e.message),
+      );
+    }
   });
 });

@@ -18,6 +18,22 @@ describe('resource pool (FIFO)', () => {
     assert.deepEqual(pool.available, { cores: 2, memory: 100 });
   });
 
+  it('starts a request for nothing at once, even while a large head waits', async () => {
+    const pool = new ResourcePool({ cores: 2, memory: 100 });
+    const a = await pool.acquire('training', { cores: 2, memory: 0 });
+    let headStarted = false;
+    const head = pool
+      .acquire('next training', { cores: 2, memory: 0 })
+      .then((r) => ((headStarted = true), r));
+    const server = await pool.acquire('server', { cores: 0, memory: 0 });
+    assert.equal(headStarted, false);
+    server();
+    assert.deepEqual(pool.available, { cores: 0, memory: 100 }, 'releasing nothing gives nothing back');
+    a();
+    (await head)();
+    assert.deepEqual(pool.available, { cores: 2, memory: 100 });
+  });
+
   it('rejects a request larger than the pool and a waiter whose signal aborts', async () => {
     const pool = new ResourcePool({ cores: 1, memory: 10 });
     await assert.rejects(pool.acquire('big', { cores: 4, memory: 0 }), SchedulerError);

@@ -112,6 +112,34 @@ spec:
     }
   });
 
+  it('gives each step its granted cores as DISTML_THREADS (at least 1)', async () => {
+    const file = box.file(
+      'threads.yaml',
+      `kind: Workflow
+metadata: {generateName: threads-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    dag:
+      tasks:
+      - {name: two, template: two}
+      - {name: none, template: none}
+  - name: two
+    resources: {cores: 2}
+    container: {command: [sh, -c, 'echo $DISTML_THREADS']}
+  - name: none
+    resources: {cores: 0}
+    container: {command: [sh, -c, 'echo $DISTML_THREADS']}
+`,
+    );
+    const r = await cli(['run', file, '--json', '--cores=2', ws]);
+    assert.equal(r.code, 0, r.stderr);
+    const { status } = await getRun(box.ws, runName(r));
+    assert.equal(byName(status.nodes, 'two')?.outputs?.result, '2');
+    assert.equal(byName(status.nodes, 'none')?.outputs?.result, '1');
+  });
+
   it('retries a failing command with backoff until it succeeds', async () => {
     const file = box.file(
       'retry.yaml',

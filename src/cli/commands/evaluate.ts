@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { resolveFashionMnist, scaledSplit } from '../../data/index.js';
-import { setNumThreads } from '../../engine/index.js';
+import { setNumThreads, threadBudget } from '../../engine/index.js';
 import { loadModel } from '../../models/index.js';
 import { wholeSplit } from '../../train/index.js';
 import { parseFlags, UsageError, type Command } from '../command.js';
@@ -25,7 +25,7 @@ export const evaluate: Command = {
     threads: {
       type: 'string',
       valueName: 'T',
-      defaultText: 'all cores',
+      defaultText: '$DISTML_THREADS, else all cores',
       description: 'libtorch intra-op threads',
     },
     cache: cacheOption,
@@ -34,7 +34,7 @@ export const evaluate: Command = {
   async run({ values, positionals, global, out }) {
     const f = parseFlags(evalFlags, values);
     if (positionals.length !== 1) throw new UsageError('evaluate needs one model package directory');
-    if (f.threads) setNumThreads(f.threads);
+    setNumThreads(f.threads ?? threadBudget());
     const dir = resolve(positionals[0] as string);
     const t0 = performance.now();
     const { model, manifest } = await loadModel(dir);

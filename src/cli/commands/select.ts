@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { select, SELECTION_METRICS, type SelectReport } from '../../registry/index.js';
-import { setNumThreads } from '../../engine/index.js';
+import { setNumThreads, threadBudget } from '../../engine/index.js';
 import { parseFlags, type Command } from '../command.js';
 import { cacheFlag, cacheOption, dataSourceFlags, dataSourceOptions } from '../data-source-flags.js';
 import { table } from '../output.js';
@@ -78,7 +78,7 @@ export const selectCommand: Command = {
     threads: {
       type: 'string',
       valueName: 'T',
-      defaultText: 'all cores',
+      defaultText: '$DISTML_THREADS, else all cores',
       description: 'libtorch intra-op threads',
     },
     'only-if-better': {
@@ -92,7 +92,7 @@ export const selectCommand: Command = {
     // `--candidates a b c`: directories after the flag arrive as positionals.
     const given = [...((values.candidates as string[] | undefined) ?? []), ...positionals];
     const f = parseFlags(selectFlags, { ...values, candidates: given.length ? given : undefined });
-    if (f.threads) setNumThreads(f.threads);
+    setNumThreads(f.threads ?? threadBudget());
     const progress = out.progress('evaluate');
     const report = await select({
       candidates: f.candidates,

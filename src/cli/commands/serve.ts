@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { setNumThreads } from '../../engine/index.js';
+import { setNumThreads, threadBudget } from '../../engine/index.js';
 import {
   anonymousOnly,
   BALANCE_POLICIES,
@@ -329,7 +329,7 @@ export const serveCommand: Command = {
     threads: {
       type: 'string',
       valueName: 'T',
-      defaultText: 'all cores',
+      defaultText: '$DISTML_THREADS, else all cores',
       description: 'libtorch intra-op threads',
     },
     ...GATEWAY_OPTIONS,
@@ -344,7 +344,7 @@ export const serveCommand: Command = {
     if (gateway) return runGateway(f, repo, ctx);
     if (!f.model)
       throw new UsageError('--model: is required: the model name in the repository (got nothing)');
-    if (f.threads) setNumThreads(f.threads);
+    setNumThreads(f.threads ?? threadBudget());
     const server = new ModelServer({
       repo: resolve(repo),
       name: f.model,

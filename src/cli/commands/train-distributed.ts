@@ -1,6 +1,6 @@
-import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { threadBudget } from '../../engine/index.js';
 import { launchWorkers, runWorker, type ClusterEnv, type DistributedResult } from '../../train/index.js';
 import { UsageError, type CommandContext } from '../command.js';
 import { fmt } from '../output.js';
@@ -22,7 +22,7 @@ export async function runLauncher(ctx: CommandContext, f: TrainFlags): Promise<v
       `need --min-workers <= --workers <= --max-workers (got ${min} <= ${workers} <= ${max})`,
     );
   }
-  const threads = f.threads ?? Math.max(1, Math.floor(availableParallelism() / workers));
+  const threads = f.threads ?? Math.max(1, Math.floor(threadBudget() / workers));
   const cli = fileURLToPath(new URL('../main.js', import.meta.url));
   const bar = { current: out.progress('train') };
   const result = await launchWorkers({
@@ -88,7 +88,7 @@ export async function runAsWorker(ctx: CommandContext, f: TrainFlags, cluster: C
     throw new UsageError(
       '--workers starts a group; a worker started with MASTER_ADDR/TF_CONFIG must not pass it',
     );
-  const threads = f.threads ?? (Number(process.env['DISTML_THREADS']) || availableParallelism());
+  const threads = f.threads ?? threadBudget();
   const outDir = resolve(f.out);
   const { job, source } = await jobFromFlags(f, global.workspace, threads);
   const bar = progressCallback(out, f.epochs);

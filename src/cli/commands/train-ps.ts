@@ -1,7 +1,6 @@
-import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createModel, setNumThreads } from '../../engine/index.js';
+import { createModel, setNumThreads, threadBudget } from '../../engine/index.js';
 import { bookModelSpec } from '../../models/index.js';
 import { SCHEDULES } from '../../train/index.js';
 import {
@@ -70,7 +69,7 @@ async function runPsLauncher(ctx: CommandContext, f: TrainFlags): Promise<void> 
   refuseUnsupported(f);
   const servers = f.ps ?? 1;
   const workers = f.workers ?? 1;
-  const threads = f.threads ?? Math.max(1, Math.floor(availableParallelism() / workers));
+  const threads = f.threads ?? Math.max(1, Math.floor(threadBudget() / workers));
   const partition = partitionParameters(await trainableTensors(f), servers);
   out.info(describePartition(partition));
   const cli = fileURLToPath(new URL('../main.js', import.meta.url));
@@ -138,7 +137,7 @@ async function runWorkerRole(
 ): Promise<void> {
   const { out, global } = ctx;
   refuseUnsupported(f);
-  const threads = f.threads ?? (Number(process.env['DISTML_THREADS']) || availableParallelism());
+  const threads = f.threads ?? threadBudget();
   const { job, source } = await jobFromFlags(f, global.workspace, threads);
   const bar = progressCallback(out, f.epochs);
   const chief = role.rank === 0;

@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import {
@@ -9,7 +8,7 @@ import {
   type ResolvedSource,
   type ScaledExample,
 } from '../../data/index.js';
-import { createModel, setNumThreads } from '../../engine/index.js';
+import { createModel, setNumThreads, threadBudget } from '../../engine/index.js';
 import { bookModelSpec, MODEL_NAMES, savePackage } from '../../models/index.js';
 import {
   earlyStopping,
@@ -118,7 +117,7 @@ export const train: Command = {
     threads: {
       type: 'string',
       valueName: 'T',
-      defaultText: 'all cores',
+      defaultText: '$DISTML_THREADS, else all cores',
       description: 'libtorch intra-op threads',
     },
     seed: {
@@ -232,7 +231,7 @@ export const train: Command = {
     if (cluster) return runAsWorker(ctx, f, cluster);
     if ((f.workers ?? 1) > 1 || f['min-workers'] !== undefined || f['max-workers'] !== undefined)
       return runLauncher(ctx, f);
-    const threads = f.threads ?? availableParallelism();
+    const threads = f.threads ?? threadBudget();
     const outDir = resolve(f.out);
     const { job, source } = await jobFromFlags(f, global.workspace, threads);
     const spec = job.spec;

@@ -64,7 +64,7 @@ export async function runLeaf(
   try {
     const limit = t.retryStrategy?.limit ?? 0;
     for (let attempt = 0; ; attempt++) {
-      const r = await runAttempt(ctx, t, id, scope, attempt, daemon);
+      const r = await runAttempt(ctx, t, id, scope, attempt, daemon, cores);
       if (r.phase === 'Succeeded') {
         if (daemon) keepRelease = true;
         if (memo) saveMemo(ctx, memo, id, r.outputs);
@@ -130,6 +130,7 @@ async function runAttempt(
   scope: Map<string, string>,
   attempt: number,
   daemon: boolean,
+  cores: number,
 ): Promise<Attempt> {
   const dirs = runDirs(ctx.workspace, ctx.run);
   const scratch = join(dirs.scratch, fileName(id));
@@ -151,6 +152,8 @@ async function runAttempt(
       ...launch.env,
       DISTML_RUN: ctx.run,
       DISTML_SCRATCH: scratch,
+      // The step's share of the pool as its libtorch thread budget (at least one thread).
+      DISTML_THREADS: String(Math.max(1, Math.floor(cores))),
       [NODE_KEY_ENV]: `${ctx.run}/${id}`,
     },
     stdoutPath: `${base}.stdout.log`,
