@@ -5,5 +5,5 @@ export { ModelServer, DEFAULT_MAX_BODY, type ModelServerOptions } from './server
 export { DynamicBatcher, type BatcherOptions, type PredictFn } from './batcher.js';
 export { ModelVersions, type LoadedVersion, type VersionEvent, type VersionStatus } from './versions.js';
 export { imageToInput, MAX_IMAGE_SIDE } from './inputs/image.js';
-export { examplesToInputs, PIXELS } from './inputs/instances.js';
+export { decodeBase64, examplesToInputs, PIXELS } from './inputs/instances.js';
 export * from './gateway/index.js';

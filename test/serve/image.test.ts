@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import jpeg from 'jpeg-js';
-import { imageToInput } from '../../src/serve/index.js';
+import { decodeBase64, imageToInput } from '../../src/serve/index.js';
 import { encodeJpeg, encodePng } from './fixtures.js';
 
 function decode(bytes: Uint8Array): Float32Array {
@@ -61,5 +61,25 @@ describe('image bytes to model input', () => {
     const huge = Buffer.from(png);
     huge.writeUInt32BE(100_000, 16);
     assert.throws(() => decode(huge), /each side must be/);
+  });
+});
+
+describe('base64 in requests', () => {
+  const ok = (s: string) => Buffer.from(decodeBase64(s, 'x')).toString('latin1');
+  const bad = (s: string) => assert.throws(() => decodeBase64(s, 'x'), /not valid base64|empty/, s);
+
+  it('takes padded, unpadded, URL-safe and line-wrapped base64', () => {
+    assert.equal(ok('aGk='), 'hi');
+    assert.equal(ok('aGk'), 'hi');
+    assert.equal(ok('aGVsbG8h'), 'hello!');
+    assert.equal(ok('aA=='), 'h');
+    assert.equal(ok('aA'), 'h');
+    assert.equal(ok('-_8'), Buffer.from([0xfb, 0xff]).toString('latin1'));
+    assert.equal(ok('aGVs\nbG8h '), 'hello!');
+  });
+
+  it('refuses other characters, misplaced padding and impossible lengths', () => {
+    for (const s of ['', '!!!not base64', 'aGk=a', 'a===', 'aGk==', 'aA=', '=', '==', 'a', 'aGVsb', 'aG k*'])
+      bad(s);
   });
 });

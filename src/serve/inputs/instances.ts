@@ -7,15 +7,25 @@ import { imageToInput } from './image.js';
 export const SIDE = 28;
 export const PIXELS = SIDE * SIDE;
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2,3})?$/;
+const BASE64_CHARS = /^[A-Za-z0-9+/]*={0,2}$/;
+const NEEDS_NORMALISING = /[\s_-]/;
 
 /** Strict base64 (standard or URL-safe alphabet, padding optional) → bytes; anything else is a 400. */
 export function decodeBase64(text: unknown, where: string): Uint8Array {
   if (typeof text !== 'string') throw badRequest(`${where}: "b64" must be a string`);
-  const s = text.replace(/\s+/g, '').replace(/-/g, '+').replace(/_/g, '/');
+  const s = NEEDS_NORMALISING.test(text)
+    ? text.replace(/\s+/g, '').replace(/-/g, '+').replace(/_/g, '/')
+    : text;
   if (s.length === 0) throw badRequest(`${where}: "b64" is empty`);
-  if (!BASE64.test(s)) throw badRequest(`${where}: "b64" is not valid base64`);
+  if (!BASE64_CHARS.test(s) || !validLength(s)) throw badRequest(`${where}: "b64" is not valid base64`);
   return Buffer.from(s, 'base64');
+}
+
+/** Padded: a multiple of 4 with 1 or 2 '='; unpadded: any length but 4k + 1 (which cannot end a byte). */
+function validLength(s: string): boolean {
+  const pad = s.endsWith('==') ? 2 : s.endsWith('=') ? 1 : 0;
+  const body = s.length - pad;
+  return pad === 0 ? body % 4 !== 1 : s.length % 4 === 0 && body % 4 === 4 - pad;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
