@@ -75,6 +75,49 @@ describe('gateway features (real processes)', () => {
     assert.ok(!readFileSync(audit, 'utf8').includes(key), 'the key itself is never written');
   });
 
+  it('keeps each session on one replica with --balance consistent-hash, and holds a client to its token bucket', async () => {
+    const keys = join(fx.dir, 'bucket.yaml');
+    // One token every 4 s and a bucket of 3: the fourth quick request finds it empty.
+    writeFileSync(keys, 'anonymous: { concurrency: 8, rps: 0.25, burst: 3, queue: 0 }\n');
+    const gw = await startGateway([
+      ...['--repo', fx.repo, '--model', 'fmnist', '--replicas', '2', '--balance', 'consistent-hash'],
+    ]);
+    running.push(gw);
+    await waitFor(async () => (await status(gw.url)).ready === 2, 60_000);
+    const url = `${gw.url}/v1/models/fmnist:predict`;
+    const body = { instances: examples(1) };
+    const home = new Map<string, Set<string>>();
+    for (let round = 0; round < 3; round++) {
+      for (let s = 0; s < 12; s++) {
+        const r = await post(url, body, { 'x-session-id': `session-${s}` });
+        assert.equal(r.status, 200);
+        const set = home.get(`session-${s}`) ?? new Set<string>();
+        set.add(String(r.headers.get('x-distml-replica')));
+        home.set(`session-${s}`, set);
+      }
+    }
+    for (const [session, replicas] of home)
+      assert.equal(replicas.size, 1, `${session} moved: ${[...replicas]}`);
+    const used = new Set([...home.values()].map((r) => [...r][0]));
+    assert.equal(used.size, 2, 'the sessions spread over both replicas');
+    assert.equal(await gw.stop(), 0);
+
+    const limited = await startGateway([
+      ...['--repo', fx.repo, '--model', 'fmnist', '--replicas', '1', '--api-keys', keys],
+    ]);
+    running.push(limited);
+    const codes: number[] = [];
+    let retryAfter = 0;
+    for (let i = 0; i < 5; i++) {
+      const r = await post(`${limited.url}/v1/models/fmnist:predict`, body);
+      codes.push(r.status);
+      if (r.status === 429) retryAfter = Number(r.headers.get('retry-after'));
+    }
+    assert.deepEqual(codes, [200, 200, 200, 429, 429], 'a bucket of 3, no queue');
+    assert.ok(retryAfter >= 1 && retryAfter <= 4, `Retry-After ${retryAfter} s for one token at 0.25/s`);
+    assert.equal(await limited.stop(), 0);
+  });
+
   it('splits a large request across replicas and returns the same results, in order, as unsharded requests', async () => {
     const gw = await startGateway([
       '--repo',
