@@ -10,6 +10,8 @@ export { checkWorkflow, loadWorkflowFile, parseWorkflowYaml, workflowToYaml } fr
 export { parseDuration, parseMemory } from './expr/quantity.js';
 export { step, task, templates, workflow, type CallOptions, type TemplateOptions } from './builder.js';
 export { runDirs, fileName, type EngineEvent } from './engine/context.js';
+export { SYNC_ANNOTATION } from './engine/execution.js';
+export { isDaemon } from './engine/leaf.js';
 export {
   executeRun,
   isEngineAlive,

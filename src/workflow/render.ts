@@ -108,6 +108,8 @@ export function runJson(run: RunRecord, nodes: NodeRecord[]): Record<string, unk
       name: run.name,
       workflow: run.workflow,
       creationTimestamp: new Date(run.createdAt).toISOString(),
+      annotations: (run.spec as { metadata?: { annotations?: Record<string, string> } } | null)?.metadata
+        ?.annotations,
     },
     spec: {
       arguments: { parameters: Object.entries(run.parameters).map(([name, value]) => ({ name, value })) },

@@ -42,6 +42,56 @@ spec:
     assert.equal(byName(status.nodes, 'server')?.phase, 'Succeeded');
   });
 
+  it('start as soon as their own dependencies are met; with --sync, only after all the batch work', async () => {
+    // `slow` ends only once the server has started (async) — or, with --sync, the server starts only once
+    // `slow` has ended. `client` needs the server; it is not batch work, so --sync does not wait for it.
+    const flag = join(box.dir, 'server-started');
+    const file = box.file(
+      'sync.yaml',
+      `apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: sync-}
+spec:
+  entrypoint: main
+  arguments: {parameters: [{name: gate, value: "true"}]}
+  templates:
+    - name: main
+      dag:
+        tasks:
+          - {name: fast, template: sh, arguments: {parameters: [{name: cmd, value: "true"}]}}
+          - name: slow
+            template: sh
+            arguments:
+              parameters:
+                - name: cmd
+                  value: 'if [ {{workflow.parameters.gate}} = true ]; then i=0; until [ -f ${flag} ]; do sleep 0.1; i=$((i+1)); [ $i -lt 1200 ] || exit 3; done; fi'
+          - {name: server, template: server, depends: fast}
+          - {name: client, template: sh, depends: server, arguments: {parameters: [{name: cmd, value: "true"}]}}
+    - name: sh
+      inputs: {parameters: [{name: cmd}]}
+      container: {command: [sh, -c, "{{inputs.parameters.cmd}}"]}
+    - name: server
+      daemon: true
+      container: {command: [sh, -c, "touch ${flag}; echo listening; sleep 600"]}
+`,
+    );
+    const async = await cli(['run', file, '--json', `--workspace=${box.ws}`]);
+    assert.equal(async.code, 0, async.stderr.slice(-2000));
+
+    const sync = await cli(['run', file, '--sync', '-p', 'gate=false', '--json', `--workspace=${box.ws}`]);
+    assert.equal(sync.code, 0, sync.stderr.slice(-2000));
+    const { status } = await getRun(box.ws, runName(sync));
+    const at = (n: string, k: 'startedAt' | 'finishedAt') => Date.parse(byName(status.nodes, n)![k]!);
+    assert.ok(at('server', 'startedAt') >= at('slow', 'finishedAt'), 'the server waited for the batch work');
+    assert.equal(byName(status.nodes, 'client')?.phase, 'Succeeded');
+    const run = JSON.parse(
+      (await cli(['get', runName(sync), '-o', 'json', `--workspace=${box.ws}`])).stdout,
+    ) as {
+      metadata: { annotations?: Record<string, string> };
+    };
+    assert.equal(run.metadata.annotations?.['workflows.distml.io/sync'], 'true', 'saved with the run');
+  });
+
   it('run --detach returns once the first daemon is up, with the run still going', async () => {
     const file = box.file(
       'detach.yaml',

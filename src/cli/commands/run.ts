@@ -3,13 +3,21 @@ import { mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { MetadataStore } from '../../metadata/index.js';
-import { loadWorkflowFile, runDirs, submitRun, type WorkflowSpec } from '../../workflow/index.js';
+import {
+  loadWorkflowFile,
+  runDirs,
+  isDaemon,
+  submitRun,
+  SYNC_ANNOTATION,
+  type WorkflowSpec,
+} from '../../workflow/index.js';
 import { parseFlags, UsageError, type Command } from '../command.js';
 import { DISTML_COMMAND, driveRun } from './run-engine.js';
 
 const runFlags = z.object({
   parameter: z.array(z.string().regex(/^[A-Za-z0-9_-]+=/, 'must be NAME=VALUE')).default([]),
   detach: z.boolean().default(false),
+  sync: z.boolean().default(false),
   show: z.array(z.string().min(1, 'must name a step')).default([]),
   cores: z.coerce
     .number({ message: 'must be a positive number' })
@@ -21,7 +29,7 @@ export const runCommand: Command = {
   path: ['run'],
   summary:
     'run a pipeline (Argo Workflow YAML): steps and DAGs, fan-out, retries, memoization, exit handlers',
-  usage: 'FILE [-p NAME=VALUE]... [--detach]',
+  usage: 'FILE [-p NAME=VALUE]... [--detach] [--sync]',
   details: [
     'FILE is an Argo-style Workflow (apiVersion/kind/metadata/spec with entrypoint, arguments and templates).',
     'Templates: steps (groups run in order, steps of a group in parallel), dag (tasks with dependencies or',
@@ -31,6 +39,10 @@ export const runCommand: Command = {
     'Every node transition is saved in <workspace>/distml.db: `distml get RUN` shows them, `distml resume RUN`',
     'continues a run whose engine died without re-running finished steps. A step scratch dir under',
     '<workspace>/runs/RUN/scratch is removed when the step succeeds and kept when it fails.',
+    'Asynchronous by default (book 5.3): a server step starts as soon as its own dependencies are met, while',
+    'other branches (slower trainings) still run. --sync makes every server step of a DAG also wait until all',
+    'the work that does not depend on a server has finished (the synchronous pipeline); it is saved with the',
+    'run, so resume and retry keep it.',
     'Exit code 1 when the run does not succeed.',
   ].join('\n'),
   options: {
@@ -45,6 +57,10 @@ export const runCommand: Command = {
       type: 'boolean',
       description:
         'run in the background; returns once its first server is up (or the run ended) and prints the run name',
+    },
+    sync: {
+      type: 'boolean',
+      description: 'servers start only after all the work that does not need them has finished',
     },
     show: {
       type: 'string',
@@ -64,7 +80,7 @@ export const runCommand: Command = {
     const file = positionals[0];
     if (!file || positionals.length > 1)
       throw new UsageError('expected one workflow FILE, e.g. `distml run examples/book-pipeline.yaml`');
-    const spec = loadWorkflowFile(file);
+    const spec = f.sync ? withSync(loadWorkflowFile(file)) : loadWorkflowFile(file);
     const overrides = Object.fromEntries(
       f.parameter.map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]),
     );
@@ -107,11 +123,16 @@ export const runCommand: Command = {
   },
 };
 
+/** The spec with the annotation that makes the engine run it synchronously. */
+function withSync(spec: WorkflowSpec): WorkflowSpec {
+  const annotations = { ...(spec.metadata['annotations'] as Record<string, string> | undefined) };
+  annotations[SYNC_ANNOTATION] = 'true';
+  return { ...spec, metadata: { ...spec.metadata, annotations } };
+}
+
 /** Names of the templates that run as daemons (servers). */
 function daemonTemplates(spec: WorkflowSpec): Set<string> {
-  return new Set(
-    spec.spec.templates.filter((t) => t.daemon || t.distml?.kind === 'serve').map((t) => t.name),
-  );
+  return new Set(spec.spec.templates.filter(isDaemon).map((t) => t.name));
 }
 
 /**

@@ -10,7 +10,10 @@ import { itemLabel, itemScope, substitute } from '../expr/template.js';
 import { evalWhen } from '../expr/when.js';
 import { templateKind, type DagTask, type Step, type Template } from '../spec/schema.js';
 import { isFailure, transition, type NodeResult, type RunContext } from './context.js';
-import { runLeaf } from './leaf.js';
+import { isDaemon, runLeaf } from './leaf.js';
+
+/** Set to "true" in a workflow's metadata.annotations (by `distml run --sync`) to run it synchronously. */
+export const SYNC_ANNOTATION = 'workflows.distml.io/sync';
 
 /** One call of a template: the node it becomes and the arguments it gets. */
 export interface Call {
@@ -140,6 +143,7 @@ async function execDag(
         : [],
     ),
   );
+  const waits = syncWaits(ctx, tasks, deps);
   const outcomes = new Map<string, TaskOutcome>();
   const running = new Map<string, Promise<void>>();
   const outcome = (name: string) => outcomes.get(name)!;
@@ -147,6 +151,7 @@ async function execDag(
     for (const task of tasks) {
       if (outcomes.has(task.name) || running.has(task.name) || ctx.signal.aborted) continue;
       if (!(deps.get(task.name) ?? []).every((d) => outcomes.has(d))) continue;
+      if (!(waits.get(task.name) ?? []).every((d) => outcomes.has(d))) continue;
       const expr = exprs.get(task.name);
       const go = expr
         ? evalDepends(expr, outcome)
@@ -181,6 +186,33 @@ async function execDag(
       scope: inner,
     };
   return { phase: 'Succeeded', scope: inner };
+}
+
+/**
+ * Synchronous runs (SYNC_ANNOTATION): each server task also waits for every task that is neither a server nor
+ * downstream of one — all the batch work — to end, whatever its outcome. Only batch work is waited for, so
+ * no wait can close a cycle. Asynchronous runs (the default) add nothing.
+ */
+function syncWaits(ctx: RunContext, tasks: DagTask[], deps: Map<string, string[]>): Map<string, string[]> {
+  const waits = new Map<string, string[]>();
+  const annotations = ctx.spec.metadata['annotations'] as Record<string, string> | undefined;
+  if (annotations?.[SYNC_ANNOTATION] !== 'true') return waits;
+  const server = (k: DagTask) => isDaemon(ctx.templates.get(k.template)!);
+  const needsServer = new Map<string, boolean>();
+  const downstream = (name: string, seen = new Set<string>()): boolean => {
+    if (needsServer.has(name)) return needsServer.get(name)!;
+    if (seen.has(name)) return false;
+    seen.add(name);
+    const r = (deps.get(name) ?? []).some((d) => {
+      const k = tasks.find((x) => x.name === d);
+      return (k !== undefined && server(k)) || downstream(d, seen);
+    });
+    needsServer.set(name, r);
+    return r;
+  };
+  const batch = tasks.filter((k) => !server(k) && !downstream(k.name)).map((k) => k.name);
+  for (const k of tasks) if (server(k)) waits.set(k.name, batch);
+  return waits;
 }
 
 function omit(ctx: RunContext, parent: string, task: DagTask): void {

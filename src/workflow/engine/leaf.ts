@@ -45,7 +45,7 @@ export async function runLeaf(
       memoizationStatus: { hit: false, key: memo.key, cacheName: memo.cacheName },
     });
   }
-  const daemon = Boolean(t.daemon ?? (t.distml && BUILTINS[t.distml.kind].daemon));
+  const daemon = isDaemon(t);
   const cores = t.resources?.cores ?? (t.distml ? BUILTINS[t.distml.kind].defaultCores : 0);
   const memory = parseMemory(t.resources?.memory ?? 0);
   if (cores || memory) ctx.store.updateNode(ctx.run, id, { message: `waiting for ${cores} cores` });
@@ -86,6 +86,11 @@ export async function runLeaf(
   } finally {
     if (!keepRelease) release();
   }
+}
+
+/** A server: ready once it prints its first line, stopped when the run ends (`daemon: true`, built-in serve). */
+export function isDaemon(t: Template): boolean {
+  return Boolean(t.daemon ?? (t.distml && BUILTINS[t.distml.kind].daemon));
 }
 
 function planMemo(t: Template, scope: Map<string, string>): MemoPlan {
