@@ -11,6 +11,13 @@ const ws = `--workspace=${box.ws}`;
 const lines = (file: string) =>
   existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : [];
 
+/** Writes NAME.yaml: a Workflow (generateName NAME-) whose entrypoint is `main`; `spec` follows `spec:`. */
+const workflowFile = (name: string, spec: string) =>
+  box.file(
+    `${name}.yaml`,
+    `kind: Workflow\nmetadata: {generateName: ${name}-}\nspec:\n  entrypoint: main\n${spec}`,
+  );
+
 /** A container template appending its name to LOG (and printing it). */
 const mark = (log: string) => `  - name: mark
     inputs: {parameters: [{name: n}]}
@@ -20,13 +27,9 @@ const mark = (log: string) => `  - name: mark
 describe('workflow engine', () => {
   it('runs steps groups in order, fans out over items, fans in their results, skips on when', async () => {
     const log = join(box.dir, 'steps.log');
-    const file = box.file(
-      'steps.yaml',
-      `kind: Workflow
-metadata: {generateName: steps-}
-spec:
-  entrypoint: main
-  templates:
+    const file = workflowFile(
+      'steps',
+      `  templates:
   - name: main
     steps:
     - - {name: first, template: mark, arguments: {parameters: [{name: n, value: first}]}}
@@ -57,13 +60,9 @@ ${mark(log)}`,
     const log = join(box.dir, 'dag.log');
     const call = (name: string, deps = '') =>
       `      - {name: ${name}, template: mark, ${deps} arguments: {parameters: [{name: n, value: ${name}}]}}`;
-    const file = box.file(
-      'dag.yaml',
-      `kind: Workflow
-metadata: {generateName: dag-}
-spec:
-  entrypoint: main
-  templates:
+    const file = workflowFile(
+      'dag',
+      `  templates:
   - name: main
     dag:
       tasks:
@@ -85,13 +84,9 @@ ${mark(log)}`,
     // `slow` (a long training) finishes only after `answer` (a prediction that depends on `fast` alone) has
     // run: an engine that waited for every branch before `answer` would leave `slow` waiting until it fails.
     const flag = join(box.dir, 'answered');
-    const file = box.file(
-      'async.yaml',
-      `kind: Workflow
-metadata: {generateName: async-}
-spec:
-  entrypoint: main
-  templates:
+    const file = workflowFile(
+      'async',
+      `  templates:
   - name: main
     dag:
       tasks:
@@ -113,13 +108,9 @@ spec:
   });
 
   it('gives each step its granted cores as DISTML_THREADS (at least 1)', async () => {
-    const file = box.file(
-      'threads.yaml',
-      `kind: Workflow
-metadata: {generateName: threads-}
-spec:
-  entrypoint: main
-  templates:
+    const file = workflowFile(
+      'threads',
+      `  templates:
   - name: main
     dag:
       tasks:
@@ -214,13 +205,9 @@ spec:
 
   it('runs the exit handler on failure, keeps a failed step scratch dir and removes a good one', async () => {
     const status = join(box.dir, 'exit.status');
-    const file = box.file(
-      'fail.yaml',
-      `kind: Workflow
-metadata: {generateName: fail-}
-spec:
-  entrypoint: main
-  onExit: report
+    const file = workflowFile(
+      'fail',
+      `  onExit: report
   templates:
   - name: main
     steps:
@@ -253,13 +240,9 @@ spec:
 
   it('resumes a run whose engine was SIGKILLed without re-running finished steps', async () => {
     const log = join(box.dir, 'resume.log');
-    const file = box.file(
-      'resume.yaml',
-      `kind: Workflow
-metadata: {generateName: resume-}
-spec:
-  entrypoint: main
-  templates:
+    const file = workflowFile(
+      'resume',
+      `  templates:
   - name: main
     steps:
     - - {name: one, template: mark, arguments: {parameters: [{name: n, value: one}]}}
