@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
@@ -36,6 +36,11 @@ const manifestSchema = z.object({
   metrics: z.record(z.string(), z.number()),
   lineage: z.record(z.string(), z.unknown()),
   weights: z.literal(WEIGHTS),
+  /** SHA-256 of weights.safetensors, checked on load: metrics and lineage belong to exactly these weights. */
+  weightsSha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits')
+    .optional(),
 });
 
 /** model.json: everything needed to rebuild, serve and trace a trained model. */
@@ -77,11 +82,11 @@ export function buildManifest(input: SavePackageInput): Manifest {
  * temp directory and renamed into place, so readers see the old package or the new one, never half of one.
  */
 export async function savePackage(dir: string, input: SavePackageInput): Promise<Manifest> {
-  const manifest = buildManifest(input);
   const weights = encodeSafetensors(
     input.tensors.map((t) => f32Tensor(t.name, t.shape, t.data)),
     { format: 'pt', producer: 'distml', model: input.name },
   );
+  const manifest: Manifest = { ...buildManifest(input), weightsSha256: sha256(weights) };
   await writeDirAtomically(dir, { [MANIFEST]: `${JSON.stringify(manifest, null, 2)}\n`, [WEIGHTS]: weights });
   return manifest;
 }
@@ -147,12 +152,21 @@ export async function readPackage(dir: string): Promise<LoadedPackage> {
     throw new ModelError('MODEL_BAD_PACKAGE', `${wpath}: missing`);
   });
   const { tensors } = decodeSafetensors(buf, wpath);
+  const recorded = parsed.data.weightsSha256;
+  if (recorded !== undefined && sha256(buf) !== recorded) {
+    throw new ModelError(
+      'MODEL_BAD_PACKAGE',
+      `${wpath}: its SHA-256 is not the weightsSha256 in ${MANIFEST}: the two files come from different saves; save the package again`,
+    );
+  }
   return {
     dir,
     manifest: { ...parsed.data, spec },
     tensors: tensors.map((t) => ({ name: t.name, shape: t.shape, data: f32Values(t) })),
   };
 }
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 /** Loads a package into a ready-to-use engine model (weights set, eval-ready). */
 export async function loadModel(dir: string): Promise<{ model: Model; manifest: Manifest }> {

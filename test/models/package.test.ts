@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createModel, inspectModelSpec } from '../../src/engine/index.js';
@@ -100,6 +100,32 @@ describe('model package', () => {
       [],
     );
     await m.dispose();
+  });
+
+  it('records the weights SHA-256 and refuses weights from another save; older packages without it load', async () => {
+    const spec = bookModelSpec('cnn');
+    const save = async (dir: string, seed: number) => {
+      const m = createModel(spec, { seed });
+      const tensors = (await m.getState()).tensors;
+      await m.dispose();
+      return savePackage(dir, { name: 'cnn', spec, tensors, classNames: [], metrics: {}, lineage: {} });
+    };
+    const a = join(tmp.dir, 'digest-a');
+    const b = join(tmp.dir, 'digest-b');
+    const manifest = await save(a, 1);
+    await save(b, 2);
+    assert.match(manifest.weightsSha256 ?? '', /^[0-9a-f]{64}$/);
+    assert.equal((await readPackage(a)).manifest.weightsSha256, manifest.weightsSha256);
+    writeFileSync(join(a, WEIGHTS), readFileSync(join(b, WEIGHTS)));
+    await assert.rejects(
+      readPackage(a),
+      (e: unknown) =>
+        e instanceof ModelError && e.code === 'MODEL_BAD_PACKAGE' && /not the weightsSha256/.test(e.message),
+    );
+    const older = JSON.parse(readFileSync(join(a, 'model.json'), 'utf8')) as Record<string, unknown>;
+    delete older['weightsSha256'];
+    writeFileSync(join(a, 'model.json'), JSON.stringify(older));
+    assert.equal((await readPackage(a)).manifest.weightsSha256, undefined);
   });
 
   it('reports missing and damaged packages clearly', async () => {
