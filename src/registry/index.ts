@@ -12,6 +12,8 @@ export {
 } from './repository.js';
 export {
   loadTestBatch,
+  testSplit,
+  type TestSplit,
   select,
   selectionTargets,
   SELECTION_METRICS,

@@ -1,5 +1,7 @@
-// Model selection (the book's section 9.2.3): evaluate every candidate on the Fashion-MNIST test split, rank
-// them, and publish the best as the newest version in the repository.
+// Model selection (the book's section 9.2.3): score every candidate on the Fashion-MNIST test split, rank
+// them, and publish the best as the newest version in the repository. A package whose model.json records
+// test figures for exactly its weights (weightsSha256) on exactly this test data (testFingerprint) is scored
+// from that record instead of being evaluated again: the same weights on the same data give the same result.
 import { resolve } from 'node:path';
 import {
   collate,
@@ -9,7 +11,7 @@ import {
   type ExampleBatch,
   type ScaledExample,
 } from '../data/index.js';
-import { loadModel, ModelError } from '../models/index.js';
+import { loadModel, ModelError, readPackage, type Manifest } from '../models/index.js';
 import { RegistryError } from './errors.js';
 import { checkModelName, latestVersion, publish, versionPath, type Published } from './repository.js';
 
@@ -35,12 +37,14 @@ export interface SelectOptions {
   /** How the preprocessed test split is kept. Default disk. */
   cache?: CacheKind;
   /**
-   * Publish only a candidate that beats the newest version already in the repository (evaluated again on the
-   * same test split): the asynchronous pipeline's "a later, better model becomes the new version" (book 5.3).
+   * Publish only a candidate that beats the newest version already in the repository (scored on the same test
+   * split): the asynchronous pipeline's "a later, better model becomes the new version" (book 5.3).
    * Top-1 only.
    */
   onlyIfBetter?: boolean;
-  /** Called after each candidate is evaluated. */
+  /** Evaluate every candidate even when its package records test figures for this test data. */
+  reEvaluate?: boolean;
+  /** Called after each candidate is scored. */
   onEvaluated?: (done: number, total: number, candidate: CandidateResult) => void;
 }
 
@@ -51,6 +55,8 @@ export interface CandidateResult {
   accuracy: number;
   loss: number;
   count: number;
+  /** Evaluated now, or taken from test figures its package recorded on the same weights and test data. */
+  scoredFrom: 'evaluated' | 'recorded';
   /** 1 = best by the metric. */
   rank: number;
   passed: boolean;
@@ -72,6 +78,37 @@ export function selectionTargets(name: string, topK: number): string[] {
   return topK === 1 ? [name] : Array.from({ length: topK }, (_, i) => `${name}-${i + 1}`);
 }
 
+/** The test split: its content fingerprint at once, its examples (10,000 images) on first use. */
+export interface TestSplit {
+  fingerprint: string;
+  load(): Promise<ExampleBatch>;
+}
+
+/** The test split of the chosen source; nothing is decoded until `load()`. */
+export async function testSplit(opts: {
+  workspace: string;
+  source?: string;
+  urlBase?: string;
+  cache?: CacheKind;
+}): Promise<TestSplit> {
+  const src = await resolveFashionMnist({
+    source: opts.source,
+    urlBase: opts.urlBase,
+    workspace: opts.workspace,
+  });
+  const ds = scaledSplit('test', src.test, { cache: opts.cache ?? 'disk', workspace: opts.workspace });
+  let batch: Promise<ExampleBatch> | undefined;
+  return {
+    fingerprint: ds.fingerprint,
+    load: () =>
+      (batch ??= (async () => {
+        const all: ScaledExample[] = [];
+        for await (const chunk of ds.chunks()) for (const e of chunk) all.push(e);
+        return collate(all);
+      })()),
+  };
+}
+
 /** The whole test split as one batch (10,000 images). */
 export async function loadTestBatch(opts: {
   workspace: string;
@@ -79,15 +116,7 @@ export async function loadTestBatch(opts: {
   urlBase?: string;
   cache?: CacheKind;
 }): Promise<ExampleBatch> {
-  const src = await resolveFashionMnist({
-    source: opts.source,
-    urlBase: opts.urlBase,
-    workspace: opts.workspace,
-  });
-  const ds = scaledSplit('test', src.test, { cache: opts.cache ?? 'disk', workspace: opts.workspace });
-  const all: ScaledExample[] = [];
-  for await (const chunk of ds.chunks()) for (const e of chunk) all.push(e);
-  return collate(all);
+  return (await testSplit(opts)).load();
 }
 
 /** Evaluates every candidate on the test split, ranks them and publishes the top K that pass. */
@@ -98,10 +127,11 @@ export async function select(opts: SelectOptions): Promise<SelectReport> {
   checkOptions(opts, topK);
   const targets = selectionTargets(opts.name, topK).map(checkModelName);
   const paths = opts.candidates.map((c) => resolve(c));
-  const test = await loadTestBatch(opts);
+  const test = await testSplit(opts);
+  const reuse = !opts.reEvaluate;
   const results: CandidateResult[] = [];
   for (const path of paths) {
-    const r = await evaluateCandidate(path, test);
+    const r = await scoreCandidate(path, test, reuse);
     results.push(r);
     opts.onEvaluated?.(results.length, paths.length, r);
   }
@@ -111,7 +141,9 @@ export async function select(opts: SelectOptions): Promise<SelectReport> {
     r.passed = r.accuracy >= minAccuracy;
   });
   let chosen = ranked.filter((r) => r.passed).slice(0, topK);
-  const incumbent = opts.onlyIfBetter ? await incumbentOf(opts.repo, targets[0] as string, test) : undefined;
+  const incumbent = opts.onlyIfBetter
+    ? await incumbentOf(opts.repo, targets[0] as string, test, reuse)
+    : undefined;
   if (incumbent && chosen[0] && compare(metric, chosen[0], { ...chosen[0], ...incumbent }) >= 0) {
     chosen = [];
     return {
@@ -161,11 +193,12 @@ export async function select(opts: SelectOptions): Promise<SelectReport> {
 async function incumbentOf(
   repo: string,
   name: string,
-  test: ExampleBatch,
+  test: TestSplit,
+  reuse: boolean,
 ): Promise<{ version: number; accuracy: number; loss: number } | undefined> {
   const version = await latestVersion(repo, name);
   if (version === undefined) return undefined;
-  const r = await evaluateCandidate(versionPath(repo, name, version), test);
+  const r = await scoreCandidate(versionPath(repo, name, version), test, reuse);
   return { version, accuracy: r.accuracy, loss: r.loss };
 }
 
@@ -199,9 +232,13 @@ function compare(metric: SelectionMetric, a: CandidateResult, b: CandidateResult
     : a.loss - b.loss || b.accuracy - a.accuracy;
 }
 
-async function evaluateCandidate(path: string, test: ExampleBatch): Promise<CandidateResult> {
+async function scoreCandidate(path: string, test: TestSplit, reuse: boolean): Promise<CandidateResult> {
   let loaded;
   try {
+    const manifest = (await readPackage(path)).manifest; // validates, and checks weightsSha256
+    const recorded = reuse ? recordedScore(manifest, test.fingerprint) : undefined;
+    if (recorded)
+      return { path, model: manifest.name, ...recorded, scoredFrom: 'recorded', rank: 0, passed: false };
     loaded = await loadModel(path);
   } catch (err) {
     if (err instanceof ModelError) {
@@ -210,9 +247,21 @@ async function evaluateCandidate(path: string, test: ExampleBatch): Promise<Cand
     throw err;
   }
   try {
-    const r = await loaded.model.evaluate(test.images, test.labels);
-    return { path, model: loaded.manifest.name, ...r, rank: 0, passed: false };
+    const batch = await test.load();
+    const r = await loaded.model.evaluate(batch.images, batch.labels);
+    return { path, model: loaded.manifest.name, ...r, scoredFrom: 'evaluated', rank: 0, passed: false };
   } finally {
     await loaded.model.dispose();
   }
+}
+
+/** Test figures the package recorded for its own weights on the test data with this fingerprint. */
+function recordedScore(
+  m: Manifest,
+  fingerprint: string,
+): { accuracy: number; loss: number; count: number } | undefined {
+  const { testAccuracy: accuracy, testLoss: loss, testCount: count } = m.metrics;
+  if (m.weightsSha256 === undefined || m.lineage['testFingerprint'] !== fingerprint) return undefined;
+  if (accuracy === undefined || loss === undefined || count === undefined) return undefined;
+  return { accuracy, loss, count };
 }

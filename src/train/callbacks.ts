@@ -18,6 +18,8 @@ export interface EpochLog {
   accuracy: number;
   valLoss?: number;
   valAccuracy?: number;
+  /** Examples the validation figures were measured on. */
+  valCount?: number;
   lr: number;
   seconds: number;
 }

@@ -129,6 +129,7 @@ export async function fit(opts: FitOptions): Promise<FitResult> {
       accuracy: sums.correct / sums.count,
       valLoss: val?.loss,
       valAccuracy: val?.accuracy,
+      valCount: val?.count,
       lr,
       seconds: (performance.now() - epochStart) / 1000,
     };

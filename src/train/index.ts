@@ -1,7 +1,7 @@
 // The train module's public face: the fit loop, callbacks, schedules and checkpoints.
 export { TrainError, type TrainErrorCode } from './errors.js';
 export { fit, type FitOptions, type FitResult } from './fit.js';
-export type { TrainingJob } from './job.js';
+export { packageMetrics, type TrainingJob } from './job.js';
 export { earlyStopping, printLr, type Callback, type StepLog, type EpochLog } from './callbacks.js';
 export { bookDecay, constantLr, SCHEDULES, type LrSchedule, type ScheduleName } from './schedule.js';
 export { saveCheckpoint, latestCheckpoint, restoreCheckpoint, type TrainerState } from './checkpoint.js';

@@ -1,5 +1,6 @@
 import type { Dataset, ScaledExample } from '../data/index.js';
 import type { ModelSpec } from '../engine/index.js';
+import type { EpochLog } from './callbacks.js';
 import type { LrSchedule } from './schedule.js';
 
 /**
@@ -23,4 +24,22 @@ export interface TrainingJob {
   seed: number;
   baseLr: number;
   schedule: LrSchedule;
+}
+
+/**
+ * The metrics a trained model's package records: speed, and the last epoch's test figures, which were measured
+ * on exactly the weights saved (every strategy evaluates at the end of its last epoch and saves those
+ * weights). With the test data's fingerprint in the lineage, `select` can use them instead of evaluating again.
+ */
+export function packageMetrics(r: {
+  trainSeconds: number;
+  imagesPerSecond: number;
+  history: EpochLog[];
+}): Record<string, number> {
+  const m: Record<string, number> = { trainSeconds: r.trainSeconds, imagesPerSecond: r.imagesPerSecond };
+  const last = r.history[r.history.length - 1];
+  if (last?.valAccuracy !== undefined) m['testAccuracy'] = last.valAccuracy;
+  if (last?.valLoss !== undefined) m['testLoss'] = last.valLoss;
+  if (last?.valCount !== undefined) m['testCount'] = last.valCount;
+  return m;
 }

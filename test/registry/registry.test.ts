@@ -9,6 +9,7 @@ import {
   RegistryError,
   select,
   selectionTargets,
+  testSplit,
 } from '../../src/registry/index.js';
 import { writeDataset } from '../data/fixtures.js';
 import { makePackage, tempDir } from '../serve/fixtures.js';
@@ -137,6 +138,48 @@ describe('model selection', () => {
       select({ ...base(), candidates, repo, name: 'm', topK: 2, onlyIfBetter: true }),
       /--top-k 1/,
     );
+  });
+
+  it('scores a package from its recorded test figures when weights and test data match, else evaluates', async () => {
+    const { fingerprint } = await testSplit(base());
+    const pkg = (dir: string, lineage: Record<string, unknown>, weightsSha256 = true) =>
+      makePackage(join(tmp.dir, dir), 1).then(async (p) => {
+        const file = join(p, 'model.json');
+        const m = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+        m['metrics'] = { testAccuracy: 0.975, testLoss: 0.05, testCount: 40 };
+        m['lineage'] = lineage;
+        if (!weightsSha256) delete m['weightsSha256'];
+        await writeFile(file, JSON.stringify(m));
+        return p;
+      });
+    const recorded = await pkg('rec', { testFingerprint: fingerprint });
+    const otherData = await pkg('rec-other', { testFingerprint: 'f'.repeat(64) });
+    const noDigest = await pkg('rec-nodigest', { testFingerprint: fingerprint }, false);
+    const r = await select({
+      ...base(),
+      candidates: [recorded, otherData, noDigest],
+      repo: join(tmp.dir, 'repo-rec'),
+      name: 'r',
+    });
+    const by = new Map(r.candidates.map((c) => [c.path, c]));
+    assert.deepEqual(
+      [by.get(recorded)?.scoredFrom, by.get(recorded)?.accuracy, by.get(recorded)?.count],
+      ['recorded', 0.975, 40],
+    );
+    assert.equal(by.get(otherData)?.scoredFrom, 'evaluated', 'recorded on other test data');
+    assert.equal(by.get(noDigest)?.scoredFrom, 'evaluated', 'no weights digest to tie the figures to');
+    // The same weights evaluated now score what an untrained model scores, not the record.
+    assert.equal(by.get(otherData)?.accuracy, by.get(noDigest)?.accuracy);
+    assert.notEqual(by.get(otherData)?.accuracy, 0.975);
+    const fresh = await select({
+      ...base(),
+      candidates: [recorded],
+      repo: join(tmp.dir, 'repo-rec2'),
+      name: 'r',
+      reEvaluate: true,
+    });
+    assert.equal(fresh.candidates[0]?.scoredFrom, 'evaluated');
+    assert.equal(fresh.candidates[0]?.accuracy, by.get(noDigest)?.accuracy);
   });
 
   it('publishes rank i of the top K as the next version of NAME-i', async () => {

@@ -36,6 +36,7 @@ const selectFlags = z.object({
     .optional(),
   cache: cacheFlag,
   'only-if-better': z.boolean().default(false),
+  're-evaluate': z.boolean().default(false),
 });
 
 export const selectCommand: Command = {
@@ -51,6 +52,9 @@ export const selectCommand: Command = {
     '(among candidates that reach --min-accuracy) becomes the next version of NAME-i, for i = 1..K, which is',
     'what an ensemble serves. Candidates below --min-accuracy are never published; if none reaches it the',
     'command fails and publishes nothing.',
+    'A package whose model.json records test figures for its own weights (weightsSha256) on this same test',
+    'data (lineage.testFingerprint) — what `distml train` writes — is scored from that record ("recorded");',
+    'others are evaluated now. --re-evaluate evaluates every one.',
     'Repeat --candidates or give several directories after it: --candidates a b c.',
   ].join('\n'),
   options: {
@@ -81,9 +85,14 @@ export const selectCommand: Command = {
       defaultText: '$DISTML_THREADS, else all cores',
       description: 'libtorch intra-op threads',
     },
+    're-evaluate': {
+      type: 'boolean',
+      description: 'evaluate every candidate, even one whose package records its score on this test data',
+    },
     'only-if-better': {
       type: 'boolean',
-      description: 'publish only if the best candidate beats the newest published version (re-evaluated now)',
+      description:
+        'publish only if the best candidate beats the newest published version (scored on the same test data)',
     },
     cache: cacheOption,
     ...dataSourceOptions,
@@ -106,18 +115,21 @@ export const selectCommand: Command = {
       urlBase: f['url-base'],
       cache: f.cache,
       onlyIfBetter: f['only-if-better'],
+      reEvaluate: f['re-evaluate'],
       onEvaluated: (done, total, c) =>
-        progress.update(done, total, `${c.path}: accuracy ${c.accuracy.toFixed(4)}`),
+        progress.update(done, total, `${c.path}: accuracy ${c.accuracy.toFixed(4)} (${c.scoredFrom})`),
     });
     out.result(report, () => render(report));
   },
 };
 
 function render(r: SelectReport): string {
-  const rows: (string | number)[][] = [['rank', 'accuracy', 'loss', 'model', 'candidate', 'published']];
+  const rows: (string | number)[][] = [
+    ['rank', 'accuracy', 'loss', 'scored', 'model', 'candidate', 'published'],
+  ];
   for (const c of r.candidates) {
     const pub = c.published ? `${c.published.name} v${c.published.version}` : c.passed ? '-' : 'below min';
-    rows.push([c.rank, c.accuracy.toFixed(4), c.loss.toFixed(4), c.model, c.path, pub]);
+    rows.push([c.rank, c.accuracy.toFixed(4), c.loss.toFixed(4), c.scoredFrom, c.model, c.path, pub]);
   }
   const lines = r.published.map((p) => `published ${p.name} version ${p.version} at ${p.path}`);
   if (r.incumbent?.kept) {

@@ -13,11 +13,11 @@ import { bookModelSpec, MODEL_NAMES, savePackage } from '../../models/index.js';
 import {
   earlyStopping,
   fit,
+  packageMetrics,
   printLr,
   readClusterEnv,
   SCHEDULES,
   type Callback,
-  type FitResult,
   type TrainingJob,
 } from '../../train/index.js';
 import { parseFlags, UsageError, type Command } from '../command.js';
@@ -249,7 +249,7 @@ export const train: Command = {
         resume: f.resume,
       });
       const state = await model.getState();
-      const metrics = metricsOf(result);
+      const metrics = packageMetrics(result);
       await savePackage(outDir, {
         name: f.model,
         spec,
@@ -294,13 +294,6 @@ export const train: Command = {
     }
   },
 };
-
-function metricsOf(r: FitResult): Record<string, number> {
-  const m: Record<string, number> = { trainSeconds: r.trainSeconds, imagesPerSecond: r.imagesPerSecond };
-  if (r.testAccuracy !== undefined) m['testAccuracy'] = r.testAccuracy;
-  if (r.testLoss !== undefined) m['testLoss'] = r.testLoss;
-  return m;
-}
 
 /** Sets libtorch's thread count and describes the job the training flags ask for (data loads lazily). */
 export async function jobFromFlags(

@@ -13,7 +13,7 @@ import type { EpochLog, StepLog } from '../callbacks.js';
 import { latestCheckpoint, restoreCheckpoint, saveCheckpoint, type TrainerState } from '../checkpoint.js';
 import { TrainError } from '../errors.js';
 import { wholeSplit } from '../feed.js';
-import type { TrainingJob } from '../job.js';
+import { packageMetrics, type TrainingJob } from '../job.js';
 import { ElasticAgent } from './agent.js';
 import type { ClusterEnv } from './env.js';
 import { K, type Generation, type MembershipChange } from './protocol.js';
@@ -449,6 +449,7 @@ class Trainer {
         accuracy: s.epochSums.correct / s.epochSums.count,
         valLoss: val.loss,
         valAccuracy: val.accuracy,
+        valCount: val.count,
         lr: this.lr,
         seconds: (performance.now() - (this.epochStart ?? performance.now())) / 1000,
       };
@@ -498,12 +499,7 @@ class Trainer {
       resumedFrom: this.resumedFrom,
       path: this.o.outDir,
     };
-    const metrics: Record<string, number> = {
-      trainSeconds: result.trainSeconds,
-      imagesPerSecond: result.imagesPerSecond,
-    };
-    if (result.testAccuracy !== undefined) metrics['testAccuracy'] = result.testAccuracy;
-    if (result.testLoss !== undefined) metrics['testLoss'] = result.testLoss;
+    const metrics = packageMetrics(result);
     await savePackage(this.o.outDir, {
       name: this.o.name,
       spec: this.o.spec,

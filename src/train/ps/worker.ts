@@ -3,7 +3,7 @@ import { createModel, type Model } from '../../engine/index.js';
 import { savePackage } from '../../models/index.js';
 import type { EpochLog, StepLog } from '../callbacks.js';
 import { TrainError } from '../errors.js';
-import type { TrainingJob } from '../job.js';
+import { packageMetrics, type TrainingJob } from '../job.js';
 import { wholeSplit } from '../feed.js';
 import { ShardedFeed } from '../distributed/index.js';
 import { PsClient, type ServerAddress } from './client.js';
@@ -224,6 +224,7 @@ class WorkerLoop {
         accuracy: sums.count ? sums.correct / sums.count : Number.NaN,
         valLoss: val?.loss,
         valAccuracy: val?.accuracy,
+        valCount: val?.count,
         lr: this.o.schedule(e, this.o.baseLr),
         seconds: (performance.now() - this.epochStarted) / 1000,
       };
@@ -255,9 +256,7 @@ class WorkerLoop {
       servers,
       path: o.outDir,
     };
-    const metrics: Record<string, number> = { trainSeconds, imagesPerSecond: result.imagesPerSecond };
-    if (result.testAccuracy !== undefined) metrics['testAccuracy'] = result.testAccuracy;
-    if (result.testLoss !== undefined) metrics['testLoss'] = result.testLoss;
+    const metrics = packageMetrics(result);
     const st = await this.model.getState();
     await savePackage(o.outDir, {
       name: o.name,
