@@ -7,6 +7,7 @@ import { badRequest, httpStatus, ServeError } from './errors.js';
 import { ServerMetrics } from './metrics.js';
 import { route, type Api, type Reply, type RouteContext } from './routes.js';
 import { ModelVersions, type VersionEvent } from './versions.js';
+import { closeGracefully, InFlight } from './drain.js';
 
 export interface ModelServerOptions {
   repo: string;
@@ -39,9 +40,8 @@ export class ModelServer {
   private readonly http: Server;
   private readonly metrics = new ServerMetrics();
   readonly versions: ModelVersions;
-  private inFlight = 0;
+  private readonly inFlight = new InFlight();
   private stopping = false;
-  private drained: (() => void) | undefined;
   private stopped: Promise<void> | undefined;
   private readonly maxBody: number;
 
@@ -115,19 +115,7 @@ export class ModelServer {
   stop(): Promise<void> {
     this.stopped ??= (async () => {
       this.stopping = true;
-      const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
-      this.http.closeIdleConnections();
-      if (this.inFlight > 0) {
-        const drained = new Promise<void>((resolve) => (this.drained = resolve));
-        let timer: NodeJS.Timeout | undefined;
-        const timeout = new Promise<void>(
-          (resolve) => (timer = setTimeout(resolve, this.opts.drainTimeoutMs ?? 30_000)),
-        );
-        await Promise.race([drained, timeout]);
-        clearTimeout(timer);
-      }
-      this.http.closeAllConnections();
-      await closed;
+      await closeGracefully(this.http, this.inFlight, this.opts.drainTimeoutMs ?? 30_000);
       await this.versions.close();
     })();
     return this.stopped;
@@ -135,7 +123,7 @@ export class ModelServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const t0 = performance.now();
-    this.inFlight++;
+    this.inFlight.enter();
     this.metrics.inFlight++;
     let api: Api = 'other';
     let reply: Reply;
@@ -150,7 +138,7 @@ export class ModelServer {
     this.send(req, res, reply);
     this.metrics.request(api, reply.status, (performance.now() - t0) / 1000);
     this.metrics.inFlight--;
-    if (--this.inFlight === 0 && this.drained) this.drained();
+    this.inFlight.leave();
   }
 
   private context(req: IncomingMessage): RouteContext {

@@ -14,6 +14,7 @@ import { GatewayMetrics } from './metrics.js';
 import { ReplicaPool } from './pool.js';
 import { replicaAgent } from './proxy.js';
 import { identify, RateLimiter } from './rate-limit.js';
+import { closeGracefully, InFlight } from '../drain.js';
 
 export interface GatewayOptions {
   /** Models served, one replica group each (the repository folder names). */
@@ -62,9 +63,8 @@ export class Gateway {
   private readonly agent = replicaAgent();
   private readonly inference: Inference;
   private readonly startedAt = Date.now();
-  private inFlight = 0;
+  private readonly inFlight = new InFlight();
   private stopping = false;
-  private drained: (() => void) | undefined;
   private stopped: Promise<void> | undefined;
 
   constructor(private readonly opts: GatewayOptions) {
@@ -146,7 +146,7 @@ export class Gateway {
       url: this.url,
       started: new Date(this.startedAt).toISOString(),
       ready: this.ready,
-      inFlight: this.inFlight,
+      inFlight: this.inFlight.count,
       balance: this.opts.balance ?? 'least-connections',
       models: [...this.pools.values()].map((p) => p.status()),
       ...(this.inference.ensembleName ? { ensemble: this.inference.ensembleName } : {}),
@@ -158,18 +158,7 @@ export class Gateway {
   stop(): Promise<void> {
     this.stopped ??= (async () => {
       this.stopping = true;
-      const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
-      this.http.closeIdleConnections();
-      if (this.inFlight > 0) {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          new Promise<void>((resolve) => (this.drained = resolve)),
-          new Promise<void>((resolve) => (timer = setTimeout(resolve, this.opts.drainTimeoutMs ?? 30_000))),
-        ]);
-        clearTimeout(timer);
-      }
-      this.http.closeAllConnections();
-      await closed;
+      await closeGracefully(this.http, this.inFlight, this.opts.drainTimeoutMs ?? 30_000);
       this.limiter?.close();
       await Promise.all([...this.pools.values()].map((p) => p.stop()));
       this.agent.destroy();
@@ -184,7 +173,7 @@ export class Gateway {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    this.inFlight++;
+    this.inFlight.enter();
     let reply: Reply;
     let model = '-';
     try {
@@ -212,7 +201,7 @@ export class Gateway {
     if (this.stopping || !req.complete) headers['connection'] = 'close';
     res.writeHead(reply.status, headers);
     res.end(text);
-    if (--this.inFlight === 0 && this.drained) this.drained();
+    this.inFlight.leave();
   }
 
   /** Endpoints the gateway answers itself. */
