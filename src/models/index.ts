@@ -14,6 +14,7 @@ export {
   savePackage,
   readPackage,
   loadModel,
+  modelOf,
   buildManifest,
   writeDirAtomically,
   MANIFEST,

@@ -170,7 +170,11 @@ const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest(
 
 /** Loads a package into a ready-to-use engine model (weights set, eval-ready). */
 export async function loadModel(dir: string): Promise<{ model: Model; manifest: Manifest }> {
-  const pkg = await readPackage(dir);
+  return modelOf(await readPackage(dir));
+}
+
+/** A ready-to-use engine model from a package already read. */
+export async function modelOf(pkg: LoadedPackage): Promise<{ model: Model; manifest: Manifest }> {
   const model = createModel(pkg.manifest.spec);
   try {
     await model.setState({ tensors: pkg.tensors });
@@ -178,7 +182,7 @@ export async function loadModel(dir: string): Promise<{ model: Model; manifest: 
     await model.dispose();
     throw new ModelError(
       'MODEL_BAD_PACKAGE',
-      `${join(dir, WEIGHTS)}: weights do not fit the spec: ${(err as Error).message}`,
+      `${join(pkg.dir, WEIGHTS)}: weights do not fit the spec: ${(err as Error).message}`,
     );
   }
   return { model, manifest: pkg.manifest };

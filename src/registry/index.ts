@@ -11,7 +11,6 @@ export {
   type Published,
 } from './repository.js';
 export {
-  loadTestBatch,
   testSplit,
   type TestSplit,
   select,

@@ -11,7 +11,7 @@ import {
   type ExampleBatch,
   type ScaledExample,
 } from '../data/index.js';
-import { loadModel, ModelError, readPackage, type Manifest } from '../models/index.js';
+import { ModelError, modelOf, readPackage, type Manifest } from '../models/index.js';
 import { RegistryError } from './errors.js';
 import { checkModelName, latestVersion, publish, versionPath, type Published } from './repository.js';
 
@@ -107,16 +107,6 @@ export async function testSplit(opts: {
         return collate(all);
       })()),
   };
-}
-
-/** The whole test split as one batch (10,000 images). */
-export async function loadTestBatch(opts: {
-  workspace: string;
-  source?: string;
-  urlBase?: string;
-  cache?: CacheKind;
-}): Promise<ExampleBatch> {
-  return (await testSplit(opts)).load();
 }
 
 /** Evaluates every candidate on the test split, ranks them and publishes the top K that pass. */
@@ -235,11 +225,11 @@ function compare(metric: SelectionMetric, a: CandidateResult, b: CandidateResult
 async function scoreCandidate(path: string, test: TestSplit, reuse: boolean): Promise<CandidateResult> {
   let loaded;
   try {
-    const manifest = (await readPackage(path)).manifest; // validates, and checks weightsSha256
-    const recorded = reuse ? recordedScore(manifest, test.fingerprint) : undefined;
+    const pkg = await readPackage(path); // validates, and checks weightsSha256
+    const recorded = reuse ? recordedScore(pkg.manifest, test.fingerprint) : undefined;
     if (recorded)
-      return { path, model: manifest.name, ...recorded, scoredFrom: 'recorded', rank: 0, passed: false };
-    loaded = await loadModel(path);
+      return { path, model: pkg.manifest.name, ...recorded, scoredFrom: 'recorded', rank: 0, passed: false };
+    loaded = await modelOf(pkg);
   } catch (err) {
     if (err instanceof ModelError) {
       throw new RegistryError('REGISTRY_BAD_CANDIDATE', `candidate ${path}: ${err.message}`, { cause: err });
