@@ -27,6 +27,7 @@ export const bookPipeline = workflow({
     'model-name': 'fashion-mnist',
     'max-replicas': 3,
     hold: 'false',
+    wait: '10m',
   },
   templates: [
     templates.dag('pipeline', [
@@ -51,7 +52,7 @@ export const bookPipeline = workflow({
       }),
       task('ensemble', 'ensemble-serving-step', { depends: 'select-top-2' }),
       task('predict', 'predict', {
-        depends: 'serve && publish-cnn',
+        depends: 'serve',
         arguments: { url: out('serve', 'url'), model: p('model-name') },
       }),
       task('predict-ensemble', 'predict', {
@@ -59,9 +60,7 @@ export const bookPipeline = workflow({
         arguments: { url: out('ensemble', 'url'), model: 'ensemble' },
       }),
       task('summary', 'summary', {
-        depends: ['predict-ensemble', finished('publish-dropout'), finished('publish-batch-norm')].join(
-          ' && ',
-        ),
+        depends: ['predict-ensemble', ...MODELS.map(([t]) => finished(`publish-${t}`))].join(' && '),
         arguments: {
           accuracies: MODELS.map(([t, model]) => `${model}=${out(`train-${t}`, 'testAccuracy')}`).join(' '),
           url: out('serve', 'url'),
@@ -142,7 +141,12 @@ export const bookPipeline = workflow({
     templates.distml(
       'predict',
       'predict',
-      { url: '{{inputs.parameters.url}}', model: '{{inputs.parameters.model}}', count: '8' },
+      {
+        url: '{{inputs.parameters.url}}',
+        model: '{{inputs.parameters.model}}',
+        count: '8',
+        wait: p('wait'),
+      },
       { inputs: ['url', 'model'] },
     ),
     templates.container('summary', ['sh', '-c'], {

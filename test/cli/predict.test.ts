@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { ModelServer } from '../../src/serve/index.js';
 import { hasDebianData, publishNew, startServer, tempDir } from '../serve/fixtures.js';
 import { runCli } from './run-cli.js';
 
@@ -48,6 +49,36 @@ describe(
       }
       const human = await runCli(['predict', '--url', url, '--model', 'fmnist', '--count', '2']);
       assert.match(human.stdout, /\/2 correct/);
+    });
+
+    it('--wait holds the request until the server has a version, and says when it never gets one', async () => {
+      const repo = join(tmp.dir, 'empty-repo');
+      const server = new ModelServer({ repo, name: 'later', host: '127.0.0.1', port: 0, pollMs: 100 });
+      const url = await server.listen();
+      closers.push(() => server.stop());
+      const notYet = await runCli(['predict', '--url', url, '--model', 'later', '--wait', '300ms']);
+      assert.equal(notYet.code, 1);
+      assert.match(notYet.stderr, /\/v2\/health\/ready not ready after 300 ms \(last: 503/);
+      const waiting = runCli([
+        'predict',
+        '--url',
+        url,
+        '--model',
+        'later',
+        '--count',
+        '2',
+        '--wait',
+        '1m',
+        '--json',
+      ]);
+      await new Promise((r) => setTimeout(r, 500)); // the client is polling by now
+      await publishNew(repo, 'later', 5, tmp.dir);
+      const r = await waiting;
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal((JSON.parse(r.stdout) as { rows: unknown[] }).rows.length, 2);
+      const bad = await runCli(['predict', '--url', url, '--model', 'later', '--wait', 'soon']);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /--wait: must be a duration like 30s, 10m or 1h/);
     });
 
     it('says clearly when the server is down or the model unknown', async () => {

@@ -7,9 +7,11 @@ import {
   resolveFashionMnist,
   splitDataset,
 } from '../../data/index.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseDuration } from '../../serve/index.js';
 import { CommandError, parseFlags, type Command } from '../command.js';
 import { dataSourceFlags, dataSourceOptions } from '../data-source-flags.js';
-import { table } from '../output.js';
+import { table, type Output } from '../output.js';
 
 const predictFlags = z.object({
   ...dataSourceFlags,
@@ -28,6 +30,13 @@ const predictFlags = z.object({
     .int('must be an integer')
     .min(0, 'must be 0 or more')
     .default(0),
+  wait: z
+    .string()
+    .transform((v) => parseDuration(v))
+    .refine((ms) => Number.isFinite(ms) && ms >= 0 && ms <= 86_400_000, {
+      message: 'must be a duration like 30s, 10m or 1h (at most 24h)',
+    })
+    .optional(),
 });
 
 /** A grayscale image as a JPEG, the way the book's client sends it. */
@@ -50,6 +59,12 @@ export const predict: Command = {
     model: { type: 'string', valueName: 'NAME', description: 'served model name' },
     count: { type: 'string', valueName: 'N', defaultText: '5', description: 'how many test images' },
     from: { type: 'string', valueName: 'I', defaultText: '0', description: 'first test image index' },
+    wait: {
+      type: 'string',
+      valueName: 'DURATION',
+      description:
+        'first wait up to DURATION (e.g. 10m) for the server to be ready (GET /v2/health/ready = 200: a version loaded), as kubectl wait does',
+    },
     ...dataSourceOptions,
   },
   async run({ values, global, out }) {
@@ -66,7 +81,9 @@ export const predict: Command = {
     const body = {
       instances: picked.map((p) => ({ image_bytes: { b64: toJpeg(p.image).toString('base64') } })),
     };
-    const url = `${f.url.replace(/\/$/, '')}/v1/models/${encodeURIComponent(f.model)}:predict`;
+    const base = f.url.replace(/\/$/, '');
+    if (f.wait !== undefined) await waitReady(base, f.wait, out);
+    const url = `${base}/v1/models/${encodeURIComponent(f.model)}:predict`;
     const t0 = performance.now();
     let res: Response;
     try {
@@ -120,6 +137,35 @@ export const predict: Command = {
     );
   },
 };
+
+/**
+ * Polls the server's readiness until it answers 200 or `ms` pass. A refused connection counts as "not yet": in a
+ * pipeline the client may start before the server listens, and a server is ready only once a version is loaded.
+ */
+async function waitReady(base: string, ms: number, out: Output): Promise<void> {
+  const url = `${base}/v2/health/ready`;
+  const t0 = Date.now();
+  const progress = out.progress(`waiting for ${base}`);
+  let last = 'no answer yet';
+  for (;;) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+      await res.arrayBuffer();
+      if (res.ok) break;
+      last = `${res.status} (no model version loaded yet?)`;
+    } catch (err) {
+      last = describeCause(err);
+    }
+    const waited = Date.now() - t0;
+    if (waited >= ms)
+      throw new CommandError(
+        'PREDICT_NOT_READY',
+        `${url} not ready after ${ms < 10_000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`} (last: ${last}); check that the server has a model version to load, or wait longer with --wait`,
+      );
+    progress.update(Math.round(waited / 1000), undefined, `s, ${last}`);
+    await sleep(Math.min(250, ms - waited));
+  }
+}
 
 function describeCause(err: unknown): string {
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
