@@ -78,7 +78,10 @@ describe(
       assert.equal((JSON.parse(r.stdout) as { rows: unknown[] }).rows.length, 2);
       const bad = await runCli(['predict', '--url', url, '--model', 'later', '--wait', 'soon']);
       assert.equal(bad.code, 2);
-      assert.match(bad.stderr, /--wait: must be a duration like 30s, 10m or 1h/);
+      assert.match(
+        bad.stderr,
+        /--wait: must be a duration like 500ms, 30s, 10m, 1h or 7d, between 0 ms and 86400 s/,
+      );
     });
 
     it('says clearly when the server is down or the model unknown', async () => {

@@ -138,6 +138,7 @@ describe('expressions', () => {
     assert.equal(parseDuration('10s'), 10_000);
     assert.equal(parseDuration('7d'), 604_800_000);
     assert.equal(parseDuration('1h30m'), 5_400_000);
+    assert.deepEqual(['500ms', '1.5m', '3'].map(parseDuration), [500, 90_000, 3000]);
     assert.throws(() => parseDuration('soon'));
   });
 });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { MetadataStore } from '../../metadata/index.js';
-import { parseDuration } from '../../workflow/index.js';
+import { durationFlag } from '../duration-flag.js';
 import { parseFlags, type Command } from '../command.js';
 import { table } from '../output.js';
 
@@ -37,14 +37,7 @@ export const cacheList: Command = {
 };
 
 const gcFlags = z.object({
-  'unused-for': z.string({ message: 'is required: a duration such as 7d or 12h' }).refine((s) => {
-    try {
-      parseDuration(s);
-      return true;
-    } catch {
-      return false;
-    }
-  }, 'must be a duration such as 30s, 12h or 7d'),
+  'unused-for': z.string({ message: 'is required: a duration such as 7d or 12h' }).pipe(durationFlag(0)),
 });
 
 export const cacheGc: Command = {
@@ -62,7 +55,7 @@ export const cacheGc: Command = {
     const f = parseFlags(gcFlags, values);
     const store = MetadataStore.open(global.workspace);
     try {
-      const removed = store.gcMemo(Date.now() - parseDuration(f['unused-for']), positionals[0]);
+      const removed = store.gcMemo(Date.now() - f['unused-for'], positionals[0]);
       out.result(
         { removed: removed.map((e) => ({ cacheName: e.cacheName, key: e.key })) },
         () => `removed ${removed.length} entr${removed.length === 1 ? 'y' : 'ies'}`,

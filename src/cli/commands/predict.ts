@@ -8,8 +8,8 @@ import {
   splitDataset,
 } from '../../data/index.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseDuration } from '../../serve/index.js';
 import { CommandError, parseFlags, type Command } from '../command.js';
+import { durationFlag } from '../duration-flag.js';
 import { dataSourceFlags, dataSourceOptions } from '../data-source-flags.js';
 import { table, type Output } from '../output.js';
 
@@ -30,13 +30,7 @@ const predictFlags = z.object({
     .int('must be an integer')
     .min(0, 'must be 0 or more')
     .default(0),
-  wait: z
-    .string()
-    .transform((v) => parseDuration(v))
-    .refine((ms) => Number.isFinite(ms) && ms >= 0 && ms <= 86_400_000, {
-      message: 'must be a duration like 30s, 10m or 1h (at most 24h)',
-    })
-    .optional(),
+  wait: durationFlag(0, 86_400_000).optional(),
 });
 
 /** A grayscale image as a JPEG, the way the book's client sends it. */

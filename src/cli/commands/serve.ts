@@ -11,11 +11,11 @@ import {
   hashKey,
   loadAccessConfig,
   ModelServer,
-  parseDuration,
   type AccessConfig,
   type GatewayOptions,
 } from '../../serve/index.js';
 import { parseFlags, UsageError, type Command, type CommandContext } from '../command.js';
+import { durationFlag } from '../duration-flag.js';
 import type { Output } from '../output.js';
 
 const int = (min: number, what: string) =>
@@ -24,14 +24,7 @@ const int = (min: number, what: string) =>
     .int(`must be ${what}`)
     .min(min, `must be ${what}`);
 
-const duration = (min: number, max: number, fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((v) => parseDuration(v))
-    .refine((ms) => Number.isFinite(ms) && ms >= min && ms <= max, {
-      message: `must be a duration like 500ms, 10s or 2m, between ${min} ms and ${max / 1000} s`,
-    });
+const duration = (min: number, max: number, fallback: string) => durationFlag(min, max).default(fallback);
 
 const positive = (what: string) =>
   z.coerce
@@ -48,11 +41,7 @@ const gatewayFlags = {
   max: int(1, 'a positive integer').max(64, 'must be at most 64').default(5),
   'target-concurrency': positive('a positive number').default(1),
   'stable-window': duration(100, 3_600_000, '60s'),
-  'panic-window': z
-    .string()
-    .transform((v) => parseDuration(v))
-    .refine((ms) => Number.isFinite(ms) && ms >= 10, { message: 'must be a duration like 6s or 500ms' })
-    .optional(),
+  'panic-window': durationFlag(10, 3_600_000).optional(),
   'panic-threshold': z.coerce
     .number({ message: 'must be a number of at least 1' })
     .min(1, 'must be a number of at least 1')

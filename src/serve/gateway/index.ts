@@ -17,4 +17,3 @@ export {
 } from './api-keys.js';
 export { RateLimiter, identify, type Client } from './rate-limit.js';
 export { partition, merge, shardOf } from './shard.js';
-export { parseDuration } from './duration.js';

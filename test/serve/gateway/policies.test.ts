@@ -9,7 +9,6 @@ import {
   identify,
   merge,
   parseAccessConfig,
-  parseDuration,
   partition,
   RateLimiter,
   ServeError,
@@ -233,11 +232,5 @@ describe('rate limits', () => {
       () => parseAccessConfig(`keys:\n  - { name: a, tier: t, sha256: ${hashKey('x')} }\n`, 'k.yaml'),
       /unknown tier "t"/,
     );
-  });
-});
-
-describe('durations', () => {
-  it('reads ms, s, m and bare seconds', () => {
-    assert.deepEqual(['500ms', '2s', '1.5m', '3', 'x'].map(parseDuration), [500, 2000, 90_000, 3000, NaN]);
   });
 });
