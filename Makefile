@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_GYP := npx --no-install node-gyp
 NATIVE_SRC := $(wildcard native/src/*.cc native/src/*.h) native/binding.gyp
 NATIVE_OUT := native/build/Release/distml_native.node
-TS_SRC := $(shell find src test bench -name '*.ts' 2>/dev/null)
+TS_SRC := $(shell find src test bench examples -name '*.ts' 2>/dev/null)
 
 .PHONY: setup build native ts run test lint unit bench clean
 
@@ -26,9 +26,10 @@ $(NATIVE_OUT): $(NATIVE_SRC)
 
 # The book's whole pipeline on the embedded default. On a terminal the servers stay up until Ctrl-C;
 # elsewhere (CI, pipes) the run ends after the summary.
+# (The terminal test is made in the recipe's own shell: inside $$(...) stdout is a pipe, never a terminal.)
 run: setup
-	@node dist/src/cli/main.js run examples/book-pipeline.yaml --show summary \
-	  -p hold=$$( [ -t 1 ] && echo true || echo false ) $(RUN_ARGS)
+	@hold=false; [ -t 1 ] && hold=true; \
+	  node dist/src/cli/main.js run examples/book-pipeline.yaml --show summary -p hold=$$hold $(RUN_ARGS)
 
 lint:
 	@echo "lint: eslint, prettier, tsc"

@@ -160,6 +160,7 @@ export const bookPipeline = workflow({
           'echo "try it:"',
           `echo "  curl -s $2/v1/models/${p('model-name')}:predict -d ${request}"`,
           `echo "  curl -s $3/v1/models/ensemble:predict -d ${request}"`,
+          `if [ "${p('hold')}" = true ]; then echo "serving until Ctrl-C (or: distml stop {{workflow.name}})"; fi`,
           '',
         ].join('\n'),
         'summary',

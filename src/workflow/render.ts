@@ -40,7 +40,7 @@ export function renderTree(nodes: NodeRecord[]): string {
     list.forEach((n, i) => {
       const last = i === list.length - 1;
       const branch = root ? '' : last ? '└─ ' : '├─ ';
-      const memo = n.memoizationStatus?.hit ? ' (memoized)' : '';
+      const memo = n.memoizationStatus?.hit && n.message !== 'memoized' ? ' (memoized)' : '';
       const retries = n.retries > 0 ? ` (retries: ${n.retries})` : '';
       rows.push([
         `${prefix}${branch}${ICON[n.phase] ?? '?'} ${n.displayName}`,
