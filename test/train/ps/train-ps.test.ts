@@ -201,7 +201,7 @@ describe('distml train --strategy parameter-server', () => {
 
   // About 75 s on 2 idle cores (the issue's acceptance run); longer when the machine is shared.
   it(
-    'reaches a comparable test accuracy (>= 0.87) on Fashion-MNIST in 3 epochs with the book CNN (2 workers, 1 server)',
+    'reaches 0.88 test accuracy on Fashion-MNIST in 3 epochs with the book CNN (2 workers, 1 server)',
     {
       skip: !hasData && 'no Fashion-MNIST',
       timeout: 400_000,
@@ -222,6 +222,10 @@ describe('distml train --strategy parameter-server', () => {
         // A staleness bound of 1: asynchrony that cannot drift far when the machine is busy.
         '--staleness',
         '1',
+        // Every push is applied on its own, so the optimizer steps at the per-worker batch: 32 gives the
+        // book's CNN the steps it needs in 3 epochs, as the allreduce kill test does.
+        '--batch-size',
+        '32',
         '--json',
         '--cache',
         'memory',
@@ -234,9 +238,9 @@ describe('distml train --strategy parameter-server', () => {
       const result = JSON.parse(r.stdout) as Result;
       assert.equal(result.epochs, 3);
       t.diagnostic(`test accuracy ${result.testAccuracy}`);
-      // Asynchronous updates make the result timing-dependent: measured 0.877-0.889 in 3 epochs (allreduce
-      // and single-process reach ~0.89); the bound leaves room for a busy CI machine.
-      assert.ok(result.testAccuracy >= 0.87, `test accuracy ${result.testAccuracy}`);
+      // Asynchronous updates make the result timing-dependent: measured 0.892 and 0.892 at batch 32 (0.884 and
+      // 0.889 at batch 64); allreduce and a single process reach ~0.89 in 3 epochs.
+      assert.ok(result.testAccuracy >= 0.88, `test accuracy ${result.testAccuracy}`);
     },
   );
 });
