@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Packages the product needs at run time and in tests; bench-only ones come with `make bench` (SETUP_BENCH=1).
-APT_PACKAGES=(libtorch-dev libgloo-dev libjpeg-dev dataset-fashion-mnist hey)
+APT_PACKAGES=(libtorch-dev libgloo-dev libjpeg-dev dataset-fashion-mnist hey python3-requests)
 if [ "${SETUP_BENCH:-0}" = 1 ]; then APT_PACKAGES+=(python3-torch); fi
 
 missing=()
