@@ -62,7 +62,7 @@ export async function resolveFashionMnist(opts: ResolveOptions): Promise<Resolve
     if (r) return r;
     throw new DataError(
       'DATA_NOT_FOUND',
-      `no Fashion-MNIST files in ${tried.join('; ')}; the directory needs ${namesHint()}`,
+      `no Fashion-MNIST files in ${tried.join('; ')}; copy them there (raw or .gz), or use --source debian after apt-get install dataset-fashion-mnist`,
     );
   }
   if (choice === 'auto' || choice === 'debian') {
