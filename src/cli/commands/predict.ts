@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import jpeg from 'jpeg-js';
 import { z } from 'zod';
 import {
@@ -7,9 +8,8 @@ import {
   resolveFashionMnist,
   splitDataset,
 } from '../../data/index.js';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { CommandError, parseFlags, type Command } from '../command.js';
-import { durationFlag } from '../duration-flag.js';
+import { durationFlag, formatDuration } from '../duration-flag.js';
 import { dataSourceFlags, dataSourceOptions } from '../data-source-flags.js';
 import { table, type Output } from '../output.js';
 
@@ -154,7 +154,7 @@ async function waitReady(base: string, ms: number, out: Output): Promise<void> {
     if (waited >= ms)
       throw new CommandError(
         'PREDICT_NOT_READY',
-        `${url} not ready after ${ms < 10_000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`} (last: ${last}); check that the server has a model version to load, or wait longer with --wait`,
+        `${url} not ready after ${formatDuration(ms)} (last: ${last}); check that the server has a model version to load, or wait longer with --wait`,
       );
     progress.update(Math.round(waited / 1000), undefined, `s, ${last}`);
     await sleep(Math.min(250, ms - waited));
