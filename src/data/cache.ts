@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { sha256 } from './dataset.js';
+import { sha256 } from './fingerprint.js';
 
 /** Where a dataset's elements are kept after their first complete pass. */
 export interface ElementCache<T> {

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { DataError } from './errors.js';
+import { sha256 } from './fingerprint.js';
 import { fnv1a, mixSeed, mulberry32 } from './random.js';
 import type { ElementCache } from './cache.js';
 
@@ -206,11 +206,6 @@ export class Dataset<T> implements AsyncIterable<T> {
       return (it) => cache.stream(key, () => up(it));
     });
   }
-}
-
-/** Hex SHA-256 of a string. */
-export function sha256(s: string): string {
-  return createHash('sha256').update(s).digest('hex');
 }
 
 async function* perChunk<T, U>(

@@ -11,6 +11,11 @@ interface MemoEntry {
   sha256: string;
 }
 
+/** Hex SHA-256 of a string. */
+export function sha256(s: string): string {
+  return createHash('sha256').update(s).digest('hex');
+}
+
 /** SHA-256 of a file's bytes, streamed. */
 export async function fileSha256(file: string): Promise<string> {
   const h = createHash('sha256');

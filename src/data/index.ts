@@ -1,9 +1,9 @@
 // The data module's public face: sources, IDX codec, the lazy dataset pipeline, caches and Fashion-MNIST.
 export { DataError, type DataErrorCode } from './errors.js';
 export { parseIdxHeader, openIdx, readIdx, encodeIdx, type IdxHeader, type IdxStream } from './idx.js';
-export { Dataset, sha256, type Source, type Stream, type ShardPolicy } from './dataset.js';
+export { Dataset, type Source, type Stream, type ShardPolicy } from './dataset.js';
 export { MemoryCache, DiskCache, type ElementCache, type ElementCodec, type CacheStats } from './cache.js';
-export { fileSha256, hashFiles } from './fingerprint.js';
+export { fileSha256, hashFiles, sha256 } from './fingerprint.js';
 export { downloadFile, type DownloadProgress, type DownloadOptions } from './download.js';
 export { mulberry32, mixSeed, fnv1a } from './random.js';
 export {

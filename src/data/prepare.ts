@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { DiskCache, MemoryCache, type ElementCache } from './cache.js';
-import { sha256, type Dataset } from './dataset.js';
+import type { Dataset } from './dataset.js';
+import { sha256 } from './fingerprint.js';
 import {
   CLASS_NAMES,
   scale,

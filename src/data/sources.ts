@@ -3,8 +3,7 @@ import { join, resolve } from 'node:path';
 import { downloadFile, type DownloadProgress } from './download.js';
 import { DataError } from './errors.js';
 import { CANONICAL, FILE_NAMES, type Split, type SplitFiles } from './fashion-mnist.js';
-import { hashFiles } from './fingerprint.js';
-import { sha256 } from './dataset.js';
+import { hashFiles, sha256 } from './fingerprint.js';
 
 /** Where Debian's `dataset-fashion-mnist` package puts the files. */
 export const DEBIAN_DIR = '/usr/share/datasets/fashion-mnist';
