@@ -3,11 +3,12 @@ import { ExpressionError } from './depends.js';
 /**
  * `when` conditions after placeholder substitution, in the subset of govaluate Argo users write:
  * `heads == heads`, `{{inputs.parameters.acc}} >= 0.9 && ok != 'no'`, `!(a == b)`, `true`.
- * Bare words and quoted strings are strings; two numbers compare as numbers.
+ * Bare words and quoted strings are strings; two numbers compare as numbers; `=~` and `!~` match a regular
+ * expression (`{{steps.flip.outputs.result}} =~ hea`).
  */
 type Value = string | boolean;
 
-const TOKEN = /\s*(&&|\|\||==|!=|>=|<=|>|<|!|\(|\)|'[^']*'|"[^"]*"|[^\s()!=<>&|'"]+)/y;
+const TOKEN = /\s*(&&|\|\||==|!=|=~|!~|>=|<=|>|<|!|\(|\)|'[^']*'|"[^"]*"|[^\s()!=<>&|'"~]+)/y;
 
 function tokenize(text: string): string[] {
   const tokens: string[] = [];
@@ -22,7 +23,7 @@ function tokenize(text: string): string[] {
   return tokens;
 }
 
-const COMPARE = ['==', '!=', '>=', '<=', '>', '<'];
+const COMPARE = ['==', '!=', '=~', '!~', '>=', '<=', '>', '<'];
 
 /** Evaluates a substituted `when` condition; throws ExpressionError when it is not one. */
 export function evalWhen(text: string): boolean {
@@ -80,6 +81,15 @@ export function evalWhen(text: string): boolean {
 }
 
 function compareValues(a: Value, op: string, b: Value): boolean {
+  if (op === '=~' || op === '!~') {
+    let re: RegExp;
+    try {
+      re = new RegExp(String(b));
+    } catch (err) {
+      throw new ExpressionError(`"${String(b)}" is not a regular expression: ${(err as Error).message}`);
+    }
+    return re.test(String(a)) === (op === '=~');
+  }
   const na = typeof a === 'string' && a.trim() !== '' ? Number(a) : NaN;
   const nb = typeof b === 'string' && b.trim() !== '' ? Number(b) : NaN;
   const numeric = !Number.isNaN(na) && !Number.isNaN(nb);

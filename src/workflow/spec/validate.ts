@@ -1,5 +1,6 @@
 import { dependsTasks, ExpressionError, parseDepends } from '../expr/depends.js';
 import { parseDuration, parseMemory } from '../expr/quantity.js';
+import { parseExpr } from '../expr/lang/parse.js';
 import { references } from '../expr/template.js';
 import { evalWhen } from '../expr/when.js';
 import type { SpecProblem } from '../errors.js';
@@ -169,7 +170,8 @@ function validateCall(
   if (s.when !== undefined) {
     checkVars(ctx, s.when, [...at, 'when'], scope, all);
     try {
-      evalWhen(s.when.replace(/\{\{[^{}]*\}\}/g, '0'));
+      // Stand-ins for the tags, to check the shape: an expression tag usually is a whole condition.
+      evalWhen(s.when.replace(/\{\{=[\s\S]*?\}\}/g, 'true').replace(/\{\{[^{}]*\}\}/g, '0'));
     } catch (err) {
       ctx.add([...at, 'when'], `bad expression "${s.when}": ${(err as Error).message}`);
     }
@@ -206,8 +208,7 @@ function checkVars(ctx: Ctx, text: string, path: Path, scope: VarScope, all?: Ma
 }
 
 function varProblem(ctx: Ctx, ref: string, scope: VarScope, all?: Map<string, unknown>): string | undefined {
-  if (ref.startsWith('='))
-    return `expression tags {{${ref}}} are not supported; use simple tags like {{inputs.parameters.x}}`;
+  if (ref.startsWith('=')) return expressionProblem(ref.slice(1));
   const parts = ref.split('.');
   const [head, second, third, fourth] = parts;
   if (head === 'item')
@@ -304,3 +305,13 @@ function ancestors(deps: Map<string, string[]>, name: string): Set<string> {
 }
 
 export { ExpressionError };
+
+/** An expression tag is checked for syntax here; the names it reads are checked when it is evaluated. */
+function expressionProblem(expression: string): string | undefined {
+  try {
+    parseExpr(expression);
+    return undefined;
+  } catch (err) {
+    return `expression {{=${expression.trim()}}}: ${(err as Error).message}`;
+  }
+}
