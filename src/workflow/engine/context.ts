@@ -4,6 +4,7 @@ import type { MetadataStore, NodeOutputs, NodePatch, NodePhase } from '../../met
 import type { ResourcePool } from '../../scheduler/index.js';
 import type { Template, WorkflowSpec } from '../spec/schema.js';
 import type { StepProcess } from './process.js';
+import type { Slots } from './slots.js';
 
 /** A line of progress the engine reports (the CLI prints it as JSON or draws the tree). */
 export type EngineEvent =
@@ -33,6 +34,10 @@ export interface RunContext {
   /** Reuse nodes already Succeeded or Skipped (resume and retry). */
   reuse: boolean;
   daemons: Set<StepProcess>;
+  /** When this execution of the run started (ms), for `{{workflow.duration}}`. */
+  startedAt: number;
+  /** The workflow's `parallelism`: at most that many steps of the run at once. */
+  podSlots?: Slots;
   emit(e: EngineEvent): void;
 }
 

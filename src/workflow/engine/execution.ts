@@ -10,7 +10,10 @@ import { itemLabel, itemScope, substitute } from '../expr/template.js';
 import { evalWhen } from '../expr/when.js';
 import { templateKind, type DagTask, type Step, type Template } from '../spec/schema.js';
 import { isFailure, transition, type NodeResult, type RunContext } from './context.js';
+import { fanOutItems } from './items.js';
 import { isDaemon, runLeaf } from './leaf.js';
+import { publish } from './publish.js';
+import { Slots, within } from './slots.js';
 
 /** Set to "true" in a workflow's metadata.annotations (by `distml run --sync`) to run it synchronously. */
 export const SYNC_ANNOTATION = 'workflows.distml.io/sync';
@@ -48,6 +51,11 @@ export async function execNode(ctx: RunContext, call: Call, base: Map<string, st
   }
   const scope = new Map(base);
   for (const [k, v] of Object.entries(inputs)) scope.set(`inputs.parameters.${k}`, v);
+  scope.set(
+    'inputs.parameters',
+    JSON.stringify(Object.entries(inputs).map(([name, value]) => ({ name, value }))),
+  );
+  scope.set('workflow.duration', String((Date.now() - ctx.startedAt) / 1000));
   transition(ctx, call.id, {
     phase: t.steps || t.dag ? 'Running' : 'Pending',
     startedAt: Date.now(),
@@ -75,7 +83,7 @@ export async function execNode(ctx: RunContext, call: Call, base: Map<string, st
       });
       return { phase: r.phase, outputs, message: r.message ?? null };
     }
-    return await runLeaf(ctx, t, call.id, scope);
+    return await within(ctx.podSlots, () => runLeaf(ctx, t, call.id, scope));
   } catch (err) {
     return fail(ctx, call.id, 'Error', (err as Error).message);
   }
@@ -99,10 +107,11 @@ async function execSteps(
   scope: Map<string, string>,
 ): Promise<CompositeResult> {
   const inner = new Map(scope);
+  const slots = t.parallelism ? new Slots(t.parallelism) : undefined;
   for (const group of t.steps!) {
     if (ctx.signal.aborted) return { phase: 'Failed', message: 'stopped', scope: inner };
-    const results = await Promise.all(group.map((s) => execFanOut(ctx, s, 'steps', id, inner)));
-    const failed = group.filter((s, i) => isFailure(results[i]!.phase) && !s.continueOn?.failed);
+    const results = await Promise.all(group.map((s) => execFanOut(ctx, s, 'steps', id, inner, slots)));
+    const failed = group.filter((s, i) => isFailure(results[i]!.phase) && !continuesOn(s, results[i]!.phase));
     if (failed.length > 0) {
       return {
         phase: 'Failed',
@@ -144,12 +153,20 @@ async function execDag(
     ),
   );
   const waits = syncWaits(ctx, tasks, deps);
+  const wanted = targetClosure(t.dag!.target, deps);
+  const failFast = t.dag!.failFast ?? true;
+  const slots = t.parallelism ? new Slots(t.parallelism) : undefined;
   const outcomes = new Map<string, TaskOutcome>();
   const running = new Map<string, Promise<void>>();
   const outcome = (name: string) => outcomes.get(name)!;
+  const unhandled = (k: DagTask, phase: string) =>
+    isFailure(phase as NodePhase) && !handled.has(k.name) && !continuesOn(k, phase as NodePhase);
+  // failFast (Argo's default): after an unhandled failure no new task starts; running ones finish.
+  let stopping = false;
   for (;;) {
     for (const task of tasks) {
-      if (outcomes.has(task.name) || running.has(task.name) || ctx.signal.aborted) continue;
+      if (outcomes.has(task.name) || running.has(task.name) || ctx.signal.aborted || stopping) continue;
+      if (wanted && !wanted.has(task.name)) continue;
       if (!(deps.get(task.name) ?? []).every((d) => outcomes.has(d))) continue;
       if (!(waits.get(task.name) ?? []).every((d) => outcomes.has(d))) continue;
       const expr = exprs.get(task.name);
@@ -163,9 +180,11 @@ async function execDag(
       }
       running.set(
         task.name,
-        execFanOut(ctx, task, 'tasks', id, inner).then((r) => {
-          outcomes.set(task.name, { phase: r.phase, itemPhases: r.itemPhases });
+        execFanOut(ctx, task, 'tasks', id, inner, slots).then((r) => {
+          const daemoned = r.phase === 'Succeeded' && isDaemon(ctx.templates.get(task.template)!);
+          outcomes.set(task.name, { phase: r.phase, itemPhases: r.itemPhases, daemoned });
           running.delete(task.name);
+          if (failFast && unhandled(task, r.phase)) stopping = true;
         }),
       );
     }
@@ -173,12 +192,7 @@ async function execDag(
     await Promise.race(running.values());
   }
   if (ctx.signal.aborted) return { phase: 'Failed', message: 'stopped', scope: inner };
-  const failed = tasks.filter(
-    (k) =>
-      isFailure((outcomes.get(k.name)?.phase ?? 'Pending') as NodePhase) &&
-      !handled.has(k.name) &&
-      !k.continueOn?.failed,
-  );
+  const failed = tasks.filter((k) => unhandled(k, outcomes.get(k.name)?.phase ?? 'Pending'));
   if (failed.length > 0)
     return {
       phase: 'Failed',
@@ -240,36 +254,24 @@ async function execFanOut(
   prefix: 'steps' | 'tasks',
   parent: string,
   scope: Map<string, string>,
+  slots: Slots | undefined,
 ): Promise<FanOutResult> {
-  let items: unknown[] | undefined = s.withItems;
-  if (s.withParam !== undefined) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(substitute(s.withParam, scope));
-    } catch (err) {
-      parsed = err;
-    }
-    if (!Array.isArray(parsed)) {
-      const id = `${parent}.${s.name}`;
-      ctx.store.ensureNode({
-        run: ctx.run,
-        id,
-        parent,
-        displayName: s.name,
-        template: s.template,
-        type: 'Pod',
-      });
-      fail(
-        ctx,
-        id,
-        'Error',
-        `withParam must be a JSON list (${parsed instanceof Error ? parsed.message : `got ${JSON.stringify(parsed).slice(0, 60)}`})`,
-      );
-      publish(scope, `${prefix}.${s.name}`, [{ phase: 'Error', outputs: {} }], false);
-      return { phase: 'Error', itemPhases: [] };
-    }
-    items = parsed;
+  const expanded = fanOutItems(s, scope);
+  if ('error' in expanded) {
+    const id = `${parent}.${s.name}`;
+    ctx.store.ensureNode({
+      run: ctx.run,
+      id,
+      parent,
+      displayName: s.name,
+      template: s.template,
+      type: 'Pod',
+    });
+    fail(ctx, id, 'Error', expanded.error);
+    publish(scope, `${prefix}.${s.name}`, [{ phase: 'Error', outputs: {} }], false);
+    return { phase: 'Error', itemPhases: [] };
   }
+  const items = expanded.items;
   const calls =
     items === undefined
       ? [{ label: s.name, extra: [] as [string, string][] }]
@@ -298,7 +300,9 @@ async function execFanOut(
         const args = new Map(
           (s.arguments?.parameters ?? []).map((a) => [a.name, substitute(a.value, local)]),
         );
-        return await execNode(ctx, { template: s.template, id, parent, displayName: label, args }, scope);
+        return await within(slots, () =>
+          execNode(ctx, { template: s.template, id, parent, displayName: label, args }, scope),
+        );
       } catch (err) {
         ctx.store.ensureNode({
           run: ctx.run,
@@ -324,33 +328,23 @@ async function execFanOut(
   return { phase, itemPhases: items !== undefined ? phases : [] };
 }
 
-/** Makes `steps.X.outputs.result` etc. visible to later steps; a fan-out's outputs are JSON lists (fan-in). */
-function publish(scope: Map<string, string>, key: string, results: NodeResult[], fanned: boolean): void {
-  const done = results.filter((r) => r.phase !== 'Skipped');
-  scope.set(
-    `${key}.status`,
-    done.some((r) => isFailure(r.phase)) ? 'Failed' : done.length ? 'Succeeded' : 'Skipped',
+/** Argo's continueOn: a Failed child with `failed: true`, or an Errored one with `error: true`, fails nothing. */
+function continuesOn(s: Step | DagTask, phase: NodePhase): boolean {
+  return (
+    (phase === 'Failed' && s.continueOn?.failed === true) ||
+    (phase === 'Error' && s.continueOn?.error === true)
   );
-  if (!fanned) {
-    const r = results[0]!;
-    if (r.outputs.result !== undefined) scope.set(`${key}.outputs.result`, r.outputs.result);
-    if (r.outputs.exitCode !== undefined) scope.set(`${key}.exitCode`, String(r.outputs.exitCode));
-    for (const [k, v] of Object.entries(r.outputs.parameters ?? {}))
-      scope.set(`${key}.outputs.parameters.${k}`, v);
-    return;
-  }
-  const asJson = (s: string): unknown => {
-    try {
-      return JSON.parse(s);
-    } catch {
-      return s;
-    }
+}
+
+/** With `dag.target`, the named tasks and everything they depend on; without it, undefined (every task). */
+function targetClosure(target: string | undefined, deps: Map<string, string[]>): Set<string> | undefined {
+  if (target === undefined) return undefined;
+  const wanted = new Set<string>();
+  const add = (name: string) => {
+    if (wanted.has(name)) return;
+    wanted.add(name);
+    for (const d of deps.get(name) ?? []) add(d);
   };
-  scope.set(`${key}.outputs.result`, JSON.stringify(done.map((r) => asJson(r.outputs.result ?? ''))));
-  const names = new Set(done.flatMap((r) => Object.keys(r.outputs.parameters ?? {})));
-  for (const n of names)
-    scope.set(
-      `${key}.outputs.parameters.${n}`,
-      JSON.stringify(done.map((r) => r.outputs.parameters?.[n] ?? null)),
-    );
+  for (const name of target.split(/\s+/).filter(Boolean)) add(name);
+  return wanted;
 }

@@ -64,7 +64,9 @@ export async function runLeaf(
   try {
     const limit = t.retryStrategy?.limit ?? 0;
     for (let attempt = 0; ; attempt++) {
-      const r = await runAttempt(ctx, t, id, scope, attempt, daemon, cores);
+      // `{{retries}}`: which attempt this is (0 for the first), as Argo numbers them.
+      const attemptScope = new Map([...scope, ['retries', String(attempt)]]);
+      const r = await runAttempt(ctx, t, id, attemptScope, attempt, daemon, cores);
       if (r.phase === 'Succeeded') {
         if (daemon) keepRelease = true;
         if (memo) saveMemo(ctx, memo, id, r.outputs);

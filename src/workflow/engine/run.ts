@@ -7,6 +7,8 @@ import type { WorkflowSpec } from '../spec/schema.js';
 import { isFailure, type EngineEvent, type RunContext } from './context.js';
 import { execNode } from './execution.js';
 import { isEngineAlive, reapNodeProcesses, type StepProcess } from './process.js';
+import { Slots } from './slots.js';
+import { workflowScope } from './variables.js';
 
 /** Records a new run of `spec` with its parameters (`-p name=value` over the spec's defaults); returns its name. */
 export function submitRun(
@@ -80,24 +82,23 @@ export async function executeRun(name: string, opts: ExecuteOptions): Promise<Ru
     signal: opts.signal ?? new AbortController().signal,
     reuse: opts.reuse ?? false,
     daemons,
+    startedAt: Date.now(),
+    ...(spec.spec.parallelism ? { podSlots: new Slots(spec.spec.parallelism) } : {}),
     emit,
   };
-  const scope = new Map<string, string>([
-    ['workflow.name', name],
-    ['workflow.uid', name],
-    ['workflow.creationTimestamp', new Date(record.createdAt).toISOString()],
-    ['workflow.status', 'Running'],
-  ]);
-  for (const [k, v] of Object.entries(record.parameters)) scope.set(`workflow.parameters.${k}`, v);
+  const scope = workflowScope(name, spec, record);
+  // Argo passes the workflow's arguments to the entrypoint's inputs of the same names.
+  const args = new Map(Object.entries(record.parameters));
   const main = await execNode(
     ctx,
-    { template: spec.spec.entrypoint, id: name, parent: null, displayName: name, args: new Map() },
+    { template: spec.spec.entrypoint, id: name, parent: null, displayName: name, args },
     scope,
   );
   let phase = main.phase;
   let message = main.message ?? null;
   if (spec.spec.onExit) {
     scope.set('workflow.status', isFailure(phase) ? 'Failed' : 'Succeeded');
+    scope.set('workflow.duration', String((Date.now() - (record.startedAt ?? record.createdAt)) / 1000));
     const failures = store.listNodes(name).filter((n) => isFailure(n.phase) && n.type === 'Pod');
     scope.set(
       'workflow.failures',

@@ -100,6 +100,8 @@ export function mentionedResults(e: DependsExpr): { task: string; result: TaskRe
 export interface TaskOutcome {
   phase: string;
   itemPhases: string[];
+  /** A daemon step that is up and serving (Argo's Daemoned). */
+  daemoned?: boolean;
 }
 
 export function evalDepends(e: DependsExpr, outcome: (task: string) => TaskOutcome): boolean {
@@ -119,7 +121,7 @@ export function evalDepends(e: DependsExpr, outcome: (task: string) => TaskOutco
         case 'Errored':
           return o.phase === 'Error';
         case 'Daemoned':
-          return false;
+          return o.daemoned === true;
         case 'AnySucceeded':
           return items.some((p) => p === 'Succeeded');
         case 'AllFailed':

@@ -37,7 +37,7 @@ export function checkWorkflow(
   source = 'workflow',
   lineAt: (path: (string | number)[]) => number | undefined = () => undefined,
 ): WorkflowSpec {
-  const r = workflowSchema.safeParse(value);
+  const r = workflowSchema.safeParse(withTemplateDefaults(value));
   const render = (p: SpecProblem) => {
     const line = lineAt(p.path);
     return `${formatPath(p.path) || '(top level)'}${line ? ` (line ${line})` : ''}: ${p.message}`;
@@ -75,4 +75,39 @@ function lineOf(doc: Document, lines: LineCounter, path: (string | number)[]): n
     if (isNode(node) && node.range) return lines.linePos(node.range[0]).line;
   }
   return undefined;
+}
+
+const KIND_KEYS = ['steps', 'dag', 'container', 'script', 'distml'];
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** `a` under `b`: b's fields win, nested objects merge (Argo merges templateDefaults into each template). */
+function mergeUnder(
+  defaults: Record<string, unknown>,
+  own: Record<string, unknown>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...defaults };
+  for (const [k, v] of Object.entries(own)) {
+    const d = out[k];
+    out[k] = isPlainObject(d) && isPlainObject(v) ? mergeUnder(d, v) : v;
+  }
+  return out;
+}
+
+/**
+ * Applies `spec.templateDefaults` to every template. A default for a kind of template (`container: {…}`) only
+ * reaches templates of that kind, so a DAG never becomes a container too.
+ */
+function withTemplateDefaults(value: unknown): unknown {
+  if (!isPlainObject(value) || !isPlainObject(value.spec)) return value;
+  const { templateDefaults, templates } = value.spec;
+  if (!isPlainObject(templateDefaults) || !Array.isArray(templates)) return value;
+  const merged = templates.map((t: unknown) => {
+    if (!isPlainObject(t)) return t;
+    const defaults = Object.fromEntries(
+      Object.entries(templateDefaults).filter(([k]) => !KIND_KEYS.includes(k) || t[k] !== undefined),
+    );
+    return mergeUnder(defaults, t);
+  });
+  return { ...value, spec: { ...value.spec, templates: merged } };
 }

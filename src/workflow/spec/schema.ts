@@ -36,10 +36,27 @@ const outputParameter = z
   })
   .strict();
 
+/** Argo's withSequence: numbers from start to end (or count of them), each formatted with a printf format. */
+const sequenceSchema = z
+  .object({
+    count: scalar.optional(),
+    start: scalar.optional(),
+    end: scalar.optional(),
+    format: z.string().optional(),
+  })
+  .strict()
+  .refine((v) => (v.count === undefined) !== (v.end === undefined), {
+    message: 'must set exactly one of count, end',
+  });
+
 const fanOut = {
   withItems: z.array(z.unknown()).optional(),
   withParam: z.string().optional(),
+  withSequence: sequenceSchema.optional(),
 };
+
+/** How many children may run at once (Argo accepts a number or its text). */
+const parallelism = z.coerce.number().int().min(1, 'must be at least 1').optional();
 
 const stepSchema = z
   .object({
@@ -110,7 +127,19 @@ const templateSchema = z
       .optional(),
     steps: z.array(z.array(stepSchema)).optional(),
     dag: z
-      .object({ tasks: z.array(taskSchema).min(1, 'must have at least one task') })
+      .object({
+        tasks: z.array(taskSchema).min(1, 'must have at least one task'),
+        /** Argo's default: once a task fails, start no new task (running ones finish). */
+        failFast: z.boolean().optional(),
+        /** Space-separated task names: run only these and what they depend on. */
+        target: z.string().optional(),
+      })
+      .strict()
+      .optional(),
+    parallelism,
+    /** Labels and annotations Argo puts on the step's pod; kept on the node here. */
+    metadata: z
+      .object({ labels: z.record(z.string()).optional(), annotations: z.record(z.string()).optional() })
       .strict()
       .optional(),
     container: containerSchema.optional(),
@@ -188,6 +217,12 @@ export const workflowSchema = z
           .strict()
           .default({ parameters: [] }),
         templates: z.array(templateSchema).min(1, 'must have at least one template'),
+        /** Fields every template gets unless it sets them itself (merged by checkWorkflow before validation). */
+        templateDefaults: z.record(z.unknown()).optional(),
+        /** At most this many steps (pods) of the run at once. */
+        parallelism,
+        /** The run's priority, `{{workflow.priority}}`; higher runs are admitted first. */
+        priority: z.coerce.number().int().optional(),
         onExit: name.optional(),
         /** Argo's podGC; distml applies OnPodSuccess to step scratch dirs whatever is set here. */
         podGC: z.object({ strategy: z.string() }).passthrough().optional(),

@@ -135,7 +135,8 @@ function validateDag(ctx: Ctx, t: Template, tasks: DagTask[], path: Path, inputs
   checkCompositeOutputs(ctx, t, path.slice(0, -2), { prefix: 'tasks', names });
 }
 
-const fans = (s: Step | DagTask) => s.withItems !== undefined || s.withParam !== undefined;
+const fans = (s: Step | DagTask) =>
+  s.withItems !== undefined || s.withParam !== undefined || s.withSequence !== undefined;
 
 function validateCall(
   ctx: Ctx,
@@ -151,8 +152,8 @@ function validateCall(
       `unknown template "${s.template}" (templates: ${[...ctx.byName.keys()].join(', ')})`,
     );
   }
-  if (s.withItems !== undefined && s.withParam !== undefined)
-    ctx.add(at, 'set either withItems or withParam, not both');
+  if ([s.withItems, s.withParam, s.withSequence].filter((x) => x !== undefined).length > 1)
+    ctx.add(at, 'set one of withItems, withParam, withSequence, not several');
   const args = s.arguments?.parameters ?? [];
   args.forEach((a, j) => {
     const argPath = [...at, 'arguments', 'parameters', j];
@@ -210,50 +211,85 @@ function checkVars(ctx: Ctx, text: string, path: Path, scope: VarScope, all?: Ma
 function varProblem(ctx: Ctx, ref: string, scope: VarScope, all?: Map<string, unknown>): string | undefined {
   if (ref.startsWith('=')) return expressionProblem(ref.slice(1));
   const parts = ref.split('.');
-  const [head, second, third, fourth] = parts;
+  const head = parts[0];
   if (head === 'item')
-    return scope.item ? undefined : `{{${ref}}} is only defined in a step with withItems or withParam`;
-  if (head === 'workflow') {
-    if (
-      parts.length === 2 &&
-      ['name', 'uid', 'status', 'failures', 'creationTimestamp'].includes(second ?? '')
-    )
-      return undefined;
-    if (second === 'parameters' && parts.length === 3) {
-      return ctx.workflowParams.has(third ?? '')
-        ? undefined
-        : `unknown workflow parameter "${third}" in {{${ref}}} (declare it in spec.arguments.parameters)`;
-    }
-    return `unknown variable {{${ref}}}`;
+    return scope.item
+      ? undefined
+      : `{{${ref}}} is only defined in a step with withItems, withParam or withSequence`;
+  if (ref === 'retries') return undefined;
+  if (head === 'workflow') return workflowVarProblem(ctx, ref, parts);
+  if (head === 'inputs') return inputVarProblem(ref, parts, scope);
+  if (head === 'steps' || head === 'tasks') return siblingVarProblem(ref, parts, scope, all);
+  return `unknown variable {{${ref}}}`;
+}
+
+/** `workflow.*` names Argo defines (variables.md), which the engine fills in (engine/variables.ts). */
+const WORKFLOW_VARS = new Set([
+  'name',
+  'uid',
+  'namespace',
+  'mainEntrypoint',
+  'serviceAccountName',
+  'status',
+  'failures',
+  'duration',
+  'priority',
+  'creationTimestamp',
+  'parameters',
+  'parameters.json',
+  'labels.json',
+  'annotations.json',
+]);
+
+function workflowVarProblem(ctx: Ctx, ref: string, parts: string[]): string | undefined {
+  const rest = parts.slice(1).join('.');
+  if (WORKFLOW_VARS.has(rest)) return undefined;
+  const [second, third] = [parts[1], parts[2]];
+  if (second === 'creationTimestamp' && parts.length === 3) return undefined;
+  if ((second === 'labels' || second === 'annotations') && parts.length >= 3) return undefined;
+  if (second === 'parameters' && parts.length === 3) {
+    return ctx.workflowParams.has(third ?? '')
+      ? undefined
+      : `unknown workflow parameter "${third}" in {{${ref}}} (declare it in spec.arguments.parameters)`;
   }
-  if (head === 'inputs') {
-    if (second === 'parameters' && parts.length === 3) {
-      return scope.inputs.has(third ?? '')
-        ? undefined
-        : `unknown input parameter "${third}" in {{${ref}}} (declare it in inputs.parameters)`;
-    }
-    return `unknown variable {{${ref}}}`;
+  return `unknown variable {{${ref}}}`;
+}
+
+function inputVarProblem(ref: string, parts: string[], scope: VarScope): string | undefined {
+  if (parts[1] === 'parameters' && parts.length === 2) return undefined;
+  if (parts[1] === 'parameters' && parts.length === 3) {
+    return scope.inputs.has(parts[2] ?? '')
+      ? undefined
+      : `unknown input parameter "${parts[2]}" in {{${ref}}} (declare it in inputs.parameters)`;
   }
-  if (head === 'steps' || head === 'tasks') {
-    const sib = scope.siblings;
-    if (!sib || sib.prefix !== head)
-      return `{{${ref}}} can only be used inside a ${head === 'steps' ? 'steps' : 'dag'} template`;
-    if (!sib.names.has(second ?? '')) {
-      if (head === 'tasks' && all?.has(second ?? ''))
-        return `{{${ref}}} refers to task "${second}" which this task does not depend on`;
-      return `{{${ref}}}: no ${head === 'steps' ? 'earlier step' : 'task'} named "${second}"`;
-    }
-    if (parts.length === 3 && (third === 'status' || third === 'exitCode')) return undefined;
-    if (third === 'outputs' && fourth === 'result' && parts.length === 4) return undefined;
-    if (third === 'outputs' && fourth === 'parameters' && parts.length === 5) {
-      const target = sib.names.get(second ?? '');
-      const declared = new Set((target?.outputs?.parameters ?? []).map((p) => p.name));
-      if (target?.distml) BUILTINS[target.distml.kind].outputNames.forEach((n) => declared.add(n));
-      return !target || declared.has(parts[4] ?? '')
-        ? undefined
-        : `{{${ref}}}: template "${target.name}" has no output parameter "${parts[4]}"`;
-    }
-    return `unknown variable {{${ref}}}`;
+  return `unknown variable {{${ref}}}`;
+}
+
+function siblingVarProblem(
+  ref: string,
+  parts: string[],
+  scope: VarScope,
+  all?: Map<string, unknown>,
+): string | undefined {
+  const [head, second, third, fourth] = parts;
+  const sib = scope.siblings;
+  if (!sib || sib.prefix !== head)
+    return `{{${ref}}} can only be used inside a ${head === 'steps' ? 'steps' : 'dag'} template`;
+  if (!sib.names.has(second ?? '')) {
+    if (head === 'tasks' && all?.has(second ?? ''))
+      return `{{${ref}}} refers to task "${second}" which this task does not depend on`;
+    return `{{${ref}}}: no ${head === 'steps' ? 'earlier step' : 'task'} named "${second}"`;
+  }
+  if (parts.length === 3 && (third === 'status' || third === 'exitCode')) return undefined;
+  if (third === 'outputs' && (fourth === 'result' || fourth === 'parameters') && parts.length === 4)
+    return undefined;
+  if (third === 'outputs' && fourth === 'parameters' && parts.length === 5) {
+    const target = sib.names.get(second ?? '');
+    const declared = new Set((target?.outputs?.parameters ?? []).map((p) => p.name));
+    if (target?.distml) BUILTINS[target.distml.kind].outputNames.forEach((n) => declared.add(n));
+    return !target || declared.has(parts[4] ?? '')
+      ? undefined
+      : `{{${ref}}}: template "${target.name}" has no output parameter "${parts[4]}"`;
   }
   return `unknown variable {{${ref}}}`;
 }
