@@ -12,6 +12,7 @@ export {
   runWorker,
   ElasticAgent,
   ShardedFeed,
+  ReplacementBudget,
   type ClusterEnv,
   type LaunchOptions,
   type LaunchResult,

@@ -71,6 +71,16 @@ function workerPids(launcherPid: number): number[] {
 import { createRequire } from 'node:module';
 const require_ = createRequire(import.meta.url);
 
+/** Ends a launcher that is still running: SIGTERM (it kills its workers), then SIGKILL after 30 s. */
+async function stopLauncher(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const closed = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  await closed;
+  clearTimeout(timer);
+}
+
 describe(
   'distml train --workers (allreduce over Gloo)',
   { skip: !hasData && 'dataset-fashion-mnist not installed' },
@@ -120,6 +130,9 @@ describe(
           '3',
           '--min-workers',
           '2',
+          // This test is about going on smaller; replacing the worker is the next test's.
+          '--max-restarts',
+          '0',
           '--out',
           join(tmp.dir, 'kill'),
         ],
@@ -145,6 +158,64 @@ describe(
       assert.ok(result.replicaChecks.every((c) => c.identical));
     });
 
+    it(
+      'replaces a SIGKILLed worker of 3 (no other flags): finishes with 3, records the loss and the join',
+      { timeout: 10 * 60_000 },
+      async () => {
+        let victim = 0;
+        const { child, done, events } = launch(
+          [
+            '--model',
+            'cnn',
+            '--epochs',
+            '2',
+            '--steps-per-epoch',
+            '30',
+            '--workers',
+            '3',
+            '--out',
+            join(tmp.dir, 'replace'),
+          ],
+          (e, launcher) => {
+            // Mid-epoch: once the chief has reported a few steps of the first epoch.
+            if (!victim && e['event'] === 'progress' && Number(e['done']) >= 5) {
+              victim = workerPids(launcher.pid as number)[1] ?? 0;
+              if (victim) process.kill(victim, 'SIGKILL');
+            }
+          },
+        );
+        try {
+          const { code, result } = await done;
+          assert.equal(code, 0, `events: ${JSON.stringify(events.filter((e) => e['event'] !== 'progress'))}`);
+          assert.ok(victim, 'a worker was killed');
+          assert.equal(result.epochs, 2);
+          assert.equal(result.steps, 60);
+          assert.equal(result.worldSizeAtEnd, 3);
+          const changes = result.membershipChanges;
+          assert.equal(changes[0]?.from, 3, JSON.stringify(changes));
+          assert.ok(
+            changes.some((c) => /lost \(.*killed by SIGKILL/.test(c.reason)),
+            `the loss is recorded: ${JSON.stringify(changes)}`,
+          );
+          const joined = changes.find((c) => /joined/.test(c.reason));
+          assert.ok(joined, `the join is recorded: ${JSON.stringify(changes)}`);
+          assert.equal(joined.to, 3);
+          assert.equal(changes.at(-1)?.to, 3);
+          const replaced = events.find((e) => e['event'] === 'worker-replaced');
+          assert.ok(replaced, 'the launcher said it started a replacement');
+          assert.ok(joined.reason.includes(String(replaced['by'])), 'the replacement is the one that joined');
+          assert.equal(result.workers.length, 3);
+          assert.ok(
+            result.workers.some((w) => w.id === replaced['by'] && w.steps > 0),
+            'the replacement trained',
+          );
+          assert.ok(result.replicaChecks.every((c) => c.identical));
+        } finally {
+          await stopLauncher(child);
+        }
+      },
+    );
+
     it('drops a frozen (SIGSTOP) worker within 30 s and goes on', async () => {
       let stoppedAt = 0;
       let stoppedPid = 0;
@@ -162,6 +233,8 @@ describe(
           '2',
           '--heartbeat-timeout',
           '5',
+          '--max-restarts',
+          '0',
           '--out',
           join(tmp.dir, 'frozen'),
         ],

@@ -132,4 +132,48 @@ describe('distributed training: pieces', () => {
     await store.set('elastic/done', '{"ok":true}');
     assert.equal(await run, '{"ok":true}');
   });
+
+  it('records a loss the group must wait out (fewer than --min-workers), then the replacement joining', async () => {
+    const store = await Store.connect({ host: '127.0.0.1', port: 0, isServer: true });
+    // No heartbeats in this test: the launcher's exit report (markDead) is the only death.
+    const agent = new ElasticAgent({
+      store,
+      initialWorkers: 3,
+      minWorkers: 3,
+      maxWorkers: 3,
+      pollMs: 50,
+      heartbeatTimeoutMs: 10 * 60_000,
+    });
+    const run = agent.run();
+    try {
+      const join = async (id: string) => store.set(`elastic/join/${await store.add('elastic/joins', 1)}`, id);
+      const until = async (cond: () => boolean) => {
+        for (let i = 0; i < 400 && !cond(); i++) await new Promise((r) => setTimeout(r, 50));
+        assert.ok(cond(), `changes so far: ${JSON.stringify(agent.changes)}`);
+      };
+      for (const id of ['a', 'b', 'c']) await join(id);
+      await until(() => agent.currentMembers.length === 3);
+      agent.markDead('b', 'killed by SIGKILL');
+      await until(() => agent.changes.length === 1);
+      assert.deepEqual(agent.currentMembers, ['a', 'c'], 'no generation of 2 forms below --min-workers 3');
+      const loss = agent.changes[0];
+      assert.equal(loss?.from, 3);
+      assert.equal(loss?.to, 2);
+      assert.equal(loss?.generation, 0, 'no new generation was published');
+      assert.match(loss?.reason ?? '', /worker lost \(b: killed by SIGKILL\); waiting .*--min-workers 3/);
+      assert.equal(await store.tryGet('elastic/gen'), '0');
+      await join('d');
+      await until(() => agent.changes.length === 2);
+      assert.deepEqual(agent.currentMembers, ['a', 'c', 'd']);
+      assert.deepEqual(
+        { from: agent.changes[1]?.from, to: agent.changes[1]?.to, reason: agent.changes[1]?.reason },
+        { from: 2, to: 3, reason: 'worker joined (d)' },
+      );
+      await store.set('elastic/done', '{"ok":true}');
+      assert.equal(await run, '{"ok":true}');
+    } finally {
+      agent.stop();
+      await run.catch(() => undefined);
+    }
+  });
 });

@@ -59,6 +59,10 @@ function describeEvent(e: Record<string, unknown>): string {
       return `group generation ${String(e['generation'])}: ${String(e['from'])} -> ${String(e['to'])} workers (${String(e['reason'])})`;
     case 'worker-killed':
       return `killed worker ${String(e['worker'])}: ${String(e['reason'])}`;
+    case 'worker-replaced':
+      return `replacing worker ${String(e['worker'])} with ${String(e['by'])}: ${String(e['reason'])}`;
+    case 'worker-not-replaced':
+      return `worker ${String(e['worker'])}: ${String(e['reason'])}`;
     case 'generation':
       return `formed group generation ${String(e['generation'])} as rank ${String(e['rank'])} of ${String(e['worldSize'])}`;
     default:

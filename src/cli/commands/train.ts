@@ -79,7 +79,7 @@ const trainFlags = z.object({
     .number({ message: 'must be an integer' })
     .int('must be an integer')
     .min(0, 'must be 0 or more')
-    .default(1),
+    .optional(),
   strategy: z
     .enum(['allreduce', 'parameter-server'], { message: 'must be allreduce or parameter-server' })
     .default('allreduce'),
@@ -196,8 +196,9 @@ export const train: Command = {
     'max-restarts': {
       type: 'string',
       valueName: 'N',
-      defaultText: '1',
-      description: 'restart the whole group from the last checkpoint when every worker died',
+      defaultText: '--workers',
+      description:
+        'replace a local worker that dies, N times per job; survivors go on, the newcomer gets their state',
     },
     strategy: {
       type: 'string',

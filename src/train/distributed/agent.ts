@@ -14,6 +14,10 @@ export interface AgentOptions {
   pollMs?: number;
   /** How long to wait for enough workers (first formation, or after losses below the minimum). Default 120 s. */
   rendezvousTimeoutMs?: number;
+  /**
+   * Called when a generation forms, and when members are lost while the group waits for enough workers
+   * (then `gen` is the current generation without them; no new generation is published).
+   */
   onChange?: (change: MembershipChange, gen: Generation) => void;
   /** Called when a member is declared dead, so a local process can be killed for good (its sockets close). */
   onDead?: (id: string, reason: string) => void;
@@ -125,13 +129,16 @@ export class ElasticAgent {
     const lost = this.members.filter((id) => this.dead.has(id));
     const alive = this.members.filter((id) => !this.dead.has(id) && !this.left.has(id));
     const target = [...alive, ...this.pending].slice(0, maxWorkers);
-    let reason: string | undefined;
-    if (lost.length) {
-      reason = `worker${lost.length > 1 ? 's' : ''} lost (${lost.map((id) => `${id}: ${this.dead.get(id)}`).join('; ')})`;
-    } else if (this.pending.length && alive.length < maxWorkers) {
-      const joiners = target.slice(alive.length);
-      reason = `worker${joiners.length > 1 ? 's' : ''} joined (${joiners.join(', ')})`;
-    } else if (Number((await this.o.store.tryGet(K.faults(this.generation))) ?? 0) > 0) {
+    const joiners = target.slice(alive.length);
+    const lostReason = lost.length
+      ? `worker${lost.length > 1 ? 's' : ''} lost (${lost.map((id) => `${id}: ${this.dead.get(id)}`).join('; ')})`
+      : undefined;
+    const joinReason = joiners.length
+      ? `worker${joiners.length > 1 ? 's' : ''} joined (${joiners.join(', ')})`
+      : undefined;
+    // A loss and a join seen in one poll (a replacement that arrived quickly) form one generation naming both.
+    let reason = [lostReason, joinReason].filter(Boolean).join('; ') || undefined;
+    if (!reason && Number((await this.o.store.tryGet(K.faults(this.generation))) ?? 0) > 0) {
       // Give death detection the first word; a fault with everyone alive is a stall worth retrying.
       this.faultSeenAt ||= Date.now();
       if (Date.now() - this.faultSeenAt > Math.min(3000, (this.o.heartbeatTimeoutMs ?? 10_000) / 2)) {
@@ -150,9 +157,10 @@ export class ElasticAgent {
       await this.form(target, reason);
       return;
     }
-    // Too few to go on: drop the dead now, wait for replacements, abort after the rendezvous timeout.
-    if (lost.length) {
-      this.members = alive;
+    // Too few to go on: drop the dead now (recorded, so the result shows the loss as well as the later join),
+    // wait for replacements, abort after the rendezvous timeout.
+    if (lostReason) {
+      this.recordLoss(alive, `${lostReason}; waiting for workers: fewer than --min-workers ${minWorkers}`);
       this.waitingSince = Date.now();
     }
     this.checkWaited(
@@ -170,6 +178,21 @@ export class ElasticAgent {
         `elastic job aborted: ${what} within ${timeoutMs / 1000} s; start more workers or lower --min-workers`,
       );
     }
+  }
+
+  /** Members lost while the group waits: no generation forms, but the change is recorded and reported. */
+  private recordLoss(alive: string[], reason: string): void {
+    const at = new Date().toISOString();
+    const change: MembershipChange = {
+      at,
+      from: this.members.length,
+      to: alive.length,
+      reason,
+      generation: this.generation,
+    };
+    this.members = alive;
+    this.changes.push(change);
+    this.o.onChange?.(change, { generation: this.generation, members: alive, reason, at });
   }
 
   private async form(members: string[], reason: string): Promise<void> {

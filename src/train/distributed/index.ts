@@ -2,6 +2,7 @@
 export { readClusterEnv, type ClusterEnv } from './env.js';
 export { ElasticAgent, type AgentOptions } from './agent.js';
 export { launchWorkers, type LaunchOptions, type LaunchResult } from './launcher.js';
+export { ReplacementBudget, type WorkerExit, type ReplacementDecision } from './replacement.js';
 export { runWorker, type WorkerOptions, type WorkerMetrics, type DistributedResult } from './worker.js';
 export { ShardedFeed, type Cursor } from './sharded-feed.js';
 export type { MembershipChange, Generation } from './protocol.js';

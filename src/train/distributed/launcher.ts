@@ -4,6 +4,7 @@ import { Store } from '../../engine/index.js';
 import { TrainError } from '../errors.js';
 import { ElasticAgent } from './agent.js';
 import { K, type Generation, type MembershipChange } from './protocol.js';
+import { defaultMaxRestarts, ReplacementBudget, type WorkerExit } from './replacement.js';
 import type { DistributedResult, WorkerMetrics } from './worker.js';
 
 export interface LaunchOptions {
@@ -16,7 +17,10 @@ export interface LaunchOptions {
   /** Store port (0 = any free port). Remote workers join with MASTER_ADDR=<this host> MASTER_PORT=<port>. */
   port?: number;
   heartbeatTimeoutMs?: number;
-  /** Times the whole group is restarted from the last checkpoint when every worker has died. Default 1. */
+  /**
+   * Local workers that died and are started again, counted over the whole job (see replacement.ts).
+   * Default: `workers` (each worker once).
+   */
   maxRestarts?: number;
   env?: NodeJS.ProcessEnv;
   onEvent?: (event: Record<string, unknown>) => void;
@@ -26,14 +30,16 @@ export interface LaunchOptions {
 
 export interface LaunchResult extends DistributedResult {
   masterPort: number;
+  /** Replacement workers started. */
   restarts: number;
 }
 
 /**
  * `distml train --workers N`: hosts the rendezvous store, runs the elastic agent, starts N local workers with
  * torch's environment contract (MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK, LOCAL_RANK) plus DISTML_ELASTIC=1,
- * kills a worker the agent declares dead (so its sockets close and peers fail fast), and, when every worker
- * has died, restarts the group from the last checkpoint. Children die with it on SIGINT/SIGTERM.
+ * kills a worker the agent declares dead (so its sockets close and peers fail fast), and starts a replacement
+ * for a local worker that died, up to `maxRestarts`; the survivors go on. Children die with it on
+ * SIGINT/SIGTERM.
  */
 export async function launchWorkers(o: LaunchOptions): Promise<LaunchResult> {
   const server = await Store.connect({
@@ -45,7 +51,7 @@ export async function launchWorkers(o: LaunchOptions): Promise<LaunchResult> {
   const masterPort = server.port;
   o.onEvent?.({ event: 'rendezvous', masterAddr: hostname(), masterPort });
   const children = new Map<string, ChildProcess>();
-  let restarts = 0;
+  const budget = new ReplacementBudget(o.maxRestarts ?? defaultMaxRestarts(o.workers));
   let finished = false;
   let cleanExit = false;
   const agent: ElasticAgent = new ElasticAgent({
@@ -65,8 +71,10 @@ export async function launchWorkers(o: LaunchOptions): Promise<LaunchResult> {
     },
   });
 
-  const spawnGroup = (resume: boolean) => {
-    for (let i = 0; i < o.workers; i++) {
+  // Starts the workers of the given slots (RANK/LOCAL_RANK); a slot is reused by the worker that replaces it.
+  const spawnGroup = (resume: boolean, slots = [...Array(o.workers).keys()]): string[] => {
+    const ids: string[] = [];
+    for (const i of slots) {
       const args = resume && !o.command.includes('--resume') ? [...o.command, '--resume'] : o.command;
       const child = spawn(args[0] as string, args.slice(1), {
         env: {
@@ -84,6 +92,7 @@ export async function launchWorkers(o: LaunchOptions): Promise<LaunchResult> {
       });
       const id = `${hostname()}-${child.pid}`;
       children.set(id, child);
+      ids.push(id);
       forwardLines(child.stderr, (line) => o.onWorkerLine?.(line, id));
       // A worker's stdout carries its result or, when it fails, its {"error": …} document.
       forwardLines(child.stdout, (line) => {
@@ -94,18 +103,22 @@ export async function launchWorkers(o: LaunchOptions): Promise<LaunchResult> {
         // A clean exit means training finished (the agent sees the result on its next poll).
         if (code === 0) cleanExit = true;
         else if (!finished) agent.markDead(id, signal ? `killed by ${signal}` : `exited with code ${code}`);
-        const alive = [...children.values()].some((c) => c.exitCode === null && c.signalCode === null);
-        if (!alive && !finished && !cleanExit && restarts < (o.maxRestarts ?? 1)) {
-          restarts++;
-          o.onEvent?.({
-            event: 'restart',
-            reason: 'every worker died; restarting from the last checkpoint',
-            restarts,
-          });
-          spawnGroup(true);
-        }
+        replace(i, id, { code, signal });
       });
     }
+    return ids;
+  };
+
+  // A local worker that died is replaced in its slot (same command and environment, a new id): it registers,
+  // the agent admits it at the next step boundary, and it receives the state by broadcast. Survivors go on.
+  const replace = (slot: number, id: string, exit: WorkerExit) => {
+    const d = budget.onExit(exit, finished || cleanExit);
+    if (!d.replace) {
+      if (d.reason) o.onEvent?.({ event: 'worker-not-replaced', worker: id, reason: d.reason });
+      return;
+    }
+    const [by] = spawnGroup(true, [slot]);
+    o.onEvent?.({ event: 'worker-replaced', worker: id, by, reason: d.reason, restarts: d.restarts });
   };
 
   const stopAll = () => {
@@ -133,7 +146,13 @@ export async function launchWorkers(o: LaunchOptions): Promise<LaunchResult> {
       const r = await server.tryGet(K.report(id));
       if (r) workers.push(JSON.parse(r) as WorkerMetrics);
     }
-    return { ...result, membershipChanges: agent.changes, workers, masterPort, restarts };
+    return {
+      ...result,
+      membershipChanges: agent.changes,
+      workers,
+      masterPort,
+      restarts: budget.restarts,
+    };
   } finally {
     finished = true;
     process.removeListener('SIGINT', onSignal);

@@ -31,5 +31,6 @@ export interface MembershipChange {
   from: number;
   to: number;
   reason: string;
+  /** The generation this change formed; for a loss the group waits out (too few workers), the one that lost it. */
   generation: number;
 }
