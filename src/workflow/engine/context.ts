@@ -33,6 +33,8 @@ export interface RunContext {
   /** Reuse nodes already Succeeded or Skipped (resume and retry). */
   reuse: boolean;
   daemons: Set<StepProcess>;
+  /** Longest a daemon step may take to become ready (print its first line) before it is failed. */
+  daemonReadyTimeoutMs: number;
   emit(e: EngineEvent): void;
 }
 
