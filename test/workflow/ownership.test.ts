@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { publish } from '../../src/registry/index.js';
 import { makePackage } from '../serve/fixtures.js';
-import { byName, CLI, getRun, sandbox } from './helpers.js';
+import { byName, cli, CLI, getRun, sandbox } from './helpers.js';
 
 interface Proc {
   pid: number;
@@ -72,6 +72,34 @@ function startEngine(args: string[]) {
   );
   const runName = () => /"event":"run","run":"([^"]+)"/.exec(stderr)?.[1];
   return { child, exited, runName, stderr: () => stderr };
+}
+
+/** Runs `distml ARGS` to its end, killing it if it has not ended within `ms` (then the test fails). */
+async function runToEnd(
+  args: string[],
+  ms: number,
+): Promise<{ code: number | string; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(signal ?? code ?? -1)),
+  );
+  const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+  try {
+    const code = await exited;
+    assert.notEqual(
+      code,
+      'SIGKILL',
+      `distml ${args[0]} did not end within ${ms / 1000}s: ${stderr.slice(-1000)}`,
+    );
+    return { code, stdout, stderr };
+  } finally {
+    clearTimeout(timer);
+    child.kill('SIGKILL');
+  }
 }
 
 async function ready(url: string): Promise<boolean> {
@@ -198,4 +226,189 @@ describe('every process of a run has an owner', { timeout: 600_000 }, () => {
       }
     });
   }
+});
+
+describe('stop and resume after the engine was SIGKILLed', { timeout: 600_000 }, () => {
+  it('stop --all ends what the dead engine left, a daemon child that escaped its owner included', async () => {
+    const box = sandbox();
+    let run = '';
+    let engine: ReturnType<typeof startEngine> | undefined;
+    try {
+      // The daemon starts a child in a session of its own, out of reach of the parent-death signal: only the
+      // run's marker in its environment finds it.
+      const escaped = `require('child_process').spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { detached: true, stdio: 'ignore' }).unref(); console.log('up'); setInterval(() => {}, 1000)`;
+      const file = box.file(
+        'escape.yaml',
+        `apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: escape-}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - {name: server, template: server}
+        - - {name: hold, template: hold}
+    - name: server
+      daemon: true
+      container:
+        command: [node, -e, ${JSON.stringify(escaped)}]
+    - name: hold
+      container:
+        command: [node, -e, "setInterval(() => {}, 1000)"]
+`,
+      );
+      engine = startEngine(['run', file, '--json', `--workspace=${box.ws}`]);
+      run = await until('the run to start', 120_000, engine.runName);
+      await until('the server, its child and the hold step', 120_000, () =>
+        processesOf(run).length >= 3 ? true : undefined,
+      );
+      engine.child.kill('SIGKILL');
+      await engine.exited;
+      await until('the escaped child to be all that is left', 30_000, () =>
+        processesOf(run).length === 1 ? true : undefined,
+      );
+      const before = processesOf(run);
+      const stop = await cli(['stop', '--all', '--json', `--workspace=${box.ws}`]);
+      assert.equal(stop.code, 0, stop.stderr + stop.stdout);
+      assert.deepEqual(JSON.parse(stop.stdout), [{ run, phase: 'Failed' }]);
+      await noneLeft(run, before);
+    } finally {
+      engine?.child.kill('SIGKILL');
+      if (run) killAll(run);
+      box.cleanup();
+    }
+  });
+
+  it('resume after an engine SIGKILL starts the servers again and they serve', async () => {
+    const { box, repo } = await servingBox();
+    let run = '';
+    let engine: ReturnType<typeof startEngine> | undefined;
+    let resumed: ReturnType<typeof startEngine> | undefined;
+    try {
+      const s = await startServing(box.ws, box.file('owned.yaml', servingWorkflow(repo)));
+      ({ run, engine } = s);
+      engine.child.kill('SIGKILL');
+      await engine.exited;
+      await noneLeft(run, processesOf(run));
+      assert.equal(await ready(s.url), false, 'the first gateway is gone');
+      resumed = startEngine(['resume', run, '--json', `--workspace=${box.ws}`]);
+      const url = await until('a new gateway', 180_000, async () => {
+        const u = await servedUrl(box.ws, run, 'gateway');
+        return u && u !== s.url ? u : undefined;
+      });
+      await until('the new gateway to serve', 180_000, async () => ((await ready(url)) ? true : undefined));
+      resumed.child.kill('SIGTERM');
+      assert.equal(await resumed.exited, 1, 'a stopped run exits 1');
+      await noneLeft(run, []);
+    } finally {
+      engine?.child.kill('SIGKILL');
+      resumed?.child.kill('SIGKILL');
+      if (run) killAll(run);
+      box.cleanup();
+    }
+  });
+});
+
+describe('daemon steps under the engine', { timeout: 600_000 }, () => {
+  it('run --detach fails with a message when its engine dies before a server is up', async () => {
+    const box = sandbox();
+    try {
+      // The first step kills the engine (its parent) before the server step can start.
+      const file = box.file(
+        'die.yaml',
+        `apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: die-}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - {name: kill-engine, template: kill-engine}
+        - - {name: server, template: server}
+    - name: kill-engine
+      container: {command: [sh, -c, "kill -KILL $PPID; sleep 5"]}
+    - name: server
+      daemon: true
+      container: {command: [node, -e, "console.log('up'); setInterval(() => {}, 1000)"]}
+`,
+      );
+      const r = await runToEnd(['run', file, '--detach', '--json', `--workspace=${box.ws}`], 180_000);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      const err = (JSON.parse(r.stdout.trim().split('\n').pop()!) as { error: { message: string } }).error;
+      assert.match(err.message, /its engine \(pid \d+\) exited before a server was up/);
+      assert.match(err.message, /engine\.log/);
+    } finally {
+      box.cleanup();
+    }
+  });
+
+  it('waiting for a daemon that never gets ready ends when the run is stopped', async () => {
+    const box = sandbox();
+    let run = '';
+    let engine: ReturnType<typeof startEngine> | undefined;
+    try {
+      const file = box.file(
+        'mute.yaml',
+        `apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: mute-}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps: [[{name: server, template: server}]]
+    - name: server
+      daemon: true
+      container: {command: [node, -e, "setInterval(() => {}, 1000)"]}
+`,
+      );
+      engine = startEngine(['run', file, '--json', `--workspace=${box.ws}`]);
+      run = await until('the run to start', 120_000, engine.runName);
+      await until('the server to run', 120_000, () => (processesOf(run).length ? true : undefined));
+      engine.child.kill('SIGTERM');
+      assert.equal(await engine.exited, 1, engine.stderr().slice(-1000));
+      const { status } = await getRun(box.ws, run);
+      assert.equal(status.phase, 'Failed');
+      assert.equal(byName(status.nodes, 'server')?.message, 'stopped');
+      await noneLeft(run, []);
+    } finally {
+      engine?.child.kill('SIGKILL');
+      if (run) killAll(run);
+      box.cleanup();
+    }
+  });
+
+  it("a daemon's cores are released when it exits", async () => {
+    const box = sandbox();
+    try {
+      // One core in the pool: `after` can start only once the server that held it has exited.
+      const file = box.file(
+        'cores.yaml',
+        `apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: cores-}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - {name: server, template: server}
+        - - {name: after, template: after}
+    - name: server
+      daemon: true
+      resources: {cores: 1}
+      container: {command: [node, -e, "console.log('up'); setTimeout(() => {}, 1000)"]}
+    - name: after
+      resources: {cores: 1}
+      container: {command: ["true"]}
+`,
+      );
+      const r = await runToEnd(['run', file, '--cores=1', '--json', `--workspace=${box.ws}`], 180_000);
+      assert.equal(r.code, 0, r.stderr.slice(-2000));
+    } finally {
+      box.cleanup();
+    }
+  });
 });
