@@ -102,6 +102,13 @@ async function runToEnd(
   }
 }
 
+/** How a started engine exited; fails if it is still running after `ms`. */
+async function exitWithin(engine: ReturnType<typeof startEngine>, ms: number): Promise<number | string> {
+  return until('the engine to exit', ms, () =>
+    Promise.race([engine.exited, sleep(100).then(() => undefined)]),
+  );
+}
+
 async function ready(url: string): Promise<boolean> {
   try {
     const res = await fetch(`${url}/v2/health/ready`, { signal: AbortSignal.timeout(5000) });
@@ -264,7 +271,7 @@ spec:
         processesOf(run).length >= 3 ? true : undefined,
       );
       engine.child.kill('SIGKILL');
-      await engine.exited;
+      await exitWithin(engine, 60_000);
       await until('the escaped child to be all that is left', 30_000, () =>
         processesOf(run).length === 1 ? true : undefined,
       );
@@ -289,7 +296,7 @@ spec:
       const s = await startServing(box.ws, box.file('owned.yaml', servingWorkflow(repo)));
       ({ run, engine } = s);
       engine.child.kill('SIGKILL');
-      await engine.exited;
+      await exitWithin(engine, 60_000);
       await noneLeft(run, processesOf(run));
       assert.equal(await ready(s.url), false, 'the first gateway is gone');
       resumed = startEngine(['resume', run, '--json', `--workspace=${box.ws}`]);
@@ -299,7 +306,7 @@ spec:
       });
       await until('the new gateway to serve', 180_000, async () => ((await ready(url)) ? true : undefined));
       resumed.child.kill('SIGTERM');
-      assert.equal(await resumed.exited, 1, 'a stopped run exits 1');
+      assert.equal(await exitWithin(resumed, 120_000), 1, 'a stopped run exits 1');
       await noneLeft(run, []);
     } finally {
       engine?.child.kill('SIGKILL');
@@ -368,7 +375,7 @@ spec:
       run = await until('the run to start', 120_000, engine.runName);
       await until('the server to run', 120_000, () => (processesOf(run).length ? true : undefined));
       engine.child.kill('SIGTERM');
-      assert.equal(await engine.exited, 1, engine.stderr().slice(-1000));
+      assert.equal(await exitWithin(engine, 120_000), 1, engine.stderr().slice(-1000));
       const { status } = await getRun(box.ws, run);
       assert.equal(status.phase, 'Failed');
       assert.equal(byName(status.nodes, 'server')?.message, 'stopped');
