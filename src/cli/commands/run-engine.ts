@@ -10,8 +10,9 @@ import type { Output } from '../output.js';
 export const DISTML_COMMAND = [process.execPath, fileURLToPath(new URL('../main.js', import.meta.url))];
 
 /**
- * Drives a run in this process until it ends: SIGTERM/SIGINT/SIGHUP (its terminal closed) stop it (steps are killed, the exit handler
- * runs), progress is a live tree on a terminal and JSON lines otherwise. A failed run is an error (exit 1).
+ * Drives a run in this process until it ends: SIGTERM, SIGINT and SIGHUP (its terminal closed) stop it (steps
+ * are killed, the exit handler runs), progress is a live tree on a terminal and JSON lines otherwise. A failed
+ * run is an error (exit 1).
  */
 export async function driveRun(
   store: MetadataStore,

@@ -202,7 +202,13 @@ async function stopRun(store: MetadataStore, name: string): Promise<void> {
     store.updateRun(name, { stopRequested: true });
     const engine = { pid: run.enginePid!, startTime: run.engineStart ?? 0 };
     if (run.engineStart !== null) signalProcess(engine, 'SIGTERM');
-    else process.kill(engine.pid, 'SIGTERM');
+    else {
+      try {
+        process.kill(engine.pid, 'SIGTERM'); // a run recorded before start times were
+      } catch {
+        // it has just exited
+      }
+    }
     const deadline = Date.now() + ENGINE_STOP_MS;
     while (active() && isEngineAlive(store.getRun(name)) && Date.now() < deadline) await sleep(100);
     if (active() && run.engineStart !== null) signalProcess(engine, 'SIGKILL');
