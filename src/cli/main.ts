@@ -3,6 +3,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { ownerGone, OWNER_ENV } from '../process/index.js';
 import { UsageError, type Command, type GlobalOptions } from './command.js';
 import { describeError, exitCodeFor, EXIT_OK, EXIT_USAGE } from './errors.js';
 import { commandHelp, GLOBAL_OPTIONS, overviewHelp } from './help.js';
@@ -109,10 +110,25 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
 }
 
+/**
+ * A process started by an owner (spawnOwned) whose owner died before the parent-death signal was armed
+ * would run on alone: it stops at once instead. The marker is not passed on to what this process starts.
+ */
+function startedByGoneOwner(): boolean {
+  const owner = process.env[OWNER_ENV];
+  delete process.env[OWNER_ENV];
+  if (owner === undefined || !ownerGone(owner, process.ppid)) return false;
+  process.stderr.write(
+    `distml: the process that started this one (${owner.split(':')[0]}) has exited; stopping\n`,
+  );
+  process.exitCode = 1;
+  return true;
+}
+
 // Run when started as a program (also through npm's bin symlink), not when imported by tests.
 const invokedDirectly =
   process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
-if (invokedDirectly) {
+if (invokedDirectly && !startedByGoneOwner()) {
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

@@ -80,6 +80,11 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX artifacts_uri ON artifacts(uri);
   `,
+  // A process is known by pid and start time (/proc/PID/stat field 22), so a reused pid is never signalled.
+  `
+  ALTER TABLE runs ADD COLUMN engine_start INTEGER;
+  ALTER TABLE nodes ADD COLUMN pid_start INTEGER;
+  `,
 ];
 
 /** Current schema version this build writes. */

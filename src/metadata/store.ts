@@ -40,6 +40,8 @@ export interface RunRecord {
   startedAt: number | null;
   finishedAt: number | null;
   enginePid: number | null;
+  /** Start time of the engine process (/proc/PID/stat field 22), so a reused pid is not taken for it. */
+  engineStart: number | null;
   stopRequested: boolean;
 }
 
@@ -60,6 +62,8 @@ export interface NodeRecord {
   memoizationStatus: MemoizationStatus | null;
   retries: number;
   pid: number | null;
+  /** Start time of the step's process (/proc/PID/stat field 22): with `pid`, names it unambiguously. */
+  pidStart: number | null;
   exitCode: number | null;
   scratchDir: string | null;
   logPath: string | null;
@@ -149,7 +153,10 @@ export class MetadataStore {
   updateRun(
     name: string,
     patch: Partial<
-      Pick<RunRecord, 'phase' | 'message' | 'startedAt' | 'finishedAt' | 'enginePid' | 'stopRequested'>
+      Pick<
+        RunRecord,
+        'phase' | 'message' | 'startedAt' | 'finishedAt' | 'enginePid' | 'engineStart' | 'stopRequested'
+      >
     >,
   ): void {
     const cols: Record<string, unknown> = {
@@ -158,6 +165,7 @@ export class MetadataStore {
       started_at: patch.startedAt,
       finished_at: patch.finishedAt,
       engine_pid: patch.enginePid,
+      engine_start: patch.engineStart,
       stop_requested: patch.stopRequested === undefined ? undefined : patch.stopRequested ? 1 : 0,
     };
     this.update('runs', 'name = @name', { name }, cols);
@@ -220,6 +228,7 @@ export class MetadataStore {
         patch.memoizationStatus === undefined ? undefined : (patch.memoizationStatus?.cacheName ?? null),
       retries: patch.retries,
       pid: patch.pid,
+      pid_start: patch.pidStart,
       exit_code: patch.exitCode,
       scratch_dir: patch.scratchDir,
       log_path: patch.logPath,
@@ -370,6 +379,7 @@ function toRun(r: Row): RunRecord {
     startedAt: (r['started_at'] as number | null) ?? null,
     finishedAt: (r['finished_at'] as number | null) ?? null,
     enginePid: (r['engine_pid'] as number | null) ?? null,
+    engineStart: (r['engine_start'] as number | null) ?? null,
     stopRequested: Boolean(r['stop_requested']),
   };
 }
@@ -395,6 +405,7 @@ function toNode(r: Row): NodeRecord {
         : { hit: Boolean(r['memo_hit']), key: String(r['memo_key']), cacheName: String(r['memo_cache']) },
     retries: Number(r['retries']),
     pid: (r['pid'] as number | null) ?? null,
+    pidStart: (r['pid_start'] as number | null) ?? null,
     exitCode: (r['exit_code'] as number | null) ?? null,
     scratchDir: (r['scratch_dir'] as string | null) ?? null,
     logPath: (r['log_path'] as string | null) ?? null,

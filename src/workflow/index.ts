@@ -17,6 +17,7 @@ export {
   isEngineAlive,
   markStopped,
   prepareRestart,
+  reapLeftovers,
   submitRun,
   type ExecuteOptions,
 } from './engine/run.js';

@@ -10,8 +10,9 @@ import type { Output } from '../output.js';
 export const DISTML_COMMAND = [process.execPath, fileURLToPath(new URL('../main.js', import.meta.url))];
 
 /**
- * Drives a run in this process until it ends: SIGTERM/SIGINT stop it (steps are killed, the exit handler
- * runs), progress is a live tree on a terminal and JSON lines otherwise. A failed run is an error (exit 1).
+ * Drives a run in this process until it ends: SIGTERM, SIGINT and SIGHUP (its terminal closed) stop it (steps
+ * are killed, the exit handler runs), progress is a live tree on a terminal and JSON lines otherwise. A failed
+ * run is an error (exit 1).
  */
 export async function driveRun(
   store: MetadataStore,
@@ -22,8 +23,15 @@ export async function driveRun(
 ): Promise<RunRecord> {
   const ac = new AbortController();
   const stop = () => ac.abort();
+  // The terminal is gone: writing progress to it fails (EIO), which must not end the engine before its steps.
+  const hangUp = () => {
+    process.stdout.on('error', () => undefined);
+    process.stderr.on('error', () => undefined);
+    stop();
+  };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  process.on('SIGHUP', hangUp);
   const live = out.interactive ? liveTree(store, name) : undefined;
   const show = new Set(opts.show ?? []);
   const onEvent = (e: EngineEvent) => {
@@ -57,6 +65,7 @@ export async function driveRun(
   } finally {
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
+    process.off('SIGHUP', hangUp);
   }
 }
 

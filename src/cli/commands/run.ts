@@ -9,6 +9,7 @@ import {
   isDaemon,
   submitRun,
   SYNC_ANNOTATION,
+  WorkflowError,
   type WorkflowSpec,
 } from '../../workflow/index.js';
 import { parseFlags, UsageError, type Command } from '../command.js';
@@ -103,7 +104,16 @@ export const runCommand: Command = {
           stdio: ['ignore', log, log],
         });
         child.unref();
-        const serving = await waitForServing(store, name, daemonTemplates(spec));
+        const engineExit = new Promise<number | string>((resolve) =>
+          child.once('exit', (code, signal) => resolve(signal ?? code ?? 'unknown')),
+        );
+        const serving = await waitForServing(store, name, daemonTemplates(spec), engineExit);
+        if (serving === 'engine-died') {
+          throw new WorkflowError(
+            'RUN_FAILED',
+            `run ${name}: its engine (pid ${child.pid}) exited before a server was up; its log is ${join(logDir, 'engine.log')}, \`distml get ${name}\` shows the steps`,
+          );
+        }
         out.result(
           { run: name, phase: store.getRun(name).phase, detached: true, enginePid: child.pid, serving },
           () =>
@@ -137,14 +147,18 @@ function daemonTemplates(spec: WorkflowSpec): Set<string> {
 
 /**
  * With --detach, waits until the run's first daemon step is up (a server is listening), or the run has
- * ended, so the caller can use what it serves right away. A run without daemons returns at once.
+ * ended, so the caller can use what it serves right away. A run without daemons returns at once. An engine
+ * that exits while the run is still unfinished and nothing serves yields 'engine-died'.
  */
 async function waitForServing(
   store: MetadataStore,
   run: string,
   daemons: Set<string>,
-): Promise<{ step: string; url: string }[]> {
+  engineExit: Promise<unknown>,
+): Promise<{ step: string; url: string }[] | 'engine-died'> {
   if (!daemons.size) return [];
+  let engineGone = false;
+  void engineExit.then(() => (engineGone = true));
   for (;;) {
     const up = store
       .listNodes(run)
@@ -152,6 +166,7 @@ async function waitForServing(
       .map((n) => ({ step: n.displayName, url: n.outputs?.parameters?.['url'] ?? '' }));
     const phase = store.getRun(run).phase;
     if (up.length || !['Pending', 'Running'].includes(phase)) return up;
+    if (engineGone) return 'engine-died';
     await new Promise((r) => setTimeout(r, 250));
   }
 }

@@ -514,8 +514,11 @@ async function runGateway(f: ServeFlags, repoFlag: string, { out, global }: Comm
     };
     const onTerm = () => stop('SIGTERM');
     const onInt = () => stop('SIGINT');
+    // Its terminal closed: the replicas are the gateway's to stop, as on SIGTERM.
+    const onHup = () => stop('SIGHUP');
     process.on('SIGTERM', onTerm);
     process.on('SIGINT', onInt);
+    process.on('SIGHUP', onHup);
   });
   if (out.json) out.event({ event: 'stopped' });
   else out.info('stopped');

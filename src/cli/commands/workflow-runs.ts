@@ -7,10 +7,12 @@ import {
   isEngineAlive,
   markStopped,
   prepareRestart,
+  reapLeftovers,
   renderRun,
   runJson,
   WorkflowError,
 } from '../../workflow/index.js';
+import { signalProcess } from '../../process/index.js';
 import { parseFlags, UsageError, type Command, type CommandContext } from '../command.js';
 import { table } from '../output.js';
 import { driveRun } from './run-engine.js';
@@ -31,7 +33,7 @@ async function withStore<T>(ctx: CommandContext, fn: (store: MetadataStore) => P
 }
 
 const engineGone = (r: RunRecord) =>
-  (r.phase === 'Running' || r.phase === 'Pending') && !isEngineAlive(r.enginePid) && r.startedAt !== null;
+  (r.phase === 'Running' || r.phase === 'Pending') && !isEngineAlive(r) && r.startedAt !== null;
 
 export const getCommand: Command = {
   path: ['get'],
@@ -149,7 +151,7 @@ function restart(mode: 'resume' | 'retry'): Command['run'] {
     withStore(ctx, async (store) => {
       const f = parseFlags(restartFlags, ctx.values);
       const name = oneRun(ctx.positionals);
-      prepareRestart(store, name, mode);
+      await prepareRestart(store, name, mode);
       ctx.out.info(`Run: ${name} (${mode})`);
       const run = await driveRun(store, name, ctx.global, ctx.out, { reuse: true, cores: f.cores });
       ctx.out.result({ run: name, phase: run.phase, message: run.message }, () => `${name} ${run.phase}`);
@@ -169,7 +171,10 @@ export const resumeCommand: Command = {
   path: ['resume'],
   summary: 'continue a run whose engine stopped or died, without re-running steps that succeeded',
   usage: 'RUN',
-  details: 'Steps that were running when the engine died are killed if still alive and run again.',
+  details: [
+    'Every process the dead engine left is ended first (SIGTERM, then SIGKILL); steps that were running are',
+    'run again, and daemon steps (servers) are started again.',
+  ].join('\n'),
   options: coresOption,
   run: restart('resume'),
 };
@@ -182,10 +187,44 @@ export const retryCommand: Command = {
   run: restart('retry'),
 };
 
+/** Longest `stop` waits for a live engine to stop its steps and run the exit handler before killing it. */
+const ENGINE_STOP_MS = 60_000;
+
+/**
+ * Stops one run: a live engine is asked (SIGTERM: it stops its steps and daemons, runs the exit handler) and
+ * killed if it has not finished within ENGINE_STOP_MS; then every process of the run still running is ended
+ * (SIGTERM, SIGKILL after a grace), by pid and start time and by the run's environment marker.
+ */
+async function stopRun(store: MetadataStore, name: string): Promise<void> {
+  const active = () => ['Running', 'Pending'].includes(store.getRun(name).phase);
+  const run = store.getRun(name);
+  if (isEngineAlive(run)) {
+    store.updateRun(name, { stopRequested: true });
+    const engine = { pid: run.enginePid!, startTime: run.engineStart ?? 0 };
+    if (run.engineStart !== null) signalProcess(engine, 'SIGTERM');
+    else {
+      try {
+        process.kill(engine.pid, 'SIGTERM'); // a run recorded before start times were
+      } catch {
+        // it has just exited
+      }
+    }
+    const deadline = Date.now() + ENGINE_STOP_MS;
+    while (active() && isEngineAlive(store.getRun(name)) && Date.now() < deadline) await sleep(100);
+    if (active() && run.engineStart !== null) signalProcess(engine, 'SIGKILL');
+  }
+  if (active()) await markStopped(store, name);
+  else await reapLeftovers(store, name);
+}
+
 export const stopCommand: Command = {
   path: ['stop'],
   summary: 'stop a run (or --all running runs): kill its steps, run its exit handler, mark it Failed',
   usage: 'RUN | --all',
+  details: [
+    'Every process of the run ends, servers (daemon steps) and their replicas included: SIGTERM, then',
+    'SIGKILL after a grace period; also when the engine that ran it has died.',
+  ].join('\n'),
   options: { all: { type: 'boolean', description: 'stop every run that is not finished' } },
   run: (ctx) =>
     withStore(ctx, async (store) => {
@@ -203,14 +242,7 @@ export const stopCommand: Command = {
           if (!all) throw new WorkflowError('RUN_FINISHED', `run ${name} is already ${run.phase}`);
           continue;
         }
-        if (isEngineAlive(run.enginePid)) {
-          store.updateRun(name, { stopRequested: true });
-          process.kill(run.enginePid!, 'SIGTERM');
-          for (let i = 0; i < 300 && ['Running', 'Pending'].includes(store.getRun(name).phase); i++)
-            await sleep(100);
-        } else {
-          markStopped(store, name);
-        }
+        await stopRun(store, name);
         stopped.push({ run: name, phase: store.getRun(name).phase });
       }
       ctx.out.result(stopped, () =>

@@ -1,8 +1,9 @@
 // One model-server replica: a `distml serve` child process on a port it picks, its readiness as seen through
 // /v2/health/ready, and the counters the balancer and the status page read. The gateway owns the process:
 // it starts it, probes it, and stops it (SIGTERM, then SIGKILL after a grace period).
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { spawnOwned } from '../../process/index.js';
 
 export type ReplicaState = 'starting' | 'ready' | 'unready' | 'draining' | 'exited';
 
@@ -55,7 +56,8 @@ export class Replica {
   constructor(private readonly opts: ReplicaOptions) {
     const [cmd, ...args] = opts.command;
     // stdin stays a pipe: with --exit-with-parent the child exits when the gateway dies and the pipe closes.
-    this.child = spawn(cmd as string, [...args, '--port', '0', '--host', '127.0.0.1', '--json'], {
+    // spawnOwned: the replica also dies when the gateway is SIGKILLed (parent-death signal).
+    this.child = spawnOwned(cmd as string, [...args, '--port', '0', '--host', '127.0.0.1', '--json'], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: opts.env ?? process.env,
     });

@@ -1,6 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { hostname } from 'node:os';
 import { Store } from '../../engine/index.js';
+import { spawnOwned } from '../../process/index.js';
 import { TrainError } from '../errors.js';
 import { ElasticAgent } from './agent.js';
 import { K, type Generation, type MembershipChange } from './protocol.js';
@@ -76,7 +77,7 @@ export async function launchWorkers(o: LaunchOptions): Promise<LaunchResult> {
     const ids: string[] = [];
     for (const i of slots) {
       const args = resume && !o.command.includes('--resume') ? [...o.command, '--resume'] : o.command;
-      const child = spawn(args[0] as string, args.slice(1), {
+      const child = spawnOwned(args[0] as string, args.slice(1), {
         env: {
           ...process.env,
           ...o.env,

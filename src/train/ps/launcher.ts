@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { spawnOwned } from '../../process/index.js';
 import { TrainError } from '../errors.js';
 import { shutdownServer, type ServerAddress } from './client.js';
 import { PS_ENV } from './env.js';
@@ -57,7 +58,10 @@ export async function launchParameterServer(o: PsLaunchOptions): Promise<PsLaunc
     [PS_ENV.workers]: String(o.workers),
   };
   const start = (name: string, env: NodeJS.ProcessEnv, onErrLine: (l: string) => void): Child => {
-    const proc = spawn(o.command[0] as string, o.command.slice(1), { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const proc = spawnOwned(o.command[0] as string, o.command.slice(1), {
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     const child: Child = {
       name,
       proc,

@@ -40,7 +40,8 @@ export async function execNode(ctx: RunContext, call: Call, base: Map<string, st
     template: t.name,
     type: TYPES[templateKind(t)],
   });
-  if (ctx.reuse && (existing.phase === 'Succeeded' || existing.phase === 'Skipped') && !t.daemon) {
+  // A daemon that succeeded before is started again: the engine that ran it is gone, and so is it.
+  if (ctx.reuse && (existing.phase === 'Succeeded' || existing.phase === 'Skipped') && !isDaemon(t)) {
     return { phase: existing.phase, outputs: existing.outputs ?? {} };
   }
   const inputs: Record<string, string> = {};

@@ -18,6 +18,8 @@ interface Attempt {
   message: string | null;
   outputs: NodeOutputs;
   exitCode: number | null;
+  /** A daemon that is up: settles when it exits (its cores are released then). */
+  daemonExited?: Promise<unknown>;
 }
 
 /** Runs a container, script or distml template as a process: memo, resources, retries, outputs, scratch. */
@@ -68,7 +70,10 @@ export async function runLeaf(
       const attemptScope = new Map([...scope, ['retries', String(attempt)]]);
       const r = await runAttempt(ctx, t, id, attemptScope, attempt, daemon, cores);
       if (r.phase === 'Succeeded') {
-        if (daemon) keepRelease = true;
+        if (r.daemonExited) {
+          keepRelease = true;
+          void r.daemonExited.then(release);
+        }
         if (memo) saveMemo(ctx, memo, id, r.outputs);
         return finish(ctx, id, r);
       }
@@ -170,11 +175,12 @@ async function runAttempt(
   transition(ctx, id, {
     phase: 'Running',
     pid: proc.pid ?? null,
+    pidStart: proc.ref?.startTime ?? null,
     scratchDir: scratch,
     logPath: `${base}.stdout.log`,
     message: attempt > 0 ? `attempt ${attempt + 1}` : null,
   });
-  const exit = daemon ? await waitReady(proc, `${base}.stdout.log`) : await waitExit(ctx, t, proc);
+  const exit = daemon ? await waitReady(ctx, proc, `${base}.stdout.log`) : await waitExit(ctx, t, proc);
   if (daemon && exit === 'ready') ctx.daemons.add(proc);
   const stdout = readCapped(`${base}.stdout.log`);
   const metrics: Record<string, number> = {
@@ -194,7 +200,7 @@ async function runAttempt(
     if (exit === 'ready') void proc.exited.then(removeScratch);
     else removeScratch();
   }
-  return r;
+  return exit === 'ready' ? { ...r, daemonExited: proc.exited } : r;
 }
 
 interface Launch {
@@ -258,13 +264,25 @@ async function waitExit(ctx: RunContext, t: Template, proc: StepProcess) {
   return { ...status, timedOut };
 }
 
-/** A daemon is ready once it printed a whole first line on stdout; it failed if it exited before. */
-async function waitReady(proc: StepProcess, stdoutPath: string) {
+/**
+ * A daemon is ready once it printed a whole first line on stdout; it failed if it exited before, or if the
+ * run is stopped or the readiness deadline passes first (then it is stopped: SIGTERM, SIGKILL after 5 s).
+ */
+async function waitReady(ctx: RunContext, proc: StepProcess, stdoutPath: string) {
   let exited: Awaited<StepProcess['exited']> | undefined;
   void proc.exited.then((s) => (exited = s));
+  const deadline = Date.now() + ctx.daemonReadyTimeoutMs;
   for (;;) {
     if (existsSync(stdoutPath) && readFileSync(stdoutPath, 'utf8').includes('\n')) return 'ready' as const;
     if (exited) return { ...exited, timedOut: false };
+    if (ctx.signal.aborted || Date.now() > deadline) {
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+      const status = await proc.exited;
+      clearTimeout(timer);
+      const notReadyAfterMs = ctx.signal.aborted ? undefined : ctx.daemonReadyTimeoutMs;
+      return { ...status, timedOut: false, notReadyAfterMs };
+    }
     await sleep(100);
   }
 }
@@ -282,7 +300,13 @@ function judge(
   ctx: RunContext,
   t: Template,
   id: string,
-  exit: { code: number | null; signal: NodeJS.Signals | null; error?: Error; timedOut: boolean },
+  exit: {
+    code: number | null;
+    signal: NodeJS.Signals | null;
+    error?: Error;
+    timedOut: boolean;
+    notReadyAfterMs?: number;
+  },
   stdout: string,
   cwd: string,
   base: string,
@@ -290,6 +314,14 @@ function judge(
   if (exit.error)
     return { phase: 'Error', message: `cannot start: ${exit.error.message}`, outputs: {}, exitCode: null };
   if (ctx.signal.aborted) return { phase: 'Failed', message: 'stopped', outputs: {}, exitCode: exit.code };
+  if (exit.notReadyAfterMs !== undefined) {
+    return {
+      phase: 'Failed',
+      message: `not ready within ${exit.notReadyAfterMs / 1000}s (a daemon is ready once it prints a line on stdout); stopped it`,
+      outputs: {},
+      exitCode: exit.code,
+    };
+  }
   if (exit.timedOut) {
     return {
       phase: 'Failed',

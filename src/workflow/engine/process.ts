@@ -1,5 +1,14 @@
-import { spawn } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import type { MetadataStore, RunRecord } from '../../metadata/index.js';
+import {
+  commandLineOf,
+  findByEnv,
+  isRunning,
+  processRef,
+  spawnOwned,
+  terminate,
+  type ProcessRef,
+} from '../../process/index.js';
 
 export interface ProcessSpec {
   argv: string[];
@@ -20,6 +29,8 @@ export interface ExitStatus {
 
 export interface StepProcess {
   pid: number | undefined;
+  /** pid and start time, as recorded in the run state (null when it could not be started). */
+  ref: ProcessRef | null;
   exited: Promise<ExitStatus>;
   /** Signals the step's whole process group (the step and anything it started). */
   kill(signal: NodeJS.Signals): void;
@@ -32,14 +43,15 @@ export const NODE_KEY_ENV = 'DISTML_NODE_KEY';
 
 /**
  * Starts a step in its own process group with stdout and stderr going straight to files, so the step's
- * output survives the engine and `outputs.result` is read from the file after exit.
+ * output survives the engine and `outputs.result` is read from the file after exit. The step dies with the
+ * engine however the engine dies (spawnOwned); what the step starts is the step's to own.
  */
 export function startProcess(spec: ProcessSpec): StepProcess {
   const out = openSync(spec.stdoutPath, 'w');
   const err = openSync(spec.stderrPath, 'a');
   writeSync(err, spec.banner);
   const [cmd, ...args] = spec.argv as [string, ...string[]];
-  const child = spawn(cmd, args, {
+  const child = spawnOwned(cmd, args, {
     cwd: spec.cwd,
     env: spec.env,
     stdio: ['ignore', out, err],
@@ -47,6 +59,7 @@ export function startProcess(spec: ProcessSpec): StepProcess {
   });
   closeSync(out);
   closeSync(err);
+  const ref = processRef(child.pid);
   let peak = 0;
   const sample = () => {
     const rss = child.pid ? readRss(child.pid) : 0;
@@ -65,6 +78,7 @@ export function startProcess(spec: ProcessSpec): StepProcess {
   });
   return {
     pid: child.pid,
+    ref,
     exited,
     kill: (signal) => {
       if (child.pid === undefined) return;
@@ -91,42 +105,27 @@ function readRss(pid: number): number {
 }
 
 /**
- * Kills every process still carrying a step's node key (its env var): the orphans of an engine that was
- * killed. Returns how many were signalled. Linux /proc only; elsewhere nothing is found.
+ * Ends every process of a run whose engine is gone or stopping: each recorded step process with its process
+ * group (only while pid and start time still match), and anything else still carrying the run's node-key
+ * marker, daemons and their replicas included. SIGTERM, then SIGKILL after `graceMs`. Returns how many.
  */
-export function reapNodeProcesses(nodeKey: string): number {
-  let pids: string[];
-  try {
-    pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p));
-  } catch {
-    return 0;
+export async function reapRunProcesses(store: MetadataStore, run: string, graceMs?: number): Promise<number> {
+  const refs = new Map<number, ProcessRef>();
+  for (const n of store.listNodes(run)) {
+    if (n.pid !== null && n.pidStart !== null) refs.set(n.pid, { pid: n.pid, startTime: n.pidStart });
   }
-  const marker = `${NODE_KEY_ENV}=${nodeKey}\0`;
-  let n = 0;
-  for (const p of pids) {
-    try {
-      if (!readFileSync(`/proc/${p}/environ`, 'latin1').includes(marker)) continue;
-      process.kill(Number(p), 'SIGKILL');
-      n++;
-    } catch {
-      // gone, or not ours
-    }
-  }
-  return n;
+  for (const r of findByEnv(NODE_KEY_ENV, `${run}/`)) refs.set(r.pid, r);
+  const live = [...refs.values()].filter(isRunning);
+  await terminate(live, { graceMs, groups: true });
+  return live.length;
 }
 
-/** True when `pid` is a live distml engine (not a recycled pid). */
-export function isEngineAlive(pid: number | null): boolean {
+/** True when the run's engine still runs: the same pid and start time (not a recycled pid). */
+export function isEngineAlive(run: Pick<RunRecord, 'enginePid' | 'engineStart'>): boolean {
+  const pid = run.enginePid;
   if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return cmd.includes('main.js') || cmd.includes('distml');
-  } catch {
-    return true;
-  }
+  if (run.engineStart !== null) return isRunning({ pid, startTime: run.engineStart });
+  // A run recorded before start times were: fall back to the command line.
+  const cmd = processRef(pid) ? commandLineOf(pid) : '';
+  return cmd.includes('main.js') || cmd.includes('distml');
 }

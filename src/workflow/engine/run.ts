@@ -6,9 +6,13 @@ import { checkWorkflow } from '../spec/parse.js';
 import type { WorkflowSpec } from '../spec/schema.js';
 import { isFailure, type EngineEvent, type RunContext } from './context.js';
 import { execNode } from './execution.js';
-import { isEngineAlive, reapNodeProcesses, type StepProcess } from './process.js';
 import { Slots } from './slots.js';
 import { workflowScope } from './variables.js';
+import { startTimeOf } from '../../process/index.js';
+import { isEngineAlive, reapRunProcesses, type StepProcess } from './process.js';
+
+/** How long a daemon (or a step) may drain after SIGTERM before it gets SIGKILL. */
+const STOP_GRACE_MS = 10_000;
 
 /** Records a new run of `spec` with its parameters (`-p name=value` over the spec's defaults); returns its name. */
 export function submitRun(
@@ -53,7 +57,12 @@ export interface ExecuteOptions {
   /** Reuse Succeeded nodes from an earlier execution (resume, retry). */
   reuse?: boolean;
   onEvent?: (e: EngineEvent) => void;
+  /** Longest a daemon step may take to become ready (its first line on stdout). Default 10 minutes. */
+  daemonReadyTimeoutMs?: number;
 }
+
+/** Default of ExecuteOptions.daemonReadyTimeoutMs: a model server loads in seconds; a stuck one fails. */
+export const DEFAULT_DAEMON_READY_TIMEOUT_MS = 10 * 60_000;
 
 /** Executes (or continues) a run to its end; returns the final record. */
 export async function executeRun(name: string, opts: ExecuteOptions): Promise<RunRecord> {
@@ -67,6 +76,7 @@ export async function executeRun(name: string, opts: ExecuteOptions): Promise<Ru
     finishedAt: null,
     message: null,
     enginePid: process.pid,
+    engineStart: startTimeOf(process.pid),
     stopRequested: false,
   });
   emit({ event: 'run', run: name, phase: 'Running' });
@@ -84,6 +94,7 @@ export async function executeRun(name: string, opts: ExecuteOptions): Promise<Ru
     daemons,
     startedAt: Date.now(),
     ...(spec.spec.parallelism ? { podSlots: new Slots(spec.spec.parallelism) } : {}),
+    daemonReadyTimeoutMs: opts.daemonReadyTimeoutMs ?? DEFAULT_DAEMON_READY_TIMEOUT_MS,
     emit,
   };
   const scope = workflowScope(name, spec, record);
@@ -124,23 +135,40 @@ export async function executeRun(name: string, opts: ExecuteOptions): Promise<Ru
       message = `exit handler failed: ${exit.message ?? exit.phase}`;
     }
   }
-  for (const d of daemons) d.kill('SIGTERM');
-  await Promise.all([...daemons].map((d) => d.exited));
+  await Promise.all([...daemons].map(stopDaemon));
   const final =
     phase === 'Succeeded' || phase === 'Skipped' ? 'Succeeded' : phase === 'Error' ? 'Error' : 'Failed';
   if (ctx.signal.aborted) message = 'Stopped';
-  store.updateRun(name, { phase: final, message, finishedAt: Date.now(), enginePid: null });
+  store.updateRun(name, {
+    phase: final,
+    message,
+    finishedAt: Date.now(),
+    enginePid: null,
+    engineStart: null,
+  });
   emit({ event: 'run', run: name, phase: final, message });
   return store.getRun(name);
 }
 
+/** SIGTERM to a daemon's process group (it drains, a gateway stops its replicas), SIGKILL after the grace. */
+async function stopDaemon(d: StepProcess): Promise<void> {
+  d.kill('SIGTERM');
+  const timer = setTimeout(() => d.kill('SIGKILL'), STOP_GRACE_MS);
+  await d.exited;
+  clearTimeout(timer);
+}
+
 /**
- * Prepares a run whose engine is gone for another execution: kills the orphaned processes of nodes that were
- * running (they are run again) and refuses when an engine is still driving the run.
+ * Prepares a run whose engine is gone for another execution: ends every process the dead engine left (steps
+ * that were running are run again; daemons are started again) and refuses when an engine still drives it.
  */
-export function prepareRestart(store: MetadataStore, name: string, mode: 'resume' | 'retry'): void {
+export async function prepareRestart(
+  store: MetadataStore,
+  name: string,
+  mode: 'resume' | 'retry',
+): Promise<void> {
   const run = store.getRun(name);
-  if (isEngineAlive(run.enginePid))
+  if (isEngineAlive(run))
     throw new WorkflowError(
       'RUN_ACTIVE',
       `run ${name} is still running (engine pid ${run.enginePid}); \`distml stop ${name}\` first`,
@@ -153,19 +181,28 @@ export function prepareRestart(store: MetadataStore, name: string, mode: 'resume
       `run ${name} is ${run.phase}, not failed; use \`distml resume ${name}\` to continue it`,
     );
   }
-  for (const n of store.listNodes(name)) {
-    if (n.phase === 'Running' || n.phase === 'Pending') reapNodeProcesses(`${name}/${n.id}`);
-  }
+  await reapRunProcesses(store, name, STOP_GRACE_MS);
 }
 
-/** Marks a run whose engine died as stopped, reaping its steps' processes. */
-export function markStopped(store: MetadataStore, name: string): void {
+/** Marks a run whose engine is gone as stopped, ending every process of it (daemons included). */
+export async function markStopped(store: MetadataStore, name: string): Promise<void> {
+  await reapRunProcesses(store, name, STOP_GRACE_MS);
   for (const n of store.listNodes(name)) {
     if (n.phase !== 'Running' && n.phase !== 'Pending') continue;
-    reapNodeProcesses(`${name}/${n.id}`);
     store.updateNode(name, n.id, { phase: 'Failed', message: 'stopped', finishedAt: Date.now() });
   }
-  store.updateRun(name, { phase: 'Failed', message: 'Stopped', finishedAt: Date.now(), enginePid: null });
+  store.updateRun(name, {
+    phase: 'Failed',
+    message: 'Stopped',
+    finishedAt: Date.now(),
+    enginePid: null,
+    engineStart: null,
+  });
+}
+
+/** Ends whatever is left of a run after its engine stopped it (a daemon's replica, a step's stray child). */
+export async function reapLeftovers(store: MetadataStore, name: string): Promise<number> {
+  return reapRunProcesses(store, name, STOP_GRACE_MS);
 }
 
 export { isEngineAlive };
