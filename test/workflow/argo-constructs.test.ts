@@ -244,6 +244,39 @@ ${sh}`,
   );
 
   it(
+    'retries while retryStrategy.expression holds, and ends a node at its template timeout',
+    { timeout: 120_000 },
+    async () => {
+      const counter = join(box.dir, 'conditional');
+      const r = await run(
+        'retry-expr',
+        `  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: conditional, template: conditional}
+      - {name: slow, template: slow}
+  - name: conditional
+    retryStrategy: {limit: 10, retryPolicy: Always, backoff: {duration: "0.1s"}, expression: "asInt(lastRetry.exitCode) == 2"}
+    container: {command: [sh, -c, 'echo x >> ${counter}; n=$(wc -l < ${counter}); [ $n -lt 3 ] && exit 2; exit 1']}
+  - name: slow
+    timeout: 2s
+    retryStrategy: {limit: 5, backoff: {duration: "0.1s"}}
+    container: {command: [sleep, "30"]}
+`,
+      );
+      assert.equal(r.status.phase, 'Failed');
+      assert.equal(lines(counter).length, 3, 'retried on exit 2, stopped on exit 1');
+      const cond = byName(r.nodes, 'conditional')!;
+      assert.equal(cond.retries, 2);
+      assert.match(cond.message ?? '', /exit code 1; retryStrategy\.expression .* is false/);
+      const slow = byName(r.nodes, 'slow')!;
+      assert.match(slow.message ?? '', /exceeded timeout 2s/);
+      assert.equal(slow.retries, 0, 'no retry past the timeout');
+    },
+  );
+
+  it(
     'refuses withSequence without count or end, and two kinds of fan-out at once',
     { timeout: 60_000 },
     async () => {

@@ -9,6 +9,7 @@ import { BUILTINS, builtinArgv } from '../steps/builtin.js';
 import { fileName, runDirs, transition, type NodeResult, type RunContext } from './context.js';
 import { lookupMemo, saveMemo, type MemoPlan } from './memo.js';
 import { NODE_KEY_ENV, startProcess, type StepProcess } from './process.js';
+import { decideRetry, type RetryDecision } from './retry.js';
 
 /** Argo caps outputs.result at 256 KiB; so do we. */
 const MAX_RESULT = 256 * 1024;
@@ -63,12 +64,15 @@ export async function runLeaf(
     });
   }
   let keepRelease = false;
+  const firstStartedAt = Date.now();
+  const deadlineAt = t.timeout !== undefined ? firstStartedAt + parseDuration(t.timeout) : undefined;
   try {
     const limit = t.retryStrategy?.limit ?? 0;
     for (let attempt = 0; ; attempt++) {
       // `{{retries}}`: which attempt this is (0 for the first), as Argo numbers them.
       const attemptScope = new Map([...scope, ['retries', String(attempt)]]);
-      const r = await runAttempt(ctx, t, id, attemptScope, attempt, daemon, cores);
+      const attemptStart = Date.now();
+      const r = await runAttempt(ctx, t, id, attemptScope, attempt, daemon, cores, deadlineAt);
       if (r.phase === 'Succeeded') {
         if (r.daemonExited) {
           keepRelease = true;
@@ -77,8 +81,27 @@ export async function runLeaf(
         if (memo) saveMemo(ctx, memo, id, r.outputs);
         return finish(ctx, id, r);
       }
-      if (ctx.signal.aborted || attempt >= limit || !retryable(t, r.phase)) return finish(ctx, id, r);
-      const delay = backoffMs(t, attempt);
+      if (ctx.signal.aborted) return finish(ctx, id, r);
+      let next: RetryDecision;
+      try {
+        const failed = {
+          phase: r.phase,
+          message: r.message,
+          exitCode: r.exitCode,
+          durationMs: Date.now() - attemptStart,
+        };
+        next = decideRetry(t, attempt, failed, {
+          firstStartedAt,
+          now: Date.now(),
+          scope: attemptScope,
+          deadlineAt,
+        });
+      } catch (err) {
+        return finish(ctx, id, { ...r, phase: 'Error', message: `retryStrategy: ${(err as Error).message}` });
+      }
+      if (!next.retry)
+        return finish(ctx, id, next.why ? { ...r, message: `${r.message ?? r.phase}; ${next.why}` } : r);
+      const delay = next.delayMs;
       transition(ctx, id, {
         phase: 'Running',
         retries: attempt + 1,
@@ -109,21 +132,6 @@ function planMemo(t: Template, scope: Map<string, string>): MemoPlan {
   };
 }
 
-function retryable(t: Template, phase: 'Failed' | 'Error'): boolean {
-  const policy = t.retryStrategy?.retryPolicy ?? 'OnFailure';
-  if (policy === 'Always') return true;
-  if (policy === 'OnFailure') return phase === 'Failed';
-  return phase === 'Error';
-}
-
-/** Argo's backoff: duration * factor^attempt, capped by maxDuration. Default 1s, factor 1 when unset. */
-export function backoffMs(t: Template, attempt: number): number {
-  const b = t.retryStrategy?.backoff;
-  const base = b?.duration !== undefined ? parseDuration(b.duration) : 1000;
-  const d = base * (b?.factor ?? 1) ** attempt;
-  return b?.maxDuration !== undefined ? Math.min(d, parseDuration(b.maxDuration)) : d;
-}
-
 function finish(ctx: RunContext, id: string, r: Attempt): NodeResult {
   transition(ctx, id, {
     phase: r.phase,
@@ -143,6 +151,7 @@ async function runAttempt(
   attempt: number,
   daemon: boolean,
   cores: number,
+  deadlineAt: number | undefined,
 ): Promise<Attempt> {
   const dirs = runDirs(ctx.workspace, ctx.run);
   const scratch = join(dirs.scratch, fileName(id));
@@ -180,7 +189,9 @@ async function runAttempt(
     logPath: `${base}.stdout.log`,
     message: attempt > 0 ? `attempt ${attempt + 1}` : null,
   });
-  const exit = daemon ? await waitReady(ctx, proc, `${base}.stdout.log`) : await waitExit(ctx, t, proc);
+  const exit = daemon
+    ? await waitReady(ctx, proc, `${base}.stdout.log`)
+    : await waitExit(ctx, t, proc, deadlineAt);
   if (daemon && exit === 'ready') ctx.daemons.add(proc);
   const stdout = readCapped(`${base}.stdout.log`);
   const metrics: Record<string, number> = {
@@ -244,24 +255,38 @@ function commandOf(
   return { argv, cwd: isAbsolute(cwd) ? cwd : join(scratch, cwd), env };
 }
 
-async function waitExit(ctx: RunContext, t: Template, proc: StepProcess) {
+/** Waits for a step to exit; stops it at activeDeadlineSeconds (this attempt) or at the template's timeout. */
+async function waitExit(ctx: RunContext, t: Template, proc: StepProcess, deadlineAt: number | undefined) {
   const stop = () => {
     proc.kill('SIGTERM');
     setTimeout(() => proc.kill('SIGKILL'), 5000).unref();
   };
-  let timedOut = false;
-  const deadline =
-    t.activeDeadlineSeconds !== undefined
-      ? setTimeout(() => {
-          timedOut = true;
-          stop();
-        }, t.activeDeadlineSeconds * 1000)
-      : undefined;
+  let timedOut: string | false = false;
+  const limits = [
+    ...(t.activeDeadlineSeconds !== undefined
+      ? [
+          {
+            ms: t.activeDeadlineSeconds * 1000,
+            why: `exceeded activeDeadlineSeconds ${t.activeDeadlineSeconds}`,
+          },
+        ]
+      : []),
+    ...(deadlineAt !== undefined
+      ? [{ ms: Math.max(0, deadlineAt - Date.now()), why: `exceeded timeout ${t.timeout}` }]
+      : []),
+  ].sort((a, b) => a.ms - b.ms);
+  const first = limits[0];
+  const deadline = first
+    ? setTimeout(() => {
+        timedOut = first.why;
+        stop();
+      }, first.ms)
+    : undefined;
   ctx.signal.addEventListener('abort', stop, { once: true });
   const status = await proc.exited;
   ctx.signal.removeEventListener('abort', stop);
   clearTimeout(deadline);
-  return { ...status, timedOut };
+  return { ...status, timedOut: timedOut as string | false };
 }
 
 /**
@@ -274,14 +299,14 @@ async function waitReady(ctx: RunContext, proc: StepProcess, stdoutPath: string)
   const deadline = Date.now() + ctx.daemonReadyTimeoutMs;
   for (;;) {
     if (existsSync(stdoutPath) && readFileSync(stdoutPath, 'utf8').includes('\n')) return 'ready' as const;
-    if (exited) return { ...exited, timedOut: false };
+    if (exited) return { ...exited, timedOut: false as const };
     if (ctx.signal.aborted || Date.now() > deadline) {
       proc.kill('SIGTERM');
       const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
       const status = await proc.exited;
       clearTimeout(timer);
       const notReadyAfterMs = ctx.signal.aborted ? undefined : ctx.daemonReadyTimeoutMs;
-      return { ...status, timedOut: false, notReadyAfterMs };
+      return { ...status, timedOut: false as const, notReadyAfterMs };
     }
     await sleep(100);
   }
@@ -304,7 +329,7 @@ function judge(
     code: number | null;
     signal: NodeJS.Signals | null;
     error?: Error;
-    timedOut: boolean;
+    timedOut: string | false;
     notReadyAfterMs?: number;
   },
   stdout: string,
@@ -325,7 +350,7 @@ function judge(
   if (exit.timedOut) {
     return {
       phase: 'Failed',
-      message: `exceeded activeDeadlineSeconds ${t.activeDeadlineSeconds}`,
+      message: exit.timedOut,
       outputs: {},
       exitCode: exit.code,
     };

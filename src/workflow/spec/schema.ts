@@ -153,10 +153,15 @@ const templateSchema = z
           .object({
             duration: durationText.optional(),
             factor: z.coerce.number().positive().optional(),
+            /** The longest single delay. */
+            cap: durationText.optional(),
+            /** The longest time spent retrying, from the first attempt's start. */
             maxDuration: durationText.optional(),
           })
           .strict()
           .optional(),
+        /** Retry only while this expression (over `lastRetry.*`) is true. */
+        expression: z.string().optional(),
       })
       .strict()
       .optional(),
@@ -170,6 +175,8 @@ const templateSchema = z
       .optional(),
     /** Kill the step if it runs longer than this. */
     activeDeadlineSeconds: z.coerce.number().positive().optional(),
+    /** The node's whole time, retries included (Argo's template timeout, e.g. "30s"). */
+    timeout: durationText.optional(),
     /** distml extension: what the step takes from the local resource pool before it starts. */
     resources: z
       .object({

@@ -58,6 +58,12 @@ function validateTemplate(ctx: Ctx, t: Template, path: Path): void {
   const b = t.retryStrategy?.backoff;
   checkDuration(ctx, b?.duration, [...path, 'retryStrategy', 'backoff', 'duration']);
   checkDuration(ctx, b?.maxDuration, [...path, 'retryStrategy', 'backoff', 'maxDuration']);
+  checkDuration(ctx, b?.cap, [...path, 'retryStrategy', 'backoff', 'cap']);
+  checkDuration(ctx, t.timeout, [...path, 'timeout']);
+  if (t.retryStrategy?.expression !== undefined) {
+    const problem = expressionProblem(t.retryStrategy.expression);
+    if (problem) ctx.add([...path, 'retryStrategy', 'expression'], problem);
+  }
   if (t.resources?.memory !== undefined) {
     try {
       parseMemory(t.resources.memory);
