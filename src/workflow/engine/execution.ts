@@ -11,6 +11,7 @@ import { evalWhen } from '../expr/when.js';
 import { templateKind, type DagTask, type Step, type Template } from '../spec/schema.js';
 import { isFailure, transition, type NodeResult, type RunContext } from './context.js';
 import { fanOutItems } from './items.js';
+import { compositeParameter } from './outputs.js';
 import { isDaemon, runLeaf } from './leaf.js';
 import { publish } from './publish.js';
 import { Slots, within } from './slots.js';
@@ -73,7 +74,7 @@ export async function execNode(ctx: RunContext, call: Call, base: Map<string, st
       const outputs: NodeOutputs = { parameters: {} };
       if (r.phase === 'Succeeded') {
         for (const p of t.outputs?.parameters ?? []) {
-          outputs.parameters![p.name] = substitute(p.valueFrom?.parameter ?? p.default ?? '', r.scope);
+          outputs.parameters![p.name] = compositeParameter(p, r.scope);
         }
       }
       transition(ctx, call.id, {

@@ -9,6 +9,7 @@ import { BUILTINS, builtinArgv } from '../steps/builtin.js';
 import { fileName, runDirs, transition, type NodeResult, type RunContext } from './context.js';
 import { lookupMemo, saveMemo, type MemoPlan } from './memo.js';
 import { NODE_KEY_ENV, startProcess, type StepProcess } from './process.js';
+import { lastJson, leafParameter } from './outputs.js';
 import { decideRetry, type RetryDecision } from './retry.js';
 
 /** Argo caps outputs.result at 256 KiB; so do we. */
@@ -406,50 +407,9 @@ function success(
           digest: a.digest ?? null,
         });
     }
-    for (const p of t.outputs?.parameters ?? []) {
-      const v = readOutput(p.valueFrom ?? {}, result, cwd);
-      if (v !== undefined) parameters[p.name] = v;
-      else if (p.default !== undefined) parameters[p.name] = p.default;
-      else throw new Error(`output parameter "${p.name}": ${describeSource(p.valueFrom ?? {})} not found`);
-    }
+    for (const p of t.outputs?.parameters ?? []) parameters[p.name] = leafParameter(p, result, cwd);
   } catch (err) {
     return { phase: 'Error', message: (err as Error).message, outputs: { result }, exitCode };
   }
   return { phase: 'Succeeded', message: null, outputs: { result, parameters, exitCode }, exitCode, metrics };
 }
-
-function lastJson(text: string): Record<string, unknown> {
-  const line = text.trim().split('\n').pop() ?? '';
-  try {
-    const v: unknown = JSON.parse(line);
-    if (v && typeof v === 'object') return v as Record<string, unknown>;
-  } catch {
-    // fall through
-  }
-  throw new Error(`the step printed no JSON result on stdout (got ${JSON.stringify(line.slice(0, 80))})`);
-}
-
-function readOutput(
-  from: { path?: string; jsonPath?: string },
-  result: string,
-  cwd: string,
-): string | undefined {
-  if (from.path !== undefined) {
-    const file = isAbsolute(from.path) ? from.path : join(cwd, from.path);
-    return existsSync(file) ? readFileSync(file, 'utf8').replace(/\r?\n$/, '') : undefined;
-  }
-  if (from.jsonPath !== undefined) {
-    let v: unknown = lastJson(result);
-    for (const part of from.jsonPath
-      .replace(/^\$\.?/, '')
-      .split(/\.|\[(\d+)\]/)
-      .filter(Boolean)) {
-      v = v && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined;
-    }
-    return v === undefined ? undefined : typeof v === 'string' ? v : JSON.stringify(v);
-  }
-  return undefined;
-}
-
-const describeSource = (from: { path?: string; jsonPath?: string }) =>
-  from.path !== undefined ? `file ${from.path}` : `field ${from.jsonPath} of the JSON result`;

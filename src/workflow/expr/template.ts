@@ -44,6 +44,11 @@ export function substitute(text: string, scope: ReadonlyMap<string, string>): st
   });
 }
 
+/** Evaluates one expression (the inside of a `{{= … }}` tag) in `scope`, as the tag would insert it. */
+export function evaluateTag(expression: string, scope: ReadonlyMap<string, string>): string {
+  return expressionValue(expression, expandEnv(scope));
+}
+
 /** An expression's value as Argo inserts it: strings as they are, anything else as JSON. */
 function expressionValue(expression: string, env: ReturnType<typeof expandEnv>): string {
   let v: unknown;

@@ -26,13 +26,18 @@ const outputParameter = z
         path: z.string().optional(),
         /** A field of the JSON document the step printed on stdout, e.g. `train.count`. */
         jsonPath: z.string().optional(),
-        /** For steps and dag templates: an expression over their children, e.g. `{{steps.a.outputs.result}}`. */
+        /** For steps and dag templates: a tag over their children, e.g. `{{steps.a.outputs.result}}`. */
         parameter: z.string().optional(),
+        /** For steps and dag templates: an expression over their children (`steps['a'].outputs.result`). */
+        expression: z.string().optional(),
+        /** The value when the source is missing (a file not written, a child skipped). */
+        default: scalar.optional(),
       })
       .strict()
-      .refine((v) => [v.path, v.jsonPath, v.parameter].filter((x) => x !== undefined).length === 1, {
-        message: 'must set exactly one of path, jsonPath, parameter',
-      }),
+      .refine(
+        (v) => [v.path, v.jsonPath, v.parameter, v.expression].filter((x) => x !== undefined).length === 1,
+        { message: 'must set exactly one of path, jsonPath, parameter, expression' },
+      ),
   })
   .strict();
 

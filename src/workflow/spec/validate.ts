@@ -76,6 +76,12 @@ function validateTemplate(ctx: Ctx, t: Template, path: Path): void {
     const composite = kind === 'steps' || kind === 'dag';
     if (p.valueFrom?.parameter !== undefined && !composite)
       ctx.add([...at, 'parameter'], 'only steps and dag templates take outputs from their children');
+    if (p.valueFrom?.expression !== undefined) {
+      if (!composite)
+        ctx.add([...at, 'expression'], 'only steps and dag templates take outputs from their children');
+      const problem = expressionProblem(p.valueFrom.expression);
+      if (problem) ctx.add([...at, 'expression'], problem);
+    }
     if (p.valueFrom?.path !== undefined && composite)
       ctx.add([...at, 'path'], 'a steps or dag template writes no files: use valueFrom.parameter');
   });
