@@ -1,6 +1,7 @@
 // What the gateway does with a model path: plain forwarding to the model's replica group, sharding a large
 // request across replicas (book 4.3), or fanning out to every model of the ensemble and averaging (5.2).
 import type { IncomingMessage } from 'node:http';
+import { readBody } from '../body.js';
 import { badRequest, ServeError } from '../errors.js';
 import { argmaxLabels, averageFlat, averageRows } from './ensemble.js';
 import type { ReplicaPool } from './pool.js';
@@ -257,7 +258,11 @@ function reply(u: Upstream): Reply {
     status: u.status,
     body: u.body,
     contentType: u.contentType,
-    headers: { 'x-distml-replica': String(u.replica) },
+    // A busy replica's Retry-After reaches the client as it was sent.
+    headers: {
+      'x-distml-replica': String(u.replica),
+      ...(u.retryAfter ? { 'retry-after': u.retryAfter } : {}),
+    },
   };
 }
 
@@ -292,22 +297,4 @@ function examples(kind: Kind, json: Json): number {
       Array.isArray(t.shape) && t.shape[0] === count && Array.isArray(t.data),
   );
   return ok ? count : 0;
-}
-
-/** Reads a request body of at most `limit` bytes (413 beyond). */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size <= limit) parts.push(c);
-    });
-    req.on('end', () =>
-      size > limit
-        ? reject(new ServeError('SERVE_TOO_LARGE', `request body is larger than the limit of ${limit} bytes`))
-        : resolve(Buffer.concat(parts)),
-    );
-    req.on('error', reject);
-  });
 }

@@ -18,6 +18,8 @@ export interface Upstream {
   status: number;
   contentType: string;
   body: Buffer;
+  /** The replica's Retry-After header (a 503 from a full queue). */
+  retryAfter?: string;
   /** Which replica answered, and how many attempts it took. */
   replica: number;
   attempts: number;
@@ -88,6 +90,7 @@ function send(
           status: res.statusCode ?? 502,
           contentType: res.headers['content-type'] ?? 'application/json',
           body: Buffer.concat(parts),
+          retryAfter: res.headers['retry-after'],
         }),
       );
       res.on('error', reject);
