@@ -45,3 +45,14 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     });
   });
 }
+
+/**
+ * True when a request came with a body that was not read to its end (e.g. refused with a 413 or 503 first):
+ * its connection must close, since the rest of that body would be read as the next request. A request
+ * without a body is complete as soon as its headers are, even if `req.complete` is not yet set.
+ */
+export function bodyLeftUnread(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  const hasBody = (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
+  return hasBody && !req.complete;
+}

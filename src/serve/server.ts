@@ -3,7 +3,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { checkModelName } from '../registry/index.js';
-import { DEFAULT_MAX_BODY, readBody } from './body.js';
+import { bodyLeftUnread, DEFAULT_MAX_BODY, readBody } from './body.js';
 import { badRequest, httpStatus, ServeError } from './errors.js';
 import { ImageDecoder } from './inputs/decode.js';
 import { ServerMetrics } from './metrics.js';
@@ -206,7 +206,7 @@ export class ModelServer {
       ...reply.headers,
     };
     // Close the connection when we stop, or when we did not read the whole body (e.g. 413).
-    if (this.stopping || !req.complete) headers.connection = 'close';
+    if (this.stopping || bodyLeftUnread(req)) headers.connection = 'close';
     res.writeHead(reply.status, headers);
     res.end(text);
   }

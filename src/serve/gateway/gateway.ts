@@ -4,7 +4,7 @@
 // its own /metrics and GET /gateway/status.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DEFAULT_MAX_BODY } from '../body.js';
+import { bodyLeftUnread, DEFAULT_MAX_BODY } from '../body.js';
 import { httpStatus, overloaded, ServeError } from '../errors.js';
 import type { AccessConfig } from './api-keys.js';
 import { AuditLog } from './audit.js';
@@ -211,7 +211,7 @@ export class Gateway {
       'content-length': Buffer.byteLength(text),
       ...reply.headers,
     };
-    if (this.stopping || !req.complete) headers['connection'] = 'close';
+    if (this.stopping || bodyLeftUnread(req)) headers['connection'] = 'close';
     res.writeHead(reply.status, headers);
     res.end(text);
     this.inFlight.leave();
