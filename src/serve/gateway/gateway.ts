@@ -187,6 +187,12 @@ export class Gateway {
     this.inFlight.enter();
     let reply: Reply;
     let model = '-';
+    // A client that closes its connection before its answer: its forwarded requests are cancelled.
+    const gone = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished)
+        gone.abort(new ServeError('SERVE_CLIENT_GONE', 'the client closed the connection before its answer'));
+    });
     try {
       const path = req.url ?? '/';
       const local = this.local(req.method ?? 'GET', path.split('?')[0] as string);
@@ -194,11 +200,8 @@ export class Gateway {
       else {
         const target = this.inference.target(req.method ?? 'GET', path);
         model = target.model;
-        reply = await this.capped(req, () =>
-          target.infer
-            ? this.limited(req, () => target.run(req, this.key(req)))
-            : target.run(req, this.key(req)),
-        );
+        const run = () => target.run(req, this.key(req), gone.signal);
+        reply = await this.capped(req, () => (target.infer ? this.limited(req, run) : run()));
       }
     } catch (err) {
       reply = errorReply(err);
@@ -212,8 +215,10 @@ export class Gateway {
       ...reply.headers,
     };
     if (this.stopping || bodyLeftUnread(req)) headers['connection'] = 'close';
-    res.writeHead(reply.status, headers);
-    res.end(text);
+    if (!gone.signal.aborted) {
+      res.writeHead(reply.status, headers);
+      res.end(text);
+    }
     this.inFlight.leave();
   }
 

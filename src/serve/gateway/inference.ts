@@ -19,7 +19,8 @@ export interface Target {
   model: string;
   /** True for :predict and /infer (rate-limited). */
   infer: boolean;
-  run: (req: IncomingMessage, key: string) => Promise<Reply>;
+  /** `signal` aborts when the client has gone: the forwarded requests are cancelled with it. */
+  run: (req: IncomingMessage, key: string, signal?: AbortSignal) => Promise<Reply>;
 }
 
 export interface InferenceOptions {
@@ -60,7 +61,7 @@ export class Inference {
     if (name === this.ensembleName) {
       if (version) throw this.notFound(`the ensemble "${name}" has no versions`);
       return infer
-        ? { model: name, infer, run: (req, key) => this.ensemble(kind, req, key) }
+        ? { model: name, infer, run: (req, key, signal) => this.ensemble(kind, req, key, signal) }
         : { model: name, infer, run: async () => this.ensembleInfo(name) };
     }
     const pool = this.o.pools.get(name);
@@ -69,9 +70,9 @@ export class Inference {
       return {
         model: name,
         infer,
-        run: async (_req, key) => reply(await this.call(pool, { method, path: url, key })),
+        run: async (_req, key, signal) => reply(await this.call(pool, { method, path: url, key, signal })),
       };
-    return { model: name, infer, run: (req, key) => this.infer(pool, kind, url, req, key) };
+    return { model: name, infer, run: (req, key, signal) => this.infer(pool, kind, url, req, key, signal) };
   }
 
   private notFound(what: string): ServeError {
@@ -97,9 +98,10 @@ export class Inference {
     path: string,
     req: IncomingMessage,
     key: string,
+    signal: AbortSignal | undefined,
   ): Promise<Reply> {
     const body = await readBody(req, this.o.maxBody);
-    const f: Forward = { method: 'POST', path, body, contentType: req.headers['content-type'], key };
+    const f: Forward = { method: 'POST', path, body, contentType: req.headers['content-type'], key, signal };
     const threshold = this.o.shardThreshold;
     if (threshold !== undefined && body.length > 0) {
       const json = tryJson(body);
@@ -178,7 +180,12 @@ export class Inference {
     return { status: 200, body: { ...first, outputs }, headers: { 'x-distml-shards': String(parts.length) } };
   }
 
-  private async ensemble(kind: Kind, req: IncomingMessage, key: string): Promise<Reply> {
+  private async ensemble(
+    kind: Kind,
+    req: IncomingMessage,
+    key: string,
+    signal: AbortSignal | undefined,
+  ): Promise<Reply> {
     const json = tryJson(await readBody(req, this.o.maxBody));
     if (!json) throw badRequest('request body is not a JSON object');
     const members = [...this.o.pools.values()];
@@ -190,7 +197,7 @@ export class Inference {
           kind === 'v1'
             ? `/v1/models/${encodeURIComponent(p.model)}:predict`
             : `/v2/models/${encodeURIComponent(p.model)}/infer`;
-        return this.call(p, { method: 'POST', path, body, contentType: 'application/json', key });
+        return this.call(p, { method: 'POST', path, body, contentType: 'application/json', key, signal });
       }),
     );
     const bad = answers.find((a) => a.status !== 200);

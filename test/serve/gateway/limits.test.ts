@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { request, type ClientRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { examples, startGateway, twoModelRepo, waitFor, type RunningGateway } from './harness.js';
+import { examples, startGateway, status, twoModelRepo, waitFor, type RunningGateway } from './harness.js';
 
 async function post(url: string, body: string) {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
@@ -102,6 +102,40 @@ describe('gateway limits (real processes)', () => {
     assert.equal(second.answered, false, 'a second connection was closed unanswered');
     first?.destroy();
     await waitFor(async () => (await rawGet(port)).answered, 30_000, 'a connection to be taken again');
+  });
+
+  it('cancels the forwarded request of a client that has gone, so the replica drops its queued work', async () => {
+    // The replica's idle model waits up to 10 s (the flag's maximum) to fill a batch of 4: a lone request stays
+    // queued there while the client goes away.
+    const gw = await startGateway([
+      ...['--repo', fx.repo, '--model', 'fmnist', '--replicas', '1'],
+      ...['--max-batch', '4', '--max-delay-ms', '10000'],
+    ]);
+    running.push(gw);
+    const replica = (await status(gw.url)).replicas[0]?.url as string;
+    const metric = async (re: RegExp) =>
+      Number(re.exec(await (await fetch(`${replica}/metrics`)).text())?.[1] ?? 0);
+    const body = JSON.stringify({ instances: examples(1) });
+    const req = request(`${gw.url}/v1/models/fmnist:predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+    });
+    req.on('error', () => {}); // destroyed on purpose
+    cleanups.push(() => req.destroy());
+    req.end(body);
+    // In flight at the replica: the queued predict and this metrics request.
+    await waitFor(
+      async () => (await metric(/distml_requests_in_flight (\d+)/)) >= 2,
+      30_000,
+      'the request at the replica',
+    );
+    req.destroy();
+    await waitFor(
+      async () => (await metric(/distml_requests_total\{[^}]*"499"[^}]*\} (\d+)/)) === 1,
+      30_000,
+      'the replica to drop the gone client (answer code 499 in its metrics)',
+    );
+    assert.equal(await metric(/distml_batch_size_count\{[^}]*\} (\d+)/), 0, 'no forward pass ran for it');
   });
 });
 
