@@ -309,6 +309,9 @@ export const serveCommand: Command = {
     'queue, then gets 429 with Retry-After. --shard-threshold N splits larger requests across replicas;',
     '--ensemble averages the models at /v1/models/ensemble:predict and /v2/models/ensemble/infer.',
     "GET /gateway/status lists replicas and autoscaler decisions; /metrics has the gateway's own metrics.",
+    'The gateway reads bodies with the same --max-body as a replica, answers 503 with Retry-After above',
+    '--max-in-flight model requests, closes connections above --max-connections, and cancels the forwarded',
+    'request of a client that has gone.',
   ].join('\n'),
   options: {
     repo: { type: 'string', valueName: 'REPO', description: 'model repository directory' },
