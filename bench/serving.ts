@@ -58,9 +58,9 @@ export interface Served {
   stop: () => Promise<void>;
 }
 
-/** Starts `distml serve --port 0 --json ARGS` and waits until it is ready. */
-export async function startServe(args: string[]): Promise<Served> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--json', ...args], {
+/** Starts `distml serve --port 0 --json ARGS` (from another build with `cli`) and waits until it is ready. */
+export async function startServe(args: string[], cli = CLI): Promise<Served> {
+  const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--json', ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const line = await new Promise<string>((resolve) =>

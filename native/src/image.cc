@@ -1,13 +1,15 @@
 // JPEG decoding for the model server, with libjpeg-turbo: the book's requests carry a JPEG per example, and
 // decoding it in JavaScript was the largest cost of a request. Decoding straight to one channel is what
 // TensorFlow's decode_jpeg(channels=1) does (libjpeg's own YCbCr -> grayscale), so served inputs match the
-// book's serving signature. Small images take microseconds, so the call is synchronous.
+// book's serving signature. Small images take microseconds, but a request may carry large ones (a 4096x4096
+// JPEG takes ~0.1 s), so decodeJpegGrayAsync runs on the libuv pool and the event loop keeps answering.
 #include "image.h"
 
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include <jpeglib.h>
 
@@ -108,10 +110,73 @@ Napi::Value DecodeJpegGray(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// The async decode: the bytes are copied (the caller's buffer may be reused), decoded on the libuv pool into
+// a vector, and handed back as a fresh Uint8Array.
+class DecodeJob : public Napi::AsyncWorker {
+ public:
+  DecodeJob(Napi::Env env, const Napi::Uint8Array& bytes, int maxSide, double maxPixels)
+      : Napi::AsyncWorker(env, "distml-decode"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        bytes_(bytes.Data(), bytes.Data() + bytes.ByteLength()),
+        maxSide_(maxSide),
+        maxPixels_(maxPixels) {}
+
+  Napi::Promise queue() {
+    Napi::Promise p = deferred_.Promise();
+    Queue();
+    return p;
+  }
+
+ protected:
+  void Execute() override {
+    decoded_ = decodeGray(bytes_.data(), bytes_.size(), maxSide_, maxPixels_, [this](size_t n) {
+      pixels_.resize(n);
+      return pixels_.data();
+    });
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::Object result = Napi::Object::New(env);
+    if (decoded_.width > 0) {
+      result.Set("width", decoded_.width);
+      result.Set("height", decoded_.height);
+    }
+    if (!decoded_.error.empty()) {
+      result.Set("error", decoded_.error);
+    } else {
+      auto pixels = Napi::Uint8Array::New(env, pixels_.size());
+      std::memcpy(pixels.Data(), pixels_.data(), pixels_.size());
+      result.Set("pixels", pixels);
+    }
+    deferred_.Resolve(result);
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::vector<unsigned char> bytes_;
+  int maxSide_;
+  double maxPixels_;
+  Decoded decoded_;
+  std::vector<unsigned char> pixels_;
+};
+
+// decodeJpegGrayAsync(bytes, maxSide, maxPixels) -> Promise of what decodeJpegGray returns.
+Napi::Value DecodeJpegGrayAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsTypedArray() || !info[1].IsNumber() || !info[2].IsNumber()) {
+    throw Napi::TypeError::New(env, "ENGINE_BAD_INPUT: decodeJpegGrayAsync(bytes: Uint8Array, maxSide, maxPixels)");
+  }
+  auto* job = new DecodeJob(env, info[0].As<Napi::Uint8Array>(), info[1].As<Napi::Number>().Int32Value(),
+                            info[2].As<Napi::Number>().DoubleValue());
+  return job->queue();
+}
+
 }  // namespace
 
 void InitImage(Napi::Env env, Napi::Object exports) {
   exports.Set("decodeJpegGray", Napi::Function::New(env, DecodeJpegGray));
+  exports.Set("decodeJpegGrayAsync", Napi::Function::New(env, DecodeJpegGrayAsync));
 }
 
 }  // namespace distml

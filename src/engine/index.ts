@@ -25,6 +25,7 @@ export type { Labels } from './native.js';
 export {
   createModel,
   decodeJpegGray,
+  decodeJpegGrayAsync,
   type GrayImage,
   getNumThreads,
   Model,

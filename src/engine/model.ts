@@ -369,7 +369,23 @@ export interface GrayImage {
  * (including a truncated scan) is an error, never a partly grey image. Errors are ENGINE_BAD_INPUT.
  */
 export function decodeJpegGray(bytes: Uint8Array, maxSide: number, maxPixels: number): GrayImage {
-  const r = loadAddon().decodeJpegGray(bytes, maxSide, maxPixels);
+  return grayResult(loadAddon().decodeJpegGray(bytes, maxSide, maxPixels), maxSide, maxPixels);
+}
+
+/** `decodeJpegGray` as async work on the libuv pool: a large image never blocks the event loop. */
+export async function decodeJpegGrayAsync(
+  bytes: Uint8Array,
+  maxSide: number,
+  maxPixels: number,
+): Promise<GrayImage> {
+  return grayResult(await loadAddon().decodeJpegGrayAsync(bytes, maxSide, maxPixels), maxSide, maxPixels);
+}
+
+function grayResult(
+  r: { width?: number; height?: number; pixels?: Uint8Array; error?: string },
+  maxSide: number,
+  maxPixels: number,
+): GrayImage {
   if (r.error === 'size') {
     throw new EngineError(
       'ENGINE_BAD_INPUT',

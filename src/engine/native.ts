@@ -92,6 +92,12 @@ export interface NativeAddon {
     maxSide: number,
     maxPixels: number,
   ): { width?: number; height?: number; pixels?: Uint8Array; error?: string };
+  /** The same decode as async work on the libuv pool. */
+  decodeJpegGrayAsync(
+    bytes: Uint8Array,
+    maxSide: number,
+    maxPixels: number,
+  ): Promise<{ width?: number; height?: number; pixels?: Uint8Array; error?: string }>;
   torchVersion: string;
 }
 

@@ -1,6 +1,7 @@
 // URL → handler for one served model: TF Serving REST (KServe V1), Open Inference Protocol (KServe V2),
 // health and Prometheus metrics. Handlers return a Reply; the server owns HTTP details (bodies, status codes).
 import { ServeError } from './errors.js';
+import type { ImageJob } from './inputs/decode.js';
 import { inferResponse, modelMetadata, parseInfer } from './protocols/open-inference.js';
 import { metadataResponse, parsePredict, predictResponse, statusResponse } from './protocols/tf-serving.js';
 import type { LoadedVersion, ModelVersions } from './versions.js';
@@ -12,10 +13,15 @@ export interface Reply {
   /** JSON-encoded unless `text` is set. */
   body: unknown;
   text?: { contentType: string };
+  headers?: Record<string, string>;
 }
 
 export interface RouteContext {
   versions: ModelVersions;
+  /** Aborts when the client goes away: queued work for it is dropped. */
+  signal: AbortSignal;
+  /** Decodes a request's images into its inputs, within the per-request decode budget (400/413). */
+  decode: (images: ImageJob[], inputs: Float32Array) => Promise<void>;
   /** False before the first version is loaded and while shutting down. */
   ready: () => boolean;
   metrics: () => string;
@@ -119,7 +125,8 @@ async function predict(c: RouteContext, version: string | undefined): Promise<Re
   const body = await c.json();
   const v = resolveVersion(c, version);
   const req = parsePredict(body, v.manifest.inputSignature.name);
-  const probs = await v.batcher.submit(req.inputs);
+  await c.decode(req.images, req.inputs);
+  const probs = await v.batcher.submit(req.inputs, c.signal);
   return ok(predictResponse(probs, req, v.model.numClasses));
 }
 
@@ -127,7 +134,8 @@ async function infer(c: RouteContext, version: string | undefined): Promise<Repl
   const body = await c.json();
   const v = resolveVersion(c, version);
   const req = parseInfer(body, v.manifest.inputSignature.name);
-  const probs = await v.batcher.submit(req.inputs);
+  await c.decode(req.images, req.inputs);
+  const probs = await v.batcher.submit(req.inputs, c.signal);
   return ok(inferResponse(c.versions.name, v.version, req, probs, v.manifest.classNames));
 }
 

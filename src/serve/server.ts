@@ -3,7 +3,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { checkModelName } from '../registry/index.js';
+import { bodyLeftUnread, DEFAULT_MAX_BODY, readBody } from './body.js';
 import { badRequest, httpStatus, ServeError } from './errors.js';
+import { ImageDecoder } from './inputs/decode.js';
 import { ServerMetrics } from './metrics.js';
 import { route, type Api, type Reply, type RouteContext } from './routes.js';
 import { ModelVersions, type VersionEvent } from './versions.js';
@@ -23,6 +25,15 @@ export interface ModelServerOptions {
   maxDelayMs?: number;
   /** Largest request body in bytes (413 beyond). Default 8 MiB. */
   maxBody?: number;
+  /** Decode budget per request: pixels and decoder bytes summed over its images (413 beyond). See decode.ts. */
+  maxDecodePixels?: number;
+  maxDecodeBytes?: number;
+  /** PNG decode threads. Default 1. */
+  decodeThreads?: number;
+  /** Examples waiting for the model before new requests get 503 + Retry-After. Default 1024. */
+  maxQueue?: number;
+  /** Longest a request waits for its forward pass to start before 503 + Retry-After. Default 30 s. */
+  queueDeadlineMs?: number;
   /** Newest versions kept loaded. Default 2. */
   keepVersions?: number;
   /** Repository polling period. Default 1000 ms. */
@@ -33,8 +44,6 @@ export interface ModelServerOptions {
   onEvent?: (e: VersionEvent | { event: 'internal_error'; error: string }) => void;
 }
 
-export const DEFAULT_MAX_BODY = 8 * 1024 * 1024;
-
 /** Serves the newest versions of one model from a repository over TF Serving REST and KServe V2. */
 export class ModelServer {
   private readonly http: Server;
@@ -44,10 +53,16 @@ export class ModelServer {
   private stopping = false;
   private stopped: Promise<void> | undefined;
   private readonly maxBody: number;
+  private readonly decoder: ImageDecoder;
 
   constructor(private readonly opts: ModelServerOptions) {
     checkModelName(opts.name);
     this.maxBody = opts.maxBody ?? DEFAULT_MAX_BODY;
+    this.decoder = new ImageDecoder({
+      maxPixels: opts.maxDecodePixels,
+      maxBytes: opts.maxDecodeBytes,
+      threads: opts.decodeThreads,
+    });
     this.versions = new ModelVersions({
       repo: opts.repo,
       name: opts.name,
@@ -55,6 +70,8 @@ export class ModelServer {
       pollMs: opts.pollMs,
       maxBatch: opts.maxBatch,
       maxDelayMs: opts.maxDelayMs,
+      maxQueue: opts.maxQueue,
+      queueDeadlineMs: opts.queueDeadlineMs,
       onBatch: (n, s) => this.metrics.batch(n, s),
       onEvent: opts.onEvent,
     });
@@ -117,6 +134,7 @@ export class ModelServer {
       this.stopping = true;
       await closeGracefully(this.http, this.inFlight, this.opts.drainTimeoutMs ?? 30_000);
       await this.versions.close();
+      await this.decoder.close();
     })();
     return this.stopped;
   }
@@ -127,22 +145,30 @@ export class ModelServer {
     this.metrics.inFlight++;
     let api: Api = 'other';
     let reply: Reply;
+    // A client that closes its connection before its answer is written has gone: its queued work is dropped.
+    const gone = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished)
+        gone.abort(new ServeError('SERVE_CLIENT_GONE', 'the client closed the connection before its answer'));
+    });
     try {
       const path = (req.url ?? '/').split('?')[0] as string;
       const r = route(req.method ?? 'GET', path, this.opts.name);
       api = r.api;
-      reply = await r.run(this.context(req));
+      reply = await r.run(this.context(req, gone.signal));
     } catch (err) {
       reply = this.errorReply(err);
     }
-    this.send(req, res, reply);
+    if (!gone.signal.aborted) this.send(req, res, reply);
     this.metrics.request(api, reply.status, (performance.now() - t0) / 1000);
     this.metrics.inFlight--;
     this.inFlight.leave();
   }
 
-  private context(req: IncomingMessage): RouteContext {
+  private context(req: IncomingMessage, signal: AbortSignal): RouteContext {
     return {
+      signal,
+      decode: (images, inputs) => this.decoder.decode(images, inputs, signal),
       versions: this.versions,
       ready: () => this.ready,
       metrics: () => this.metrics.render(this.opts.name, this.versions.versions().length),
@@ -164,7 +190,12 @@ export class ModelServer {
       this.opts.onEvent?.({ event: 'internal_error', error: (err as Error)?.message ?? String(err) });
     }
     const message = err instanceof Error ? err.message : String(err);
-    return { status, body: { error: message } };
+    const retry = err instanceof ServeError ? err.retryAfterSeconds : undefined;
+    return {
+      status,
+      body: { error: message },
+      headers: retry ? { 'retry-after': String(retry) } : undefined,
+    };
   }
 
   private send(req: IncomingMessage, res: ServerResponse, reply: Reply): void {
@@ -172,47 +203,13 @@ export class ModelServer {
     const headers: Record<string, string | number> = {
       'content-type': reply.text?.contentType ?? 'application/json',
       'content-length': Buffer.byteLength(text),
+      ...reply.headers,
     };
     // Close the connection when we stop, or when we did not read the whole body (e.g. 413).
-    if (this.stopping || !req.complete) headers.connection = 'close';
+    if (this.stopping || bodyLeftUnread(req)) headers.connection = 'close';
     res.writeHead(reply.status, headers);
     res.end(text);
   }
-}
-
-/**
- * Reads a request body of at most `limit` bytes; a larger one is a 413. The excess is read and dropped (up to
- * a hard cap) before answering, so a client still sending its body gets the 413 instead of a reset socket.
- */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const tooLarge = () =>
-    new ServeError('SERVE_TOO_LARGE', `request body is larger than the limit of ${limit} bytes (--max-body)`);
-  const hardCap = Math.max(64 * 1024 * 1024, 4 * limit);
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    let size = 0;
-    let over = Number(req.headers['content-length']) > limit;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) over = true;
-      if (over) {
-        parts.length = 0;
-        if (size > hardCap) {
-          req.pause();
-          reject(tooLarge());
-        }
-        return;
-      }
-      parts.push(chunk);
-    });
-    req.on('end', () => (over ? reject(tooLarge()) : resolve(Buffer.concat(parts))));
-    req.on('error', reject);
-    // A client that goes away mid-body never sends 'end': settle so the request is not counted in flight forever.
-    req.on('close', () => {
-      if (!req.complete)
-        reject(new ServeError('SERVE_BAD_REQUEST', 'the client closed the connection before the body ended'));
-    });
-  });
 }
 
 /** Answers bytes that are not HTTP with a 400 in our JSON error shape, then closes the socket. */

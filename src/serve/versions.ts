@@ -40,6 +40,9 @@ export interface ModelVersionsOptions {
   pollMs?: number;
   maxBatch?: number;
   maxDelayMs?: number;
+  /** Bounded batch queue (see BatcherOptions). */
+  maxQueue?: number;
+  queueDeadlineMs?: number;
   onBatch?: (examples: number, seconds: number) => void;
   onEvent?: (e: VersionEvent) => void;
 }
@@ -162,6 +165,8 @@ export class ModelVersions {
       const batcher = new DynamicBatcher((inputs, count) => model.predict(inputs, Math.min(count, 256)), {
         maxBatch: this.opts.maxBatch,
         maxDelayMs: this.opts.maxDelayMs,
+        maxQueue: this.opts.maxQueue,
+        deadlineMs: this.opts.queueDeadlineMs,
         inputSize: PIXELS,
         outputSize: model.numClasses,
         onBatch: this.opts.onBatch,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DynamicBatcher } from '../../src/serve/index.js';
+import { DynamicBatcher, ServeError } from '../../src/serve/index.js';
 
 /** A fake model: output i = sum of example i's inputs; records batch sizes; each pass takes `ms`. */
 function fake(ms = 5) {
@@ -65,5 +65,71 @@ describe('dynamic batcher', () => {
     assert.equal((await b.submit(new Float32Array(2))).length, 1);
     await b.idle();
     assert.equal(b.pending, 0);
+  });
+
+  describe('bounded queue', () => {
+    /** A model that holds each pass until `release()`; records the examples of every pass. */
+    function gated() {
+      const passes: number[] = [];
+      const gates: (() => void)[] = [];
+      const predict = async (_x: Float32Array, count: number) => {
+        passes.push(count);
+        await new Promise<void>((r) => gates.push(r));
+        return new Float32Array(count);
+      };
+      const release = () => gates.splice(0).forEach((g) => g());
+      return { passes, predict, release };
+    }
+    const isOverloaded = (pattern: RegExp) => (err: unknown) =>
+      err instanceof ServeError &&
+      err.code === 'SERVE_OVERLOADED' &&
+      err.retryAfterSeconds === 1 &&
+      pattern.test(err.message);
+
+    it('refuses a request with 503 + Retry-After when the queue holds maxQueue examples', async () => {
+      const m = gated();
+      const b = new DynamicBatcher(m.predict, { maxBatch: 2, maxQueue: 3, inputSize: 1, outputSize: 1 });
+      const running = b.submit(new Float32Array(2)); // runs, holding the model
+      const queued = [b.submit(new Float32Array(2)), b.submit(new Float32Array(1))]; // 3 waiting
+      await assert.rejects(b.submit(new Float32Array(1)), isOverloaded(/queue is full .*--max-queue/));
+      m.release();
+      await running;
+      while (m.passes.length < 3) {
+        await new Promise((r) => setTimeout(r, 5));
+        m.release();
+      }
+      m.release();
+      await Promise.all(queued);
+      assert.deepEqual(m.passes, [2, 2, 1]);
+    });
+
+    it('answers 503 + Retry-After to a request that waited past its deadline, and never runs it', async () => {
+      const m = gated();
+      const b = new DynamicBatcher(m.predict, { maxBatch: 1, deadlineMs: 50, inputSize: 1, outputSize: 1 });
+      const running = b.submit(new Float32Array(1));
+      await assert.rejects(b.submit(new Float32Array(1)), isOverloaded(/waited 50 ms .*--queue-deadline/));
+      m.release();
+      await running;
+      await b.idle();
+      assert.deepEqual(m.passes, [1]);
+    });
+
+    it('drops the work of a client that has gone before it is computed', async () => {
+      const m = gated();
+      const b = new DynamicBatcher(m.predict, { maxBatch: 1, inputSize: 1, outputSize: 1 });
+      const running = b.submit(new Float32Array(1));
+      const gone = new AbortController();
+      const dropped = b.submit(new Float32Array(1), gone.signal);
+      const kept = b.submit(new Float32Array(1));
+      gone.abort(new Error('client gone'));
+      await assert.rejects(dropped, /client gone/);
+      m.release();
+      await running;
+      while (m.passes.length < 2) await new Promise((r) => setTimeout(r, 5));
+      m.release();
+      await kept;
+      assert.deepEqual(m.passes, [1, 1]);
+      assert.equal(b.pending, 0);
+    });
   });
 });

@@ -83,4 +83,20 @@ describe('distml serve (a real server process)', () => {
     assert.equal(await exited(child), 2);
     assert.match(err, /--port/);
   });
+
+  it('exits 2 naming a limit flag that is not a valid value', async () => {
+    for (const [flag, value] of [
+      ['--max-decode-pixels', '0'],
+      ['--queue-deadline', 'soon'],
+    ] as const) {
+      const child = spawn(process.execPath, [CLI, 'serve', '--repo', repo, '--model', 'x', flag, value], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      children.push(child);
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      assert.equal(await exited(child), 2);
+      assert.match(err, new RegExp(flag));
+    }
+  });
 });

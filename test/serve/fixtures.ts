@@ -3,6 +3,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { crc32, deflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { CLASS_NAMES, DEBIAN_DIR, resolveFashionMnist, scaledSplit } from '../../src/data/index.js';
@@ -109,4 +110,32 @@ export function bookRequest(image: Uint8Array): { instances: { image_bytes: { b6
 /** Pixels in [0, 1] as a [28, 28] nested list. */
 export function pixelRows(gray: Uint8Array): number[][] {
   return Array.from({ length: 28 }, (_, y) => Array.from(gray.subarray(y * 28, y * 28 + 28), (v) => v / 255));
+}
+
+/**
+ * A PNG of one flat colour built by hand: the hostile input of issue 10. Flat scanlines deflate ~1000:1, so a
+ * 4096x4096 grey PNG is ~16 KB on the wire and 16.7 M pixels once decoded.
+ */
+export function blankPng(width: number, height: number, colourType = 0, depth = 8): Buffer {
+  const channels = ({ 0: 1, 2: 3, 4: 2, 6: 4 } as Record<number, number>)[colourType] ?? 1;
+  const row = 1 + Math.ceil((width * channels * depth) / 8);
+  const chunk = (type: string, data: Buffer) => {
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(data.length, 0);
+    head.write(type, 4, 'latin1');
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])) >>> 0, 0);
+    return Buffer.concat([head, data, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.writeUInt8(depth, 8);
+  ihdr.writeUInt8(colourType, 9);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(Buffer.alloc(row * height, 0), { level: 9 })),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import jpeg from 'jpeg-js';
-import { decodeBase64, imageToInput } from '../../src/serve/index.js';
-import { encodeJpeg, encodePng } from './fixtures.js';
+import { decodeBase64, ImageDecoder, imageHeader, imageToInput, ServeError } from '../../src/serve/index.js';
+import { blankPng, encodeJpeg, encodePng } from './fixtures.js';
 
 function decode(bytes: Uint8Array): Float32Array {
   const out = new Float32Array(784);
@@ -81,5 +81,70 @@ describe('base64 in requests', () => {
   it('refuses other characters, misplaced padding and impossible lengths', () => {
     for (const s of ['', '!!!not base64', 'aGk=a', 'a===', 'aGk==', 'aA=', '=', '==', 'a', 'aGVsb', 'aG k*'])
       bad(s);
+  });
+});
+
+describe('decode budget and decoding off the event loop', () => {
+  const tooLarge = (flag: string) => (err: unknown) =>
+    err instanceof ServeError && err.code === 'SERVE_TOO_LARGE' && err.message.includes(flag);
+
+  it('reads the declared size from the PNG IHDR and the JPEG SOF header', () => {
+    assert.deepEqual(imageHeader(blankPng(4096, 4096)), {
+      format: 'png',
+      width: 4096,
+      height: 4096,
+      decodedBytes: 4096 * 4097 + 4096 * 4096 * 4,
+    });
+    const jpg = imageHeader(encodeJpeg(new Uint8Array(30 * 20), 30, 20));
+    assert.deepEqual([jpg.format, jpg.width, jpg.height], ['jpeg', 30, 20]);
+    assert.throws(() => imageHeader(blankPng(5000, 10), 'instances[2]'), /instances\[2\]: image is 5000x10/);
+  });
+
+  it('refuses images over --max-decode-pixels in total with a 413 before inflating any of them', async () => {
+    const d = new ImageDecoder({ maxPixels: 4096 * 4096 });
+    try {
+      // Its scanlines are garbage: decoding it would be a 400, so a 413 proves nothing was decoded.
+      const bogus = blankPng(4096, 4096);
+      bogus.fill(0x55, 41, bogus.length - 12);
+      const jobs = [0, 1].map((i) => ({ bytes: bogus, offset: i * 784, where: `instances[${i}]` }));
+      await assert.rejects(d.decode(jobs, new Float32Array(2 * 784)), tooLarge('--max-decode-pixels'));
+      await assert.rejects(d.decode(jobs.slice(1), new Float32Array(2 * 784)), /not a decodable PNG/);
+    } finally {
+      await d.close();
+    }
+  });
+
+  it('refuses images over --max-decode-bytes (16-bit RGBA) with a 413', async () => {
+    const d = new ImageDecoder({ maxBytes: 40_000 });
+    try {
+      const png = blankPng(64, 64, 6, 16);
+      await assert.rejects(
+        d.decode([{ bytes: png, offset: 0, where: 'x' }], new Float32Array(784)),
+        tooLarge('--max-decode-bytes'),
+      );
+    } finally {
+      await d.close();
+    }
+  });
+
+  it('decodes large PNGs on a thread and JPEGs on the libuv pool to the same inputs as in-thread', async () => {
+    const d = new ImageDecoder({ threads: 2 });
+    try {
+      const gray = Uint8Array.from({ length: 300 * 300 }, (_, i) => (i * 7 + Math.floor(i / 300)) % 256);
+      const images = [encodePng(gray, 300, 300), encodeJpeg(gray, 300, 300), encodePng(gray, 300, 300)];
+      const jobs = images.map((bytes, i) => ({ bytes, offset: i * 784, where: `instances[${i}]` }));
+      const out = new Float32Array(3 * 784);
+      await d.decode(jobs, out);
+      images.forEach((bytes, i) => {
+        const expected = new Float32Array(784);
+        imageToInput(bytes, expected, 0);
+        assert.deepEqual(out.subarray(i * 784, (i + 1) * 784), expected, `image ${i}`);
+      });
+      const bad = Buffer.from(images[0] as Buffer);
+      bad.fill(0, 60, 200);
+      await assert.rejects(d.decode([{ bytes: bad, offset: 0, where: 'x' }], new Float32Array(784)), /PNG/);
+    } finally {
+      await d.close();
+    }
   });
 });

@@ -7,6 +7,11 @@ import {
   BALANCE_POLICIES,
   DEFAULT_ANONYMOUS,
   DEFAULT_MAX_BODY,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_DECODE_BYTES,
+  DEFAULT_MAX_DECODE_PIXELS,
+  DEFAULT_MAX_IN_FLIGHT,
+  DEFAULT_MAX_QUEUE,
   Gateway,
   hashKey,
   loadAccessConfig,
@@ -74,6 +79,12 @@ const gatewayFlags = {
     })
     .optional(),
   'ensemble-name': z.string().min(1, 'must name the endpoint').default('ensemble'),
+  'max-in-flight': int(1, 'a positive integer')
+    .max(1_000_000, 'must be at most 1000000')
+    .default(DEFAULT_MAX_IN_FLIGHT),
+  'max-connections': int(1, 'a positive integer')
+    .max(1_000_000, 'must be at most 1000000')
+    .default(DEFAULT_MAX_CONNECTIONS),
   'exit-with-parent': z.boolean().default(false),
   'hash-key': z.string().min(1, 'must be a key, or - to read it from stdin').optional(),
 };
@@ -94,6 +105,13 @@ const serveFlags = z.object({
     .max(10_000, 'must be at most 10000')
     .default(0),
   'max-body': int(1024, 'a number of bytes, at least 1024').default(DEFAULT_MAX_BODY),
+  'max-decode-pixels': int(1, 'a positive number of pixels').default(DEFAULT_MAX_DECODE_PIXELS),
+  'max-decode-bytes': int(1024, 'a number of bytes, at least 1024').default(DEFAULT_MAX_DECODE_BYTES),
+  'decode-threads': int(1, 'a positive integer').max(64, 'must be at most 64').default(1),
+  'max-queue': int(1, 'a positive integer')
+    .max(1_000_000, 'must be at most 1000000')
+    .default(DEFAULT_MAX_QUEUE),
+  'queue-deadline': duration(1, 3_600_000, '30s'),
   'keep-versions': int(1, 'a positive integer').max(100, 'must be at most 100').default(2),
   threads: int(1, 'a positive integer').max(256, 'must be at most 256').optional(),
   ...gatewayFlags,
@@ -236,6 +254,18 @@ const GATEWAY_OPTIONS: Command['options'] = {
     defaultText: 'ensemble',
     description: 'model name of the averaging endpoint',
   },
+  'max-in-flight': {
+    type: 'string',
+    valueName: 'N',
+    defaultText: String(DEFAULT_MAX_IN_FLIGHT),
+    description: 'gateway: model requests worked on at once; beyond, 503 with Retry-After',
+  },
+  'max-connections': {
+    type: 'string',
+    valueName: 'N',
+    defaultText: String(DEFAULT_MAX_CONNECTIONS),
+    description: 'gateway: open client connections; beyond, new ones are closed',
+  },
   'exit-with-parent': { type: 'boolean', description: 'exit when stdin closes (replicas of a gateway)' },
   'hash-key': {
     type: 'string',
@@ -261,7 +291,11 @@ export const serveCommand: Command = {
     'resized to 28x28, scaled to [0, 1]), {"b64": ...}, or pixels in [0, 1] shaped [28,28], [28,28,1] or',
     '[784]. V2 also takes FP32 [N,28,28,1] / [N,784], UINT8 0..255, or BYTES [N] of base64 images.',
     'Concurrent requests are batched into one forward pass (up to --max-batch examples; an idle model waits',
-    'up to --max-delay-ms for company). Prints one line once listening (with --json:',
+    'up to --max-delay-ms for company). Limits against hostile input: --max-body (413), a decode budget per',
+    'request checked from image headers before decoding (--max-decode-pixels, --max-decode-bytes: 413), a',
+    'bounded queue (--max-queue, --queue-deadline: 503 with Retry-After); images decode off the event loop,',
+    'so health and metrics keep answering; a request whose client has gone is dropped before it is computed.',
+    'Prints one line once listening (with --json:',
     '{"event":"listening","url":...}); ready (GET /v2/health/ready = 200) once a version is loaded.',
     'SIGTERM or SIGINT: stop accepting, answer requests in flight, exit 0.',
     '',
@@ -275,6 +309,9 @@ export const serveCommand: Command = {
     'queue, then gets 429 with Retry-After. --shard-threshold N splits larger requests across replicas;',
     '--ensemble averages the models at /v1/models/ensemble:predict and /v2/models/ensemble/infer.',
     "GET /gateway/status lists replicas and autoscaler decisions; /metrics has the gateway's own metrics.",
+    'The gateway reads bodies with the same --max-body as a replica, answers 503 with Retry-After above',
+    '--max-in-flight model requests, closes connections above --max-connections, and cancels the forwarded',
+    'request of a client that has gone.',
   ].join('\n'),
   options: {
     repo: { type: 'string', valueName: 'REPO', description: 'model repository directory' },
@@ -308,6 +345,36 @@ export const serveCommand: Command = {
       valueName: 'BYTES',
       defaultText: String(DEFAULT_MAX_BODY),
       description: 'largest request body (413 beyond)',
+    },
+    'max-decode-pixels': {
+      type: 'string',
+      valueName: 'PX',
+      defaultText: String(DEFAULT_MAX_DECODE_PIXELS),
+      description: "a request's images, width x height summed, read from their headers (413 beyond)",
+    },
+    'max-decode-bytes': {
+      type: 'string',
+      valueName: 'BYTES',
+      defaultText: String(DEFAULT_MAX_DECODE_BYTES),
+      description: "bytes the decoders may write for one request's images (413 beyond)",
+    },
+    'decode-threads': {
+      type: 'string',
+      valueName: 'N',
+      defaultText: '1',
+      description: 'PNG decode threads (JPEG decodes on the libuv pool), so the event loop keeps answering',
+    },
+    'max-queue': {
+      type: 'string',
+      valueName: 'N',
+      defaultText: String(DEFAULT_MAX_QUEUE),
+      description: 'examples waiting for the model; beyond, 503 with Retry-After',
+    },
+    'queue-deadline': {
+      type: 'string',
+      valueName: 'DUR',
+      defaultText: '30s',
+      description: 'longest a request waits for the model to start on it; beyond, 503 with Retry-After',
     },
     'keep-versions': {
       type: 'string',
@@ -344,6 +411,11 @@ export const serveCommand: Command = {
       maxBatch: f['max-batch'],
       maxDelayMs: f['max-delay-ms'],
       maxBody: f['max-body'],
+      maxDecodePixels: f['max-decode-pixels'],
+      maxDecodeBytes: f['max-decode-bytes'],
+      decodeThreads: f['decode-threads'],
+      maxQueue: f['max-queue'],
+      queueDeadlineMs: f['queue-deadline'],
       keepVersions: f['keep-versions'],
       onEvent: (e) => (out.json ? out.event(e) : out.info(describe(e))),
     });
@@ -459,6 +531,10 @@ async function runGateway(f: ServeFlags, repoFlag: string, { out, global }: Comm
       ...['--repo', repo, '--model', model, '--threads', String(f['replica-threads'])],
       ...['--max-batch', String(f['max-batch']), '--max-delay-ms', String(f['max-delay-ms'])],
       ...['--max-body', String(f['max-body']), '--keep-versions', String(f['keep-versions'])],
+      ...['--max-decode-pixels', String(f['max-decode-pixels'])],
+      ...['--max-decode-bytes', String(f['max-decode-bytes'])],
+      ...['--decode-threads', String(f['decode-threads']), '--max-queue', String(f['max-queue'])],
+      ...['--queue-deadline', `${f['queue-deadline']}ms`],
       '--exit-with-parent',
     ],
     host: f.host,
@@ -488,6 +564,8 @@ async function runGateway(f: ServeFlags, repoFlag: string, { out, global }: Comm
     shards: f.shards,
     ensembleName: f['ensemble-name'],
     maxBody: f['max-body'],
+    maxInFlight: f['max-in-flight'],
+    maxConnections: f['max-connections'],
     onEvent: (e) => (out.json ? out.event(e) : out.info(describeGateway(e))),
   };
   const gw = new Gateway(opts);

@@ -4,7 +4,8 @@
 // its own /metrics and GET /gateway/status.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { httpStatus, ServeError } from '../errors.js';
+import { bodyLeftUnread, DEFAULT_MAX_BODY } from '../body.js';
+import { httpStatus, overloaded, ServeError } from '../errors.js';
 import type { AccessConfig } from './api-keys.js';
 import { AuditLog } from './audit.js';
 import type { AutoscalerOptions } from './autoscaler.js';
@@ -48,8 +49,12 @@ export interface GatewayOptions {
   shards?: number;
   /** Name of the averaging endpoint when several models are served. Default "ensemble". */
   ensembleName?: string;
-  /** Largest request body. Default 8 MiB. */
+  /** Largest request body. Default 8 MiB (the model server's default: one body reader, src/serve/body.ts). */
   maxBody?: number;
+  /** Model requests (forwarded, sharded, ensemble) in flight at once; beyond, 503 + Retry-After. Default 1024. */
+  maxInFlight?: number;
+  /** Open client connections; beyond, new ones are closed at once (node:http maxConnections). Default 1024. */
+  maxConnections?: number;
   onEvent?: (e: { event: string } & Record<string, unknown>) => void;
 }
 
@@ -64,6 +69,8 @@ export class Gateway {
   private readonly inference: Inference;
   private readonly startedAt = Date.now();
   private readonly inFlight = new InFlight();
+  /** Model requests being worked on (health, metrics and status are not counted: they must always answer). */
+  private working = 0;
   private stopping = false;
   private stopped: Promise<void> | undefined;
 
@@ -95,12 +102,16 @@ export class Gateway {
       ensembleName: opts.models.length > 1 ? (opts.ensembleName ?? 'ensemble') : undefined,
       shardThreshold: opts.shardThreshold,
       shards: opts.shards,
-      maxBody: opts.maxBody ?? 8 * 1024 * 1024,
+      maxBody: opts.maxBody ?? DEFAULT_MAX_BODY,
       proxy: { agent: this.agent, onRetry: (m) => this.metrics.retry(m) },
       onSharded: () => this.metrics.sharded++,
     });
     this.http = createServer((req, res) => void this.handle(req, res));
+    // The same connection limits as a model server: a slow or idle client cannot hold sockets forever.
     this.http.keepAliveTimeout = 5000;
+    this.http.headersTimeout = 20_000;
+    this.http.requestTimeout = 60_000;
+    this.http.maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   }
 
   /** Starts the replicas and listens; resolves with the URL (readiness follows the replicas). */
@@ -176,6 +187,12 @@ export class Gateway {
     this.inFlight.enter();
     let reply: Reply;
     let model = '-';
+    // A client that closes its connection before its answer: its forwarded requests are cancelled.
+    const gone = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished)
+        gone.abort(new ServeError('SERVE_CLIENT_GONE', 'the client closed the connection before its answer'));
+    });
     try {
       const path = req.url ?? '/';
       const local = this.local(req.method ?? 'GET', path.split('?')[0] as string);
@@ -183,9 +200,8 @@ export class Gateway {
       else {
         const target = this.inference.target(req.method ?? 'GET', path);
         model = target.model;
-        reply = target.infer
-          ? await this.limited(req, () => target.run(req, this.key(req)))
-          : await target.run(req, this.key(req));
+        const run = () => target.run(req, this.key(req), gone.signal);
+        reply = await this.capped(req, () => (target.infer ? this.limited(req, run) : run()));
       }
     } catch (err) {
       reply = errorReply(err);
@@ -198,9 +214,11 @@ export class Gateway {
       'content-length': Buffer.byteLength(text),
       ...reply.headers,
     };
-    if (this.stopping || !req.complete) headers['connection'] = 'close';
-    res.writeHead(reply.status, headers);
-    res.end(text);
+    if (this.stopping || bodyLeftUnread(req)) headers['connection'] = 'close';
+    if (!gone.signal.aborted) {
+      res.writeHead(reply.status, headers);
+      res.end(text);
+    }
     this.inFlight.leave();
   }
 
@@ -239,6 +257,23 @@ export class Gateway {
     return (typeof h === 'string' && h) || req.socket.remoteAddress || '';
   }
 
+  /** Runs `work` unless --max-in-flight model requests are already being worked on (503 + Retry-After). */
+  private async capped(req: IncomingMessage, work: () => Promise<Reply>): Promise<Reply> {
+    const cap = this.opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+    if (this.working >= cap) {
+      req.resume(); // drop the unread body so the connection can be reused
+      throw overloaded(
+        `the gateway is working on ${this.working} requests, its limit (--max-in-flight ${cap}); retry shortly`,
+      );
+    }
+    this.working++;
+    try {
+      return await work();
+    } finally {
+      this.working--;
+    }
+  }
+
   /** Runs `work` within the client's rate limits (or refuses with 429 + Retry-After). */
   private async limited(req: IncomingMessage, work: () => Promise<Reply>): Promise<Reply> {
     if (!this.limiter || !this.opts.access) return work();
@@ -269,6 +304,14 @@ export class Gateway {
   }
 }
 
+export const DEFAULT_MAX_IN_FLIGHT = 1024;
+export const DEFAULT_MAX_CONNECTIONS = 1024;
+
 function errorReply(err: unknown): Reply {
-  return { status: httpStatus(err), body: { error: err instanceof Error ? err.message : String(err) } };
+  const retry = err instanceof ServeError ? err.retryAfterSeconds : undefined;
+  return {
+    status: httpStatus(err),
+    body: { error: err instanceof Error ? err.message : String(err) },
+    ...(retry ? { headers: { 'retry-after': String(retry) } } : {}),
+  };
 }

@@ -1,6 +1,7 @@
 // What the gateway does with a model path: plain forwarding to the model's replica group, sharding a large
 // request across replicas (book 4.3), or fanning out to every model of the ensemble and averaging (5.2).
 import type { IncomingMessage } from 'node:http';
+import { readBody } from '../body.js';
 import { badRequest, ServeError } from '../errors.js';
 import { argmaxLabels, averageFlat, averageRows } from './ensemble.js';
 import type { ReplicaPool } from './pool.js';
@@ -18,7 +19,8 @@ export interface Target {
   model: string;
   /** True for :predict and /infer (rate-limited). */
   infer: boolean;
-  run: (req: IncomingMessage, key: string) => Promise<Reply>;
+  /** `signal` aborts when the client has gone: the forwarded requests are cancelled with it. */
+  run: (req: IncomingMessage, key: string, signal?: AbortSignal) => Promise<Reply>;
 }
 
 export interface InferenceOptions {
@@ -59,7 +61,7 @@ export class Inference {
     if (name === this.ensembleName) {
       if (version) throw this.notFound(`the ensemble "${name}" has no versions`);
       return infer
-        ? { model: name, infer, run: (req, key) => this.ensemble(kind, req, key) }
+        ? { model: name, infer, run: (req, key, signal) => this.ensemble(kind, req, key, signal) }
         : { model: name, infer, run: async () => this.ensembleInfo(name) };
     }
     const pool = this.o.pools.get(name);
@@ -68,9 +70,9 @@ export class Inference {
       return {
         model: name,
         infer,
-        run: async (_req, key) => reply(await this.call(pool, { method, path: url, key })),
+        run: async (_req, key, signal) => reply(await this.call(pool, { method, path: url, key, signal })),
       };
-    return { model: name, infer, run: (req, key) => this.infer(pool, kind, url, req, key) };
+    return { model: name, infer, run: (req, key, signal) => this.infer(pool, kind, url, req, key, signal) };
   }
 
   private notFound(what: string): ServeError {
@@ -96,9 +98,10 @@ export class Inference {
     path: string,
     req: IncomingMessage,
     key: string,
+    signal: AbortSignal | undefined,
   ): Promise<Reply> {
     const body = await readBody(req, this.o.maxBody);
-    const f: Forward = { method: 'POST', path, body, contentType: req.headers['content-type'], key };
+    const f: Forward = { method: 'POST', path, body, contentType: req.headers['content-type'], key, signal };
     const threshold = this.o.shardThreshold;
     if (threshold !== undefined && body.length > 0) {
       const json = tryJson(body);
@@ -177,7 +180,12 @@ export class Inference {
     return { status: 200, body: { ...first, outputs }, headers: { 'x-distml-shards': String(parts.length) } };
   }
 
-  private async ensemble(kind: Kind, req: IncomingMessage, key: string): Promise<Reply> {
+  private async ensemble(
+    kind: Kind,
+    req: IncomingMessage,
+    key: string,
+    signal: AbortSignal | undefined,
+  ): Promise<Reply> {
     const json = tryJson(await readBody(req, this.o.maxBody));
     if (!json) throw badRequest('request body is not a JSON object');
     const members = [...this.o.pools.values()];
@@ -189,7 +197,7 @@ export class Inference {
           kind === 'v1'
             ? `/v1/models/${encodeURIComponent(p.model)}:predict`
             : `/v2/models/${encodeURIComponent(p.model)}/infer`;
-        return this.call(p, { method: 'POST', path, body, contentType: 'application/json', key });
+        return this.call(p, { method: 'POST', path, body, contentType: 'application/json', key, signal });
       }),
     );
     const bad = answers.find((a) => a.status !== 200);
@@ -257,7 +265,11 @@ function reply(u: Upstream): Reply {
     status: u.status,
     body: u.body,
     contentType: u.contentType,
-    headers: { 'x-distml-replica': String(u.replica) },
+    // A busy replica's Retry-After reaches the client as it was sent.
+    headers: {
+      'x-distml-replica': String(u.replica),
+      ...(u.retryAfter ? { 'retry-after': u.retryAfter } : {}),
+    },
   };
 }
 
@@ -292,22 +304,4 @@ function examples(kind: Kind, json: Json): number {
       Array.isArray(t.shape) && t.shape[0] === count && Array.isArray(t.data),
   );
   return ok ? count : 0;
-}
-
-/** Reads a request body of at most `limit` bytes (413 beyond). */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size <= limit) parts.push(c);
-    });
-    req.on('end', () =>
-      size > limit
-        ? reject(new ServeError('SERVE_TOO_LARGE', `request body is larger than the limit of ${limit} bytes`))
-        : resolve(Buffer.concat(parts)),
-    );
-    req.on('error', reject);
-  });
 }

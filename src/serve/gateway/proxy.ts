@@ -12,12 +12,16 @@ export interface Forward {
   contentType?: string;
   /** Balancer affinity key (consistent-hash). */
   key: string;
+  /** Aborts when the client has gone: the replica's request is cancelled (its queued work is dropped there). */
+  signal?: AbortSignal;
 }
 
 export interface Upstream {
   status: number;
   contentType: string;
   body: Buffer;
+  /** The replica's Retry-After header (a 503 from a full queue). */
+  retryAfter?: string;
   /** Which replica answered, and how many attempts it took. */
   replica: number;
   attempts: number;
@@ -44,6 +48,7 @@ export async function forward(pool: ReplicaPool, f: Forward, opts: ProxyOptions 
   const tried = new Set<number>();
   let last = '';
   for (let attempt = 1; attempt <= attempts; attempt++) {
+    f.signal?.throwIfAborted();
     const r = await pool.acquire(f.key, tried);
     tried.add(r.id);
     try {
@@ -56,7 +61,9 @@ export async function forward(pool: ReplicaPool, f: Forward, opts: ProxyOptions 
       pool.release(r, true);
       return { ...res, replica: r.id, attempts: attempt };
     } catch (err) {
-      pool.release(r, false);
+      // A client that has gone is not the replica's failure, and is not retried.
+      pool.release(r, f.signal?.aborted === true);
+      f.signal?.throwIfAborted();
       last = (err as Error).message;
       if (err instanceof ServeError) throw err;
       opts.onRetry?.(pool.model, last);
@@ -80,7 +87,7 @@ function send(
       headers['content-type'] = f.contentType ?? 'application/json';
       headers['content-length'] = f.body.length;
     }
-    const req = request(`${base}${f.path}`, { method: f.method, headers, agent }, (res) => {
+    const req = request(`${base}${f.path}`, { method: f.method, headers, agent, signal: f.signal }, (res) => {
       const parts: Buffer[] = [];
       res.on('data', (c: Buffer) => parts.push(c));
       res.on('end', () =>
@@ -88,6 +95,7 @@ function send(
           status: res.statusCode ?? 502,
           contentType: res.headers['content-type'] ?? 'application/json',
           body: Buffer.concat(parts),
+          retryAfter: res.headers['retry-after'],
         }),
       );
       res.on('error', reject);

@@ -1,8 +1,9 @@
 // One request's examples → one Float32Array of model inputs (NHWC, 28×28×1, values in [0, 1]).
 // Accepted per example: image bytes as {"b64": "<JPEG or PNG>"} (optionally keyed by the input name, as in
 // the book: {"image_bytes": {"b64": ...}}), or pixels in [0, 1] shaped [28,28], [28,28,1] or [784].
+// Parsing only collects the images; they are decoded afterwards, within the request's budget (decode.ts).
 import { badRequest } from '../errors.js';
-import { imageToInput } from './image.js';
+import type { ImageJob } from './decode.js';
 
 export const SIDE = 28;
 export const PIXELS = SIDE * SIDE;
@@ -32,22 +33,32 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Writes one example into `out` at example slot `slot`. `where` names it in errors (e.g. "instances[3]"). */
+/** A request's inputs: pixels already in place, images still to decode into their slots. */
+export interface ParsedInputs {
+  inputs: Float32Array;
+  images: ImageJob[];
+}
+
+/**
+ * Writes one example into `out` at example slot `slot`, or queues its image in `images` for decoding.
+ * `where` names it in errors (e.g. "instances[3]").
+ */
 export function writeExample(
   value: unknown,
   inputName: string,
   out: Float32Array,
   slot: number,
   where: string,
+  images: ImageJob[],
 ): void {
   if (isObject(value)) {
     const keys = Object.keys(value);
     if (keys.length === 1 && keys[0] === 'b64') {
-      imageToInput(decodeBase64(value.b64, where), out, slot * PIXELS, SIDE);
+      images.push({ bytes: decodeBase64(value.b64, where), offset: slot * PIXELS, where });
       return;
     }
     if (keys.length === 1 && keys[0] === inputName) {
-      writeExample(value[inputName], inputName, out, slot, `${where}.${inputName}`);
+      writeExample(value[inputName], inputName, out, slot, `${where}.${inputName}`, images);
       return;
     }
     throw badRequest(
@@ -94,10 +105,11 @@ function writePixels(rows: unknown[], out: Float32Array, offset: number, where: 
   }
 }
 
-/** A list of examples → their inputs, one slot of 784 values each. */
-export function examplesToInputs(list: unknown[], inputName: string, field: string): Float32Array {
+/** A list of examples → their inputs, one slot of 784 values each (images still to decode). */
+export function examplesToInputs(list: unknown[], inputName: string, field: string): ParsedInputs {
   if (list.length === 0) throw badRequest(`"${field}" is empty: send at least one example`);
   const out = new Float32Array(list.length * PIXELS);
-  list.forEach((v, i) => writeExample(v, inputName, out, i, `${field}[${i}]`));
-  return out;
+  const images: ImageJob[] = [];
+  list.forEach((v, i) => writeExample(v, inputName, out, i, `${field}[${i}]`, images));
+  return { inputs: out, images };
 }

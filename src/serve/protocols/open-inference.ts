@@ -2,8 +2,8 @@
 // https://kserve.github.io/website/latest/modelserving/data_plane/v2_protocol/
 import type { Manifest } from '../../models/index.js';
 import { badRequest } from '../errors.js';
-import { decodeBase64, PIXELS, writeExample } from '../inputs/instances.js';
-import { imageToInput } from '../inputs/image.js';
+import type { ImageJob } from '../inputs/decode.js';
+import { decodeBase64, PIXELS, writeExample, type ParsedInputs } from '../inputs/instances.js';
 import { roundFloats } from './tf-serving.js';
 
 export const OUTPUT_PROBS = 'probabilities';
@@ -13,6 +13,8 @@ const OUTPUT_NAMES = [OUTPUT_PROBS, OUTPUT_CLASS];
 export interface InferRequest {
   id?: string;
   inputs: Float32Array;
+  /** Images to decode into `inputs` before predicting. */
+  images: ImageJob[];
   count: number;
   /** Requested output names (default: all). */
   outputs: string[];
@@ -72,21 +74,22 @@ export function parseInfer(body: unknown, inputName: string): InferRequest {
   const x =
     t.datatype === 'BYTES'
       ? bytesInputs(data, shape as number[])
-      : pixelInputs(data, shape as number[], t.datatype);
-  return { id, inputs: x, count, outputs: parseOutputs(outputs) };
+      : { inputs: pixelInputs(data, shape as number[], t.datatype), images: [] };
+  return { id, ...x, count, outputs: parseOutputs(outputs) };
 }
 
-function bytesInputs(data: unknown[], shape: number[]): Float32Array {
+function bytesInputs(data: unknown[], shape: number[]): ParsedInputs {
   if (!(shape.length === 1 || (shape.length === 2 && shape[1] === 1))) {
     throw badRequest('BYTES input must have shape [N] (one encoded image per example)');
   }
   const out = new Float32Array(data.length * PIXELS);
+  const images: ImageJob[] = [];
   data.forEach((v, i) => {
     const where = `inputs[0].data[${i}]`;
-    if (typeof v === 'string') imageToInput(decodeBase64(v, where), out, i * PIXELS);
-    else writeExample(v, '\0', out, i, where);
+    if (typeof v === 'string') images.push({ bytes: decodeBase64(v, where), offset: i * PIXELS, where });
+    else writeExample(v, '\0', out, i, where, images);
   });
-  return out;
+  return { inputs: out, images };
 }
 
 function pixelInputs(data: unknown[], shape: number[], datatype: string): Float32Array {

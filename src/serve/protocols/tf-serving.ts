@@ -3,11 +3,14 @@
 // {"predictions": [...]}; columnar format {"inputs": ...} answers {"outputs": ...}.
 import type { Manifest } from '../../models/index.js';
 import { badRequest } from '../errors.js';
+import type { ImageJob } from '../inputs/decode.js';
 import { examplesToInputs } from '../inputs/instances.js';
 import type { VersionStatus } from '../versions.js';
 
 export interface PredictRequest {
   inputs: Float32Array;
+  /** Images to decode into `inputs` before predicting. */
+  images: ImageJob[];
   count: number;
   /** True for the columnar {"inputs": ...} format, which TF Serving answers with {"outputs": ...}. */
   columnar: boolean;
@@ -31,8 +34,11 @@ export function parsePredict(body: unknown, inputName: string): PredictRequest {
   }
   if (instances !== undefined) {
     if (!Array.isArray(instances)) throw badRequest('"instances" must be a list with one entry per example');
-    const x = examplesToInputs(instances, inputName, 'instances');
-    return { inputs: x, count: instances.length, columnar: false };
+    return {
+      ...examplesToInputs(instances, inputName, 'instances'),
+      count: instances.length,
+      columnar: false,
+    };
   }
   if (inputs !== undefined) {
     // Columnar: the batch itself, or {"<input name>": batch} (this model has one input).
@@ -47,7 +53,7 @@ export function parsePredict(body: unknown, inputName: string): PredictRequest {
       list = inputs[inputName];
     }
     if (!Array.isArray(list)) throw badRequest(`"inputs" must hold a list with one entry per example`);
-    return { inputs: examplesToInputs(list, inputName, 'inputs'), count: list.length, columnar: true };
+    return { ...examplesToInputs(list, inputName, 'inputs'), count: list.length, columnar: true };
   }
   throw badRequest('request body needs "instances" (a list of examples) or "inputs"');
 }
