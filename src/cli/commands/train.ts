@@ -67,6 +67,7 @@ const trainFlags = z.object({
     .min(0, 'must be a port number')
     .max(65535, 'must be a port number')
     .default(0),
+  'master-addr': z.string().min(1, 'must name an address of this host').default('127.0.0.1'),
   'heartbeat-timeout': z.coerce
     .number({ message: 'must be a number of seconds' })
     .positive('must be positive')
@@ -180,6 +181,14 @@ export const train: Command = {
       defaultText: '0 (any free port)',
       description:
         'rendezvous store port (remote workers join with MASTER_ADDR/MASTER_PORT and DISTML_ELASTIC=1)',
+    },
+    'master-addr': {
+      type: 'string',
+      valueName: 'ADDR',
+      defaultText: '127.0.0.1 (this host only)',
+      description:
+        'address the rendezvous store and parameter servers listen on; a job spanning hosts names one the ' +
+        'other hosts reach (they also need the same DISTML_JOB_SECRET in their environment)',
     },
     'heartbeat-timeout': {
       type: 'string',
