@@ -26,6 +26,10 @@ export const Kind = {
   error: 8,
   /** launcher → server: {} — answer statsReply, then stop */
   shutdown: 9,
+  /** any → server: {secret} — the first frame of every connection; without it the server refuses */
+  auth: 10,
+  /** server → worker: {} — a pull is held back under the staleness bound (the server is alive) */
+  holding: 11,
 } as const;
 export type KindCode = (typeof Kind)[keyof typeof Kind];
 
