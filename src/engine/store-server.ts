@@ -100,9 +100,9 @@ export class StoreServer {
   static async start(o: StoreServerOptions): Promise<StoreServer> {
     if (!o.secret)
       throw new EngineError('ENGINE_BAD_INPUT', 'the rendezvous store needs a non-empty job secret');
-    let self: StoreServer | undefined;
-    const server = createServer((socket) => self?.accept(socket));
-    self = new StoreServer(server, o.secret);
+    const server = createServer();
+    const self = new StoreServer(server, o.secret);
+    server.on('connection', (socket: Socket) => self.accept(socket));
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) =>
         reject(new EngineError('COMM_STORE', `cannot listen on ${o.host}:${o.port ?? 0}: ${err.message}`)),
