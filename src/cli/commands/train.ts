@@ -9,7 +9,7 @@ import {
   type ScaledExample,
 } from '../../data/index.js';
 import { createModel, setNumThreads, threadBudget } from '../../engine/index.js';
-import { bookModelSpec, MODEL_NAMES, savePackage } from '../../models/index.js';
+import { bookModelSpec, MODEL_NAMES, savePackage, workspaceScoreKey } from '../../models/index.js';
 import {
   earlyStopping,
   fit,
@@ -265,6 +265,7 @@ export const train: Command = {
         tensors: state.tensors,
         classNames: CLASS_NAMES,
         metrics,
+        scoreKey: job.scoreKey,
         lineage: {
           ...lineageOf(job, source, f),
           epochs: result.epochs,
@@ -327,6 +328,7 @@ export async function jobFromFlags(
       seed: f.seed,
       baseLr: f.lr,
       schedule: SCHEDULES[f['lr-schedule']],
+      scoreKey: workspaceScoreKey(workspace),
     },
   };
 }

@@ -522,6 +522,7 @@ class Trainer {
       tensors: st.tensors,
       classNames: this.o.classNames,
       metrics,
+      scoreKey: this.o.scoreKey,
       lineage: {
         ...this.o.lineage,
         epochs: result.epochs,

@@ -270,6 +270,7 @@ class WorkerLoop {
       tensors: st.tensors,
       classNames: o.classNames,
       metrics,
+      scoreKey: o.scoreKey,
       lineage: {
         ...o.lineage,
         strategy: 'parameter-server',
