@@ -27,6 +27,8 @@ const Reply = { ok: 0, error: 1, timeout: 2 } as const;
 
 /** A frame larger than this is refused (keys and values are small: membership, state, epoch logs). */
 const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+/** The largest frame accepted before a connection has authenticated. */
+const MAX_AUTH_FRAME_BYTES = 4096;
 /** A connection that has not authenticated by then is closed. */
 const AUTH_DEADLINE_MS = 10_000;
 
@@ -134,10 +136,13 @@ export class StoreServer {
     let buf: Buffer = Buffer.alloc(0);
     const deadline = setTimeout(() => this.refuse(socket, 'no secret presented in time'), AUTH_DEADLINE_MS);
     socket.on('data', (chunk: Buffer) => {
+      if (socket.writableEnded) return; // refused and closing: the rest is not read
       buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
       while (buf.length >= 4 && !socket.destroyed) {
         const length = buf.readUInt32LE(0);
-        if (length < 1 || length > MAX_FRAME_BYTES) return this.refuse(socket, `bad frame length ${length}`);
+        // Before the secret, nothing larger than an auth frame is buffered for a stranger.
+        const max = authed ? MAX_FRAME_BYTES : MAX_AUTH_FRAME_BYTES;
+        if (length < 1 || length > max) return this.refuse(socket, `bad frame length ${length}`);
         if (buf.length < 4 + length) break;
         const body = buf.subarray(4, 4 + length);
         buf = buf.subarray(4 + length);

@@ -116,6 +116,22 @@ describe('distml train / evaluate / models', () => {
         /--comm-timeout: must be a number of seconds/,
       ],
       [
+        [
+          'train',
+          '--model',
+          'cnn',
+          '--epochs',
+          '1',
+          '--out',
+          'x',
+          '--workers',
+          '2',
+          '--master-addr',
+          '0.0.0.0',
+        ],
+        /--master-addr: must be an address of this host that the other hosts reach, not a wildcard/,
+      ],
+      [
         ['train', '--model', 'cnn', '--epochs', '1', '--out', 'x', '--ps', '2'],
         /--ps and --staleness configure --strategy parameter-server/,
       ],

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import { Store, StoreOp, StoreServer } from '../../src/engine/index.js';
 import { INTRUSIONS, rawExchange } from './store-client.js';
@@ -20,10 +21,20 @@ describe('rendezvous store server (secret, loopback)', { timeout: 120_000 }, () 
       wrong.map((r) => r.code),
       [1],
     );
+    // A stranger announcing a large frame is refused at once, not buffered.
+    const huge = await new Promise<string>((resolve) => {
+      const socket = connect({ host: '127.0.0.1', port: server.port });
+      let got = '';
+      socket.on('connect', () => socket.write(Buffer.from([0, 0, 0x10, 0, StoreOp.auth])));
+      socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
+      socket.on('error', () => undefined);
+      socket.on('close', () => resolve(got));
+    });
+    assert.match(huge, /refused: bad frame length 1048576/);
     const store = await Store.connect({ host: '127.0.0.1', port: server.port, secret: SECRET });
     for (const key of ['elastic/abort', 'elastic/joins', 'elastic/join/1', 'elastic/done'])
       assert.equal(await store.check([key]), false, `${key} was not written`);
-    assert.equal(server.refused, 2);
+    assert.equal(server.refused, 3);
     await assert.rejects(
       Store.connect({ host: '127.0.0.1', port: server.port, secret: 'wrong', timeoutMs: 10_000 }),
       /refused this worker: .*wrong or missing job secret.*DISTML_JOB_SECRET/,

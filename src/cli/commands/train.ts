@@ -67,7 +67,14 @@ const trainFlags = z.object({
     .min(0, 'must be a port number')
     .max(65535, 'must be a port number')
     .default(0),
-  'master-addr': z.string().min(1, 'must name an address of this host').default('127.0.0.1'),
+  'master-addr': z
+    .string()
+    .min(1, 'must name an address of this host')
+    .refine(
+      (a) => !['0.0.0.0', '::', '[::]'].includes(a),
+      'must be an address of this host that the other hosts reach, not a wildcard: workers hand it to their peers',
+    )
+    .default('127.0.0.1'),
   'heartbeat-timeout': z.coerce
     .number({ message: 'must be a number of seconds' })
     .positive('must be positive')

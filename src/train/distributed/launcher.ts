@@ -17,8 +17,8 @@ export interface LaunchOptions {
   /** Store port (0 = any free port). Remote workers join with MASTER_ADDR=<this host> MASTER_PORT=<port>. */
   port?: number;
   /**
-   * Address the store listens on. Default 127.0.0.1: nothing off this host can reach it. A job spanning
-   * hosts names an address of this host that the others can reach (or 0.0.0.0).
+   * Address the store listens on and local workers dial. Default 127.0.0.1: nothing off this host can reach
+   * it. A job spanning hosts names an address of this host that the others can reach.
    */
   listenHost?: string;
   /** The job's secret, which every connection must present. Default: a fresh random one. */
@@ -48,8 +48,8 @@ export async function launchWorkers(o: LaunchOptions): Promise<LaunchResult> {
   const secret = o.secret ?? newJobSecret();
   const storeServer = await StoreServer.start({ host: listenHost, port: o.port ?? 0, secret });
   const masterPort = storeServer.port;
-  // Local workers dial the listen address itself, loopback when it is the wildcard.
-  const localAddr = listenHost === '0.0.0.0' || listenHost === '::' ? '127.0.0.1' : listenHost;
+  // Local workers dial the listen address too: it is also the address their Gloo peers reach them at.
+  const localAddr = listenHost;
   const server = await Store.connect({ host: localAddr, port: masterPort, secret }).catch(
     async (err: unknown) => {
       await storeServer.close();

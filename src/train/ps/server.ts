@@ -20,6 +20,9 @@ export interface ParameterServerOptions {
   secret: string;
 }
 
+/** Bytes a connection may send before its auth frame is complete. */
+const MAX_AUTH_BYTES = 64 * 1024;
+
 /** While a pull is held back, its worker hears from the server this often (its request timeout stays quiet). */
 const HOLDING_NOTICE_MS = 1000;
 
@@ -147,9 +150,16 @@ export class ParameterServer {
     const reader = new FrameReader();
     let worker = -1;
     let authed = false;
+    let refusedHere = false;
     socket.on('data', (chunk: Buffer) => {
+      if (refusedHere) return; // closing: the rest is not read
       this.stats.bytesIn += chunk.length;
       try {
+        // A stranger gets no more than an auth frame's worth of our memory.
+        if (!authed && reader.pending + chunk.length > MAX_AUTH_BYTES) {
+          this.refused++;
+          throw new Error(`no job secret in the first ${MAX_AUTH_BYTES} bytes`);
+        }
         for (const f of reader.push(chunk)) {
           if (!authed) {
             authed = this.authenticate(f);
@@ -159,6 +169,7 @@ export class ParameterServer {
           if (w !== undefined) worker = w;
         }
       } catch (err) {
+        refusedHere = true;
         this.send(socket, Kind.error, { message: (err as Error).message });
         socket.end();
         socket.destroySoon();

@@ -63,6 +63,11 @@ export class FrameReader {
   private chunks: Buffer[] = [];
   private buffered = 0;
 
+  /** Bytes received and not yet part of a complete frame. */
+  get pending(): number {
+    return this.buffered;
+  }
+
   /** Adds received bytes and returns the frames they complete. */
   push(chunk: Buffer): Frame[] {
     this.chunks.push(chunk);

@@ -210,6 +210,24 @@ describe('parameter-server protocol', () => {
       assert.equal(server.snapshot().version, 0, 'no gradient was applied');
       assert.deepEqual(Array.from(server.parameters), [0, 0, 0, 0]);
       assert.equal(server.refused, 1);
+      // Megabytes without a secret are not buffered: the server refuses after its small allowance.
+      const flood = await new Promise<Frame[]>((resolve) => {
+        const socket = connect({ host: '127.0.0.1', port });
+        const reader = new FrameReader();
+        const got: Frame[] = [];
+        socket.on('connect', () => socket.write(encodeFrame(Kind.push, {}, new Float32Array(1 << 20))));
+        socket.on('data', (d: Buffer) => got.push(...reader.push(d)));
+        socket.on('error', () => undefined);
+        socket.on('close', () => resolve(got));
+      });
+      // (The refusal may be lost to the reset the unread flood causes; the server's side is what counts.)
+      for (const f of flood)
+        assert.match(String(f.header['message']), /no job secret in the first 65536 bytes/);
+      assert.equal(server.refused, 2);
+      assert.ok(
+        server.snapshot().bytesIn < 4 << 20,
+        `read ${server.snapshot().bytesIn} bytes of a 4 MiB flood`,
+      );
       await assert.rejects(
         PsClient.connect({
           worker: 0,
