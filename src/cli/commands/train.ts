@@ -187,7 +187,7 @@ export const train: Command = {
       valueName: 'PORT',
       defaultText: '0 (any free port)',
       description:
-        'rendezvous store port (remote workers join with MASTER_ADDR/MASTER_PORT and DISTML_ELASTIC=1)',
+        "rendezvous store port (remote workers join with MASTER_ADDR/MASTER_PORT, DISTML_ELASTIC=1 and the job's DISTML_JOB_SECRET)",
     },
     'master-addr': {
       type: 'string',
