@@ -56,12 +56,7 @@ export async function launchWorkers(o: LaunchOptions): Promise<LaunchResult> {
       throw err;
     },
   );
-  o.onEvent?.({
-    event: 'rendezvous',
-    masterAddr: listenHost === '127.0.0.1' ? listenHost : hostname(),
-    listen: listenHost,
-    masterPort,
-  });
+  o.onEvent?.({ event: 'rendezvous', masterAddr: listenHost, masterPort });
   const children = new Map<string, ChildProcess>();
   let restarts = 0;
   let finished = false;
