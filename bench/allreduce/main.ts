@@ -5,7 +5,7 @@
 //   node dist/bench/allreduce/main.js            BENCH_ALLREDUCE_SECONDS=0.5 per size (default 1)
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { ProcessGroup, Store } from '../../src/engine/index.js';
+import { newJobSecret, ProcessGroup, Store, StoreServer } from '../../src/engine/index.js';
 import { report } from '../harness.js';
 
 const SIZES_MB = (process.env['BENCH_ALLREDUCE_MB'] ?? '1,4,16,64').split(',').map(Number);
@@ -22,7 +22,8 @@ interface Row {
 
 /** One rank: joins the group, times allreduces of each size, rank 0 prints the rows. */
 async function rank(r: number, port: number): Promise<void> {
-  const store = await Store.connect({ host: '127.0.0.1', port, isServer: false });
+  const secret = process.env['BENCH_ALLREDUCE_SECRET'] ?? '';
+  const store = await Store.connect({ host: '127.0.0.1', port, secret });
   const group = await ProcessGroup.create(store, {
     prefix: 'bench-allreduce',
     rank: r,
@@ -75,12 +76,18 @@ async function main(): Promise<void> {
   const role = process.env['BENCH_ALLREDUCE_RANK'];
   if (role !== undefined) return rank(Number(role), Number(process.env['BENCH_ALLREDUCE_PORT']));
   const memcpy = memcpyGBs();
-  const server = await Store.connect({ host: '127.0.0.1', port: 0, isServer: true });
+  const secret = newJobSecret();
+  const server = await StoreServer.start({ host: '127.0.0.1', secret });
   const self = fileURLToPath(import.meta.url);
   const outputs = await Promise.all(
     Array.from({ length: RANKS }, (_, r) => {
       const child = spawn(process.execPath, [self], {
-        env: { ...process.env, BENCH_ALLREDUCE_RANK: String(r), BENCH_ALLREDUCE_PORT: String(server.port) },
+        env: {
+          ...process.env,
+          BENCH_ALLREDUCE_RANK: String(r),
+          BENCH_ALLREDUCE_PORT: String(server.port),
+          BENCH_ALLREDUCE_SECRET: secret,
+        },
         stdio: ['ignore', 'pipe', 'inherit'],
       });
       let out = '';
@@ -91,7 +98,7 @@ async function main(): Promise<void> {
         ),
       );
     }),
-  );
+  ).finally(() => server.close());
   const rows = JSON.parse(outputs[0] as string) as Row[];
   report('allreduce', {
     command: 'node dist/bench/allreduce/main.js',

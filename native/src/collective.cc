@@ -1,13 +1,13 @@
-// N-API face of c10d's TCPStore and ProcessGroupGloo. Store calls and collectives block (on peers, on the
+// N-API face of the rendezvous store client (store.h) and c10d's ProcessGroupGloo. Store calls and collectives block (on peers, on the
 // network), so each runs as an AsyncWorker on the libuv pool — never on the compute thread, never on the
 // event loop — and returns a promise. Failures (a peer gone, a timeout) reject with "COMM_*:" messages
 // that src/engine/collective.ts maps to CommError; they never crash the process.
 #include "collective.h"
+#include "store.h"
 
 #include <c10/util/Exception.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <chrono>
 #include <functional>
@@ -99,23 +99,23 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
 
   explicit StoreWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<StoreWrap>(info) {}
 
-  c10::intrusive_ptr<c10d::TCPStore> store;
+  c10::intrusive_ptr<SecretStore> store;
 
  private:
-  // connect({host, port, isServer, timeoutMs}) -> Promise<NativeStore>. A server binds the port (0 = any)
-  // and serves other clients from a background thread of this process.
+  // connect({host, port, secret, timeoutMs}) -> Promise<NativeStore>: a client of the job's store server
+  // (src/engine/store-server.ts), authenticated with the job's secret.
   static Napi::Value Connect(const Napi::CallbackInfo& info) {
     auto o = info[0].As<Napi::Object>();
     auto host = str(o, "host", "127.0.0.1");
-    c10d::TCPStoreOptions opts;
-    opts.port = static_cast<uint16_t>(num(o, "port", 0));
-    opts.isServer = o.Get("isServer").ToBoolean();
-    opts.waitWorkers = false;
-    opts.timeout = ms(num(o, "timeoutMs", 30000));
-    auto holder = std::make_shared<c10::intrusive_ptr<c10d::TCPStore>>();
+    auto port = static_cast<uint16_t>(num(o, "port", 0));
+    auto secret = str(o, "secret");
+    auto timeout = ms(num(o, "timeoutMs", 30000));
+    auto holder = std::make_shared<c10::intrusive_ptr<SecretStore>>();
     auto task = new Task(
         info.Env(), "COMM_STORE",
-        [host, opts, holder] { *holder = c10::make_intrusive<c10d::TCPStore>(host, opts); },
+        [host, port, secret, timeout, holder] {
+          *holder = c10::make_intrusive<SecretStore>(host, port, secret, timeout);
+        },
         [holder](Napi::Env env) {
           auto obj = ctor->New({});
           StoreWrap::Unwrap(obj)->store = *holder;
@@ -124,7 +124,7 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
     return task->queue();
   }
 
-  Napi::Value Port(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), store->getPort()); }
+  Napi::Value Port(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), store->port()); }
 
   Napi::Value Set(const Napi::CallbackInfo& info) {
     auto s = store;

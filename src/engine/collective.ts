@@ -1,13 +1,12 @@
 import { EngineError, fromNative } from './errors.js';
 import { loadAddon, type NativeProcessGroup, type NativeStore } from './native.js';
 
-/** Where a store lives and how long its operations may wait. */
+/** Where a store lives, the job's secret it must be shown, and how long its operations may wait. */
 export interface StoreOptions {
   host: string;
-  /** 0 with `isServer` picks a free port (read it back with `port`). */
   port: number;
-  /** Host the store in this process (the job's master does). */
-  isServer?: boolean;
+  /** The job's secret (StoreServer refuses a connection without it). */
+  secret: string;
   timeoutMs?: number;
 }
 
@@ -20,26 +19,27 @@ async function call<T>(p: () => Promise<T>): Promise<T> {
 }
 
 /**
- * The rendezvous key-value store (c10d TCPStore), the same one torch.distributed uses: workers find each other
- * through it, and the elastic agent keeps membership and heartbeats in it.
+ * A client of the job's rendezvous key-value store (a StoreServer), implementing c10d's Store interface in the
+ * addon so Gloo rendezvouses through it too: workers find each other through it, and the elastic agent keeps
+ * membership and heartbeats in it.
  */
 export class Store {
   private constructor(private readonly native: NativeStore) {}
 
-  /** Connects to (or, with isServer, starts) a store at host:port. */
+  /** Connects to the store at host:port (retrying until the timeout) and presents the secret. */
   static async connect(o: StoreOptions): Promise<Store> {
     const native = await call(() =>
       loadAddon().NativeStore.connect({
         host: o.host,
         port: o.port,
-        isServer: o.isServer ?? false,
+        secret: o.secret,
         timeoutMs: o.timeoutMs ?? 30_000,
       }),
     );
     return new Store(native);
   }
 
-  /** The port the store listens on. */
+  /** The store's port. */
   get port(): number {
     return this.native.port();
   }

@@ -60,3 +60,11 @@ export {
   type StoreOptions,
   type GroupOptions,
 } from './collective.js';
+export {
+  StoreServer,
+  StoreOp,
+  newJobSecret,
+  encodeStoreFrame,
+  decodeStoreBody,
+  type StoreServerOptions,
+} from './store-server.js';

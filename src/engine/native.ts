@@ -54,7 +54,7 @@ export interface NativeModel {
   dispose(): void;
 }
 
-/** c10d TCPStore (native/src/collective.cc). Every call may block on the network, so all are async. */
+/** Rendezvous store client (native/src/store.cc). Every call may block on the network, so all are async. */
 export interface NativeStore {
   port(): number;
   set(key: string, value: string): Promise<void>;
@@ -76,7 +76,7 @@ export interface NativeProcessGroup {
 export interface NativeAddon {
   NativeModel: new (def: LoweredModel, seed: number) => NativeModel;
   NativeStore: {
-    connect(o: { host: string; port: number; isServer: boolean; timeoutMs: number }): Promise<NativeStore>;
+    connect(o: { host: string; port: number; secret: string; timeoutMs: number }): Promise<NativeStore>;
   };
   NativeProcessGroup: {
     create(

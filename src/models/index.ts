@@ -2,6 +2,7 @@
 export { ModelError, type ModelErrorCode } from './errors.js';
 export { MODEL_NAMES, INPUT_NAME, bookModelSpec, isBookModel, type BookModelName } from './book.js';
 export { formatSummary } from './summary.js';
+export { workspaceScoreKey, attestScore, isAttested, ATTESTATION, SCORE_KEY_FILE } from './attestation.js';
 export {
   encodeSafetensors,
   decodeSafetensors,

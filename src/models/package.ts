@@ -10,6 +10,7 @@ import {
   type ModelSpec,
   type NamedTensor,
 } from '../engine/index.js';
+import { ATTESTATION, attestScore } from './attestation.js';
 import { ModelError } from './errors.js';
 import { decodeSafetensors, encodeSafetensors, f32Tensor, f32Values } from './safetensors.js';
 
@@ -54,6 +55,8 @@ export interface SavePackageInput {
   metrics: Record<string, number>;
   lineage: Record<string, unknown>;
   inputName?: string;
+  /** The workspace's score key: the recorded test figures get its HMAC, which selection there trusts. */
+  scoreKey?: Uint8Array;
 }
 
 /** The manifest for a model about to be saved. */
@@ -87,6 +90,8 @@ export async function savePackage(dir: string, input: SavePackageInput): Promise
     { format: 'pt', producer: 'distml', model: input.name },
   );
   const manifest: Manifest = { ...buildManifest(input), weightsSha256: sha256(weights) };
+  const attestation = input.scoreKey ? attestScore(input.scoreKey, manifest) : undefined;
+  if (attestation) manifest.lineage = { ...manifest.lineage, [ATTESTATION]: attestation };
   await writeDirAtomically(dir, { [MANIFEST]: `${JSON.stringify(manifest, null, 2)}\n`, [WEIGHTS]: weights });
   return manifest;
 }

@@ -1,7 +1,8 @@
 // Model selection (the book's section 9.2.3): score every candidate on the Fashion-MNIST test split, rank
 // them, and publish the best as the newest version in the repository. A package whose model.json records
 // test figures for exactly its weights (weightsSha256) on exactly this test data (testFingerprint) is scored
-// from that record instead of being evaluated again: the same weights on the same data give the same result.
+// from that record instead of being evaluated again — but only when this workspace made the record (its
+// HMAC, models/attestation.ts): model.json is an editable file, and an edited score must not win.
 import { resolve } from 'node:path';
 import {
   collate,
@@ -11,7 +12,14 @@ import {
   type ExampleBatch,
   type ScaledExample,
 } from '../data/index.js';
-import { ModelError, modelOf, readPackage, type Manifest } from '../models/index.js';
+import {
+  isAttested,
+  ModelError,
+  modelOf,
+  readPackage,
+  workspaceScoreKey,
+  type Manifest,
+} from '../models/index.js';
 import { RegistryError } from './errors.js';
 import { checkModelName, latestVersion, publish, versionPath, type Published } from './repository.js';
 
@@ -118,7 +126,7 @@ export async function select(opts: SelectOptions): Promise<SelectReport> {
   const targets = selectionTargets(opts.name, topK).map(checkModelName);
   const paths = opts.candidates.map((c) => resolve(c));
   const test = await testSplit(opts);
-  const reuse = !opts.reEvaluate;
+  const reuse = opts.reEvaluate ? undefined : workspaceScoreKey(opts.workspace);
   const results: CandidateResult[] = [];
   for (const path of paths) {
     const r = await scoreCandidate(path, test, reuse);
@@ -184,7 +192,7 @@ async function incumbentOf(
   repo: string,
   name: string,
   test: TestSplit,
-  reuse: boolean,
+  reuse: Uint8Array | undefined,
 ): Promise<{ version: number; accuracy: number; loss: number } | undefined> {
   const version = await latestVersion(repo, name);
   if (version === undefined) return undefined;
@@ -222,11 +230,16 @@ function compare(metric: SelectionMetric, a: CandidateResult, b: CandidateResult
     : a.loss - b.loss || b.accuracy - a.accuracy;
 }
 
-async function scoreCandidate(path: string, test: TestSplit, reuse: boolean): Promise<CandidateResult> {
+/** `reuse`: the workspace's score key when recorded figures it vouches for may stand in for evaluation. */
+async function scoreCandidate(
+  path: string,
+  test: TestSplit,
+  reuse: Uint8Array | undefined,
+): Promise<CandidateResult> {
   let loaded;
   try {
     const pkg = await readPackage(path); // validates, and checks weightsSha256
-    const recorded = reuse ? recordedScore(pkg.manifest, test.fingerprint) : undefined;
+    const recorded = reuse ? recordedScore(pkg.manifest, test.fingerprint, reuse) : undefined;
     if (recorded)
       return { path, model: pkg.manifest.name, ...recorded, scoredFrom: 'recorded', rank: 0, passed: false };
     loaded = await modelOf(pkg);
@@ -245,13 +258,15 @@ async function scoreCandidate(path: string, test: TestSplit, reuse: boolean): Pr
   }
 }
 
-/** Test figures the package recorded for its own weights on the test data with this fingerprint. */
+/** Test figures this workspace recorded for the package's own weights on the test data with this fingerprint. */
 function recordedScore(
   m: Manifest,
   fingerprint: string,
+  key: Uint8Array,
 ): { accuracy: number; loss: number; count: number } | undefined {
   const { testAccuracy: accuracy, testLoss: loss, testCount: count } = m.metrics;
   if (m.weightsSha256 === undefined || m.lineage['testFingerprint'] !== fingerprint) return undefined;
+  if (!isAttested(key, m)) return undefined;
   if (accuracy === undefined || loss === undefined || count === undefined) return undefined;
   return { accuracy, loss, count };
 }

@@ -8,6 +8,7 @@ export { saveCheckpoint, latestCheckpoint, restoreCheckpoint, type TrainerState 
 export { BatchFeed, wholeSplit } from './feed.js';
 export {
   readClusterEnv,
+  JOB_SECRET_ENV,
   launchWorkers,
   runWorker,
   ElasticAgent,

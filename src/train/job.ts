@@ -24,6 +24,8 @@ export interface TrainingJob {
   seed: number;
   baseLr: number;
   schedule: LrSchedule;
+  /** The workspace's score key: the saved package's test figures get its HMAC, so `select` may trust them. */
+  scoreKey?: Uint8Array;
 }
 
 /**

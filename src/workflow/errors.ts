@@ -7,6 +7,8 @@ export type WorkflowErrorCode =
   | 'RUN_FINISHED'
   | 'RUN_FAILED'
   | 'RUN_NOT_FOUND'
+  /** A run name that cannot be one path segment (runs/<name>). */
+  | 'RUN_BAD_NAME'
   | 'STEP_NOT_FOUND';
 
 /** A workflow problem: an invalid spec (with its YAML path), a missing parameter, a run in the wrong state. */

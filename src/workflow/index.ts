@@ -7,6 +7,7 @@ export {
   type WorkflowInput,
 } from './spec/schema.js';
 export { checkWorkflow, loadWorkflowFile, parseWorkflowYaml, workflowToYaml } from './spec/parse.js';
+export { checkRunName } from './spec/names.js';
 export { parseDuration, parseMemory } from './expr/quantity.js';
 export { step, task, templates, workflow, type CallOptions, type TemplateOptions } from './builder.js';
 export { runDirs, fileName, type EngineEvent } from './engine/context.js';

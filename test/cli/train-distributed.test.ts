@@ -6,6 +6,7 @@ import { after, describe, it } from 'node:test';
 import { DEBIAN_DIR } from '../../src/data/index.js';
 import { tempDir } from '../data/fixtures.js';
 import { CLI, runCli } from './run-cli.js';
+import { INTRUSIONS, rawExchange, type RawReply } from '../engine/store-client.js';
 
 const tmp = tempDir();
 const procs: ChildProcess[] = [];
@@ -13,6 +14,8 @@ after(() => {
   for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
   tmp.cleanup();
 });
+/** The secret a job spanning processes started by hand shares (set in the launcher's environment too). */
+const JOIN_SECRET = 'join-test-secret';
 const hasData = existsSync(join(DEBIAN_DIR, 'train-images-idx3-ubyte.gz'));
 
 interface Result {
@@ -30,11 +33,12 @@ interface Result {
 function launch(
   args: string[],
   onEvent: (e: Record<string, unknown>, child: ChildProcess) => void = () => undefined,
+  env: NodeJS.ProcessEnv = {},
 ) {
   const child = spawn(
     process.execPath,
     [CLI, 'train', '--json', '--workspace', join(tmp.dir, 'ws'), ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
   );
   procs.push(child);
   let stdout = '';
@@ -87,20 +91,19 @@ describe(
   () => {
     it('2 workers train in sync: identical replicas, disjoint shards, per-worker compute/communication split', async () => {
       const out = join(tmp.dir, 'two');
-      const { done } = launch([
-        '--model',
-        'cnn',
-        '--epochs',
-        '2',
-        '--steps-per-epoch',
-        '20',
-        '--workers',
-        '2',
-        '--out',
-        out,
-      ]);
+      // While the job runs, an intruder without the secret tries to abort it, join it, and write its result.
+      let intruded: Promise<RawReply[]> | undefined;
+      const { done } = launch(
+        ['--model', 'cnn', '--epochs', '2', '--steps-per-epoch', '20', '--workers', '2', '--out', out],
+        (e) => {
+          if (e['event'] === 'rendezvous') intruded ??= rawExchange(Number(e['masterPort']), INTRUSIONS);
+        },
+      );
       const { code, result } = await done;
       assert.equal(code, 0);
+      const replies = await intruded;
+      assert.match(replies?.[0]?.message ?? '', /refused/, 'the intruder was refused');
+      assert.equal(replies?.length, 1);
       assert.equal(result.steps, 40);
       assert.equal(result.worldSizeAtEnd, 2);
       assert.deepEqual(
@@ -309,6 +312,7 @@ describe(
                   MASTER_ADDR: '127.0.0.1',
                   MASTER_PORT: String(port),
                   DISTML_ELASTIC: '1',
+                  DISTML_JOB_SECRET: JOIN_SECRET,
                 },
                 stdio: 'ignore',
               },
@@ -316,6 +320,7 @@ describe(
             procs.push(joiner);
           }
         },
+        { DISTML_JOB_SECRET: JOIN_SECRET },
       );
       const { code, result } = await done;
       assert.equal(code, 0);

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { DEBIAN_DIR } from '../../src/data/index.js';
+import { isAttested, workspaceScoreKey, type Manifest } from '../../src/models/index.js';
 import { tempDir, writeDataset } from '../data/fixtures.js';
 import { runCli } from './run-cli.js';
 
@@ -115,6 +116,22 @@ describe('distml train / evaluate / models', () => {
         /--comm-timeout: must be a number of seconds/,
       ],
       [
+        [
+          'train',
+          '--model',
+          'cnn',
+          '--epochs',
+          '1',
+          '--out',
+          'x',
+          '--workers',
+          '2',
+          '--master-addr',
+          '0.0.0.0',
+        ],
+        /--master-addr: must be an address of this host that the other hosts reach, not a wildcard/,
+      ],
+      [
         ['train', '--model', 'cnn', '--epochs', '1', '--out', 'x', '--ps', '2'],
         /--ps and --staleness configure --strategy parameter-server/,
       ],
@@ -182,6 +199,20 @@ describe('distml train / evaluate / models', () => {
         'evaluate agrees with the final validation',
       );
     }
+    // The packages' test figures carry this workspace's HMAC, so `select` here trusts them without evaluating.
+    const sel = await runCli([
+      'select',
+      ...['--candidates', join(tmp.dir, 'm-cnn'), '--candidates', join(tmp.dir, 'm-dropout')],
+      ...['--repo', join(tmp.dir, 'repo'), '--name', 'best', '--source', data, '--workspace', ws, '--json'],
+    ]);
+    assert.equal(sel.code, 0, sel.stderr);
+    const picked = JSON.parse(sel.stdout) as { candidates: { scoredFrom: string }[] };
+    assert.deepEqual(
+      picked.candidates.map((c) => c.scoredFrom),
+      ['recorded', 'recorded'],
+    );
+    const manifest = JSON.parse(readFileSync(join(tmp.dir, 'm-cnn', 'model.json'), 'utf8')) as Manifest;
+    assert.ok(isAttested(workspaceScoreKey(ws), manifest), 'train recorded the HMAC');
     const missing = await runCli(['evaluate', join(tmp.dir, 'nope')]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /no model package at .*nope/);

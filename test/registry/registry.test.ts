@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
@@ -11,6 +12,13 @@ import {
   selectionTargets,
   testSplit,
 } from '../../src/registry/index.js';
+import {
+  ATTESTATION,
+  attestScore,
+  SCORE_KEY_FILE,
+  workspaceScoreKey,
+  type Manifest,
+} from '../../src/models/index.js';
 import { writeDataset } from '../data/fixtures.js';
 import { makePackage, tempDir } from '../serve/fixtures.js';
 
@@ -140,24 +148,41 @@ describe('model selection', () => {
     );
   });
 
-  it('scores a package from its recorded test figures when weights and test data match, else evaluates', async () => {
+  it('scores a package from test figures this workspace recorded for its weights and test data, else evaluates', async () => {
     const { fingerprint } = await testSplit(base());
-    const pkg = (dir: string, lineage: Record<string, unknown>, weightsSha256 = true) =>
+    const key = workspaceScoreKey(base().workspace);
+    assert.equal(statSync(join(base().workspace, SCORE_KEY_FILE)).mode & 0o777, 0o600, 'the key is private');
+    assert.deepEqual(workspaceScoreKey(base().workspace), key, 'one key per workspace');
+    const figures = { testAccuracy: 0.975, testLoss: 0.05, testCount: 40 };
+    const pkg = (
+      dir: string,
+      lineage: Record<string, unknown>,
+      o: { digest?: boolean; attest?: boolean; edit?: Record<string, number> } = {},
+    ) =>
       makePackage(join(tmp.dir, dir), 1).then(async (p) => {
         const file = join(p, 'model.json');
-        const m = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
-        m['metrics'] = { testAccuracy: 0.975, testLoss: 0.05, testCount: 40 };
-        m['lineage'] = lineage;
-        if (!weightsSha256) delete m['weightsSha256'];
+        const m = JSON.parse(await readFile(file, 'utf8')) as Manifest;
+        m.metrics = figures;
+        m.lineage = lineage;
+        if (o.attest !== false) m.lineage[ATTESTATION] = attestScore(key, m);
+        if (o.digest === false) delete m.weightsSha256;
+        if (o.edit) m.metrics = { ...m.metrics, ...o.edit };
         await writeFile(file, JSON.stringify(m));
         return p;
       });
     const recorded = await pkg('rec', { testFingerprint: fingerprint });
     const otherData = await pkg('rec-other', { testFingerprint: 'f'.repeat(64) });
-    const noDigest = await pkg('rec-nodigest', { testFingerprint: fingerprint }, false);
+    const noDigest = await pkg('rec-nodigest', { testFingerprint: fingerprint }, { digest: false });
+    // Figures this workspace never vouched for, and vouched-for figures edited afterwards.
+    const unattested = await pkg('rec-unattested', { testFingerprint: fingerprint }, { attest: false });
+    const edited = await pkg(
+      'rec-edited',
+      { testFingerprint: fingerprint },
+      { edit: { testAccuracy: 0.999 } },
+    );
     const r = await select({
       ...base(),
-      candidates: [recorded, otherData, noDigest],
+      candidates: [recorded, otherData, noDigest, unattested, edited],
       repo: join(tmp.dir, 'repo-rec'),
       name: 'r',
     });
@@ -168,9 +193,23 @@ describe('model selection', () => {
     );
     assert.equal(by.get(otherData)?.scoredFrom, 'evaluated', 'recorded on other test data');
     assert.equal(by.get(noDigest)?.scoredFrom, 'evaluated', 'no weights digest to tie the figures to');
+    assert.equal(by.get(unattested)?.scoredFrom, 'evaluated', 'not recorded by this workspace');
+    assert.equal(by.get(edited)?.scoredFrom, 'evaluated', 'figures edited after they were recorded');
+    assert.notEqual(r.candidates[0]?.path, edited, 'an edited model.json does not win');
+    assert.equal(r.candidates[0]?.path, recorded);
     // The same weights evaluated now score what an untrained model scores, not the record.
     assert.equal(by.get(otherData)?.accuracy, by.get(noDigest)?.accuracy);
+    assert.equal(by.get(edited)?.accuracy, by.get(noDigest)?.accuracy);
     assert.notEqual(by.get(otherData)?.accuracy, 0.975);
+    // Another workspace (another key) does not trust this one's record.
+    const elsewhere = await select({
+      ...base(),
+      workspace: join(tmp.dir, 'ws-other'),
+      candidates: [recorded],
+      repo: join(tmp.dir, 'repo-rec3'),
+      name: 'r',
+    });
+    assert.equal(elsewhere.candidates[0]?.scoredFrom, 'evaluated');
     const fresh = await select({
       ...base(),
       candidates: [recorded],

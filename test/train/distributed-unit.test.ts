@@ -1,17 +1,26 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ProcessGroup, Store } from '../../src/engine/index.js';
+import { ProcessGroup, Store, StoreServer } from '../../src/engine/index.js';
 import { ElasticAgent, readClusterEnv, ShardedFeed } from '../../src/train/index.js';
 import type { ScaledExample } from '../../src/data/index.js';
 
 const examples = (n: number): ScaledExample[] =>
   Array.from({ length: n }, (_, i) => ({ index: i, label: i % 10, image: new Float32Array(784).fill(i) }));
 
+const S = { DISTML_JOB_SECRET: 'job-secret' };
+
 describe('distributed training: pieces', () => {
   it('reads the torch environment contract and TF_CONFIG, with clear errors', () => {
     assert.equal(readClusterEnv({}), undefined);
     assert.deepEqual(
-      readClusterEnv({ MASTER_ADDR: 'h', MASTER_PORT: '29500', WORLD_SIZE: '4', RANK: '2', LOCAL_RANK: '0' }),
+      readClusterEnv({
+        ...S,
+        MASTER_ADDR: 'h',
+        MASTER_PORT: '29500',
+        WORLD_SIZE: '4',
+        RANK: '2',
+        LOCAL_RANK: '0',
+      }),
       {
         masterAddr: 'h',
         masterPort: 29500,
@@ -20,9 +29,15 @@ describe('distributed training: pieces', () => {
         localRank: 0,
         elastic: false,
         source: 'torch',
+        secret: 'job-secret',
       },
     );
+    assert.throws(
+      () => readClusterEnv({ MASTER_ADDR: 'h', MASTER_PORT: '1', WORLD_SIZE: '2', RANK: '0' }),
+      /DISTML_JOB_SECRET must be set to the job's secret/,
+    );
     const tf = readClusterEnv({
+      ...S,
       TF_CONFIG: JSON.stringify({
         cluster: { chief: ['c:2222'], worker: ['w0:2222', 'w1:2222'] },
         task: { type: 'worker', index: 1 },
@@ -32,19 +47,22 @@ describe('distributed training: pieces', () => {
     assert.equal(tf?.worldSize, 3);
     assert.equal(tf?.masterAddr, 'c');
     assert.throws(
-      () => readClusterEnv({ MASTER_ADDR: 'h', MASTER_PORT: 'x', WORLD_SIZE: '2', RANK: '0' }),
+      () => readClusterEnv({ ...S, MASTER_ADDR: 'h', MASTER_PORT: 'x', WORLD_SIZE: '2', RANK: '0' }),
       /MASTER_PORT must be an integer/,
     );
     assert.throws(
-      () => readClusterEnv({ MASTER_ADDR: 'h', MASTER_PORT: '1', WORLD_SIZE: '2', RANK: '2' }),
+      () => readClusterEnv({ ...S, MASTER_ADDR: 'h', MASTER_PORT: '1', WORLD_SIZE: '2', RANK: '2' }),
       /RANK 2 must be below WORLD_SIZE 2/,
     );
     assert.throws(
-      () => readClusterEnv({ MASTER_ADDR: 'h', MASTER_PORT: '1' }),
+      () => readClusterEnv({ ...S, MASTER_ADDR: 'h', MASTER_PORT: '1' }),
       /WORLD_SIZE and RANK must be set/,
     );
-    assert.throws(() => readClusterEnv({ TF_CONFIG: '{' }), /TF_CONFIG is not JSON/);
-    assert.equal(readClusterEnv({ MASTER_ADDR: 'h', MASTER_PORT: '1', DISTML_ELASTIC: '1' })?.elastic, true);
+    assert.throws(() => readClusterEnv({ ...S, TF_CONFIG: '{' }), /TF_CONFIG is not JSON/);
+    assert.equal(
+      readClusterEnv({ ...S, MASTER_ADDR: 'h', MASTER_PORT: '1', DISTML_ELASTIC: '1' })?.elastic,
+      true,
+    );
   });
 
   it('DATA shards of each global batch are disjoint and cover it, for any world size', () => {
@@ -63,9 +81,11 @@ describe('distributed training: pieces', () => {
     assert.equal(feed.batchesPerPass(8, 3), 4);
   });
 
-  it('Gloo allreduce and broadcast across two members', async () => {
-    const server = await Store.connect({ host: '127.0.0.1', port: 0, isServer: true });
-    const client = await Store.connect({ host: '127.0.0.1', port: server.port });
+  it('Gloo allreduce and broadcast across two members', async (t) => {
+    const host = await StoreServer.start({ host: '127.0.0.1', secret: 'pg-secret' });
+    t.after(() => host.close());
+    const server = await Store.connect({ host: '127.0.0.1', port: host.port, secret: 'pg-secret' });
+    const client = await Store.connect({ host: '127.0.0.1', port: host.port, secret: 'pg-secret' });
     const [g0, g1] = await Promise.all([
       ProcessGroup.create(server, { prefix: 't', rank: 0, size: 2, iface: 'lo', timeoutMs: 10_000 }),
       ProcessGroup.create(client, { prefix: 't', rank: 1, size: 2, iface: 'lo', timeoutMs: 10_000 }),
@@ -87,8 +107,10 @@ describe('distributed training: pieces', () => {
     await assert.rejects(g0.allreduce(a), /closed/);
   });
 
-  it('the agent forms generations: start, lost heartbeat, join, stall retry', async () => {
-    const store = await Store.connect({ host: '127.0.0.1', port: 0, isServer: true });
+  it('the agent forms generations: start, lost heartbeat, join, stall retry', async (t) => {
+    const host = await StoreServer.start({ host: '127.0.0.1', secret: 'agent-secret' });
+    t.after(() => host.close());
+    const store = await Store.connect({ host: '127.0.0.1', port: host.port, secret: 'agent-secret' });
     const gens: { members: string[]; reason: string }[] = [];
     const dead: string[] = [];
     const agent = new ElasticAgent({
@@ -133,8 +155,10 @@ describe('distributed training: pieces', () => {
     assert.equal(await run, '{"ok":true}');
   });
 
-  it('records a loss the group must wait out (fewer than --min-workers), then the replacement joining', async () => {
-    const store = await Store.connect({ host: '127.0.0.1', port: 0, isServer: true });
+  it('records a loss the group must wait out (fewer than --min-workers), then the replacement joining', async (t) => {
+    const host = await StoreServer.start({ host: '127.0.0.1', secret: 'loss-secret' });
+    t.after(() => host.close());
+    const store = await Store.connect({ host: '127.0.0.1', port: host.port, secret: 'loss-secret' });
     // No heartbeats in this test: the launcher's exit report (markDead) is the only death.
     const agent = new ElasticAgent({
       store,

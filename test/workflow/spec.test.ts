@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseWorkflowYaml, WorkflowError } from '../../src/workflow/index.js';
+import { checkRunName, parseWorkflowYaml, WorkflowError } from '../../src/workflow/index.js';
 import { parseDepends, evalDepends } from '../../src/workflow/expr/depends.js';
 import { evalWhen } from '../../src/workflow/expr/when.js';
 import { parseDuration } from '../../src/workflow/expr/quantity.js';
@@ -109,6 +109,33 @@ ${echo}`),
       p.some((m) => /container\.command\[1\].*unknown workflow parameter "nope"/.test(m)),
       p.join('\n'),
     );
+  });
+
+  it('run names, generateName and step names must be one safe path segment', () => {
+    const bad = ['../../etc', 'a/b', '.hidden', '', 'x'.repeat(129)];
+    for (const step of bad) {
+      const p = problems(
+        wf(`  - name: main
+    steps:
+    - - {name: ${JSON.stringify(step)}, template: echo}
+${echo}`),
+      );
+      assert.match(p.join('\n'), /steps\[0\]\[0\]\.name .*must be letters, digits/, `step name ${step}`);
+    }
+    for (const generateName of ['../../etc/x-', 'runs/x-', '.x-', 'y'.repeat(101)]) {
+      const yaml = wf(`  - name: main\n    container: {command: [echo]}\n`).replace(
+        'metadata: {generateName: t-}',
+        `metadata: {generateName: ${JSON.stringify(generateName)}}`,
+      );
+      assert.match(problems(yaml).join('\n'), /metadata\.generateName.*the run is named after it/);
+    }
+    assert.equal(checkRunName('train-ab12c'), 'train-ab12c');
+    for (const run of ['../x', 'a/b', '', '-x'])
+      assert.throws(
+        () => checkRunName(run),
+        (e: unknown) =>
+          e instanceof WorkflowError && e.code === 'RUN_BAD_NAME' && /not allowed/.test(e.message),
+      );
   });
 
   it('reports YAML syntax errors with a line', () => {

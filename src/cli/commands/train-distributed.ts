@@ -1,14 +1,20 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { threadBudget } from '../../engine/index.js';
-import { launchWorkers, runWorker, type ClusterEnv, type DistributedResult } from '../../train/index.js';
+import {
+  JOB_SECRET_ENV,
+  launchWorkers,
+  runWorker,
+  type ClusterEnv,
+  type DistributedResult,
+} from '../../train/index.js';
 import { UsageError, type CommandContext } from '../command.js';
 import { fmt } from '../output.js';
 import { childArgv, relayProgress } from '../relaunch.js';
 import { checkpointDirOf, jobFromFlags, lineageOf, progressCallback, type TrainFlags } from './train.js';
 
 /** Flags that configure the launcher itself and are not passed on to the workers it starts. */
-const LAUNCHER_ONLY = ['workers', 'min-workers', 'max-workers', 'master-port', 'max-restarts'];
+const LAUNCHER_ONLY = ['workers', 'min-workers', 'max-workers', 'master-port', 'master-addr', 'max-restarts'];
 
 /** `distml train --workers N`: start the group and report what it did. */
 export async function runLauncher(ctx: CommandContext, f: TrainFlags): Promise<void> {
@@ -40,6 +46,9 @@ export async function runLauncher(ctx: CommandContext, f: TrainFlags): Promise<v
     maxWorkers: max,
     threadsPerWorker: threads,
     port: f['master-port'],
+    listenHost: f['master-addr'],
+    // A job spanning hosts shares one secret, set in every host's environment; otherwise a fresh one.
+    secret: process.env[JOB_SECRET_ENV] || undefined,
     heartbeatTimeoutMs: f['heartbeat-timeout'] * 1000,
     maxRestarts: f['max-restarts'],
     onEvent: (e) => (out.interactive ? out.info(describeEvent(e)) : out.event(e)),

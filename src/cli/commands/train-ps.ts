@@ -7,6 +7,7 @@ import {
   launchParameterServer,
   partitionParameters,
   readPsRole,
+  PS_ENV,
   runPsWorker,
   startShardServer,
   type Partition,
@@ -20,7 +21,15 @@ import { childArgv, relayProgress } from '../relaunch.js';
 import { jobFromFlags, lineageOf, progressCallback, type TrainFlags } from './train.js';
 
 /** Flags of the launcher that its role processes must not see (they get roles and threads by env). */
-const LAUNCHER_ONLY = ['workers', 'threads', 'min-workers', 'max-workers', 'master-port', 'max-restarts'];
+const LAUNCHER_ONLY = [
+  'workers',
+  'threads',
+  'min-workers',
+  'max-workers',
+  'master-port',
+  'master-addr',
+  'max-restarts',
+];
 
 /**
  * `distml train --strategy parameter-server --ps P --workers N`: the launcher, or — when DISTML_PS_ROLE is
@@ -80,6 +89,9 @@ async function runPsLauncher(ctx: CommandContext, f: TrainFlags): Promise<void> 
     workers,
     partition,
     threadsPerWorker: threads,
+    host: f['master-addr'],
+    // A job spanning hosts shares one secret, set in every host's environment; otherwise a fresh one.
+    secret: process.env[PS_ENV.secret] || undefined,
     env: { DISTML_PS_LAUNCHED: '1' },
     onEvent: (e) => (out.interactive ? undefined : out.event(e)),
     onChiefLine: (line) => relayProgress(out, line, bar, f.epochs),
@@ -107,6 +119,7 @@ async function runServerRole(
     baseLr: f.lr,
     schedule: SCHEDULES[f['lr-schedule']],
     staleness: f.staleness,
+    secret: role.secret,
   });
   // Started by a launcher: its death closes our stdin, and we must not outlive it.
   const watchParent = process.env['DISTML_PS_LAUNCHED'] === '1';
@@ -146,6 +159,8 @@ async function runWorkerRole(
     rank: role.rank,
     workers: role.workers,
     servers: role.servers,
+    secret: role.secret,
+    requestTimeoutMs: f['comm-timeout'] * 1000,
     partition: { shards: role.shards },
     test: chief ? job.test : undefined,
     outDir: resolve(f.out),

@@ -9,7 +9,7 @@ import {
   type ScaledExample,
 } from '../../data/index.js';
 import { createModel, setNumThreads, threadBudget } from '../../engine/index.js';
-import { bookModelSpec, MODEL_NAMES, savePackage } from '../../models/index.js';
+import { bookModelSpec, MODEL_NAMES, savePackage, workspaceScoreKey } from '../../models/index.js';
 import {
   earlyStopping,
   fit,
@@ -67,6 +67,14 @@ const trainFlags = z.object({
     .min(0, 'must be a port number')
     .max(65535, 'must be a port number')
     .default(0),
+  'master-addr': z
+    .string()
+    .min(1, 'must name an address of this host')
+    .refine(
+      (a) => !['0.0.0.0', '::', '[::]'].includes(a),
+      'must be an address of this host that the other hosts reach, not a wildcard: workers hand it to their peers',
+    )
+    .default('127.0.0.1'),
   'heartbeat-timeout': z.coerce
     .number({ message: 'must be a number of seconds' })
     .positive('must be positive')
@@ -179,7 +187,15 @@ export const train: Command = {
       valueName: 'PORT',
       defaultText: '0 (any free port)',
       description:
-        'rendezvous store port (remote workers join with MASTER_ADDR/MASTER_PORT and DISTML_ELASTIC=1)',
+        "rendezvous store port (remote workers join with MASTER_ADDR/MASTER_PORT, DISTML_ELASTIC=1 and the job's DISTML_JOB_SECRET)",
+    },
+    'master-addr': {
+      type: 'string',
+      valueName: 'ADDR',
+      defaultText: '127.0.0.1 (this host only)',
+      description:
+        'address the rendezvous store and parameter servers listen on; a job spanning hosts names one the ' +
+        'other hosts reach (they also need the same DISTML_JOB_SECRET in their environment)',
     },
     'heartbeat-timeout': {
       type: 'string',
@@ -257,6 +273,7 @@ export const train: Command = {
         tensors: state.tensors,
         classNames: CLASS_NAMES,
         metrics,
+        scoreKey: job.scoreKey,
         lineage: {
           ...lineageOf(job, source, f),
           epochs: result.epochs,
@@ -319,6 +336,7 @@ export async function jobFromFlags(
       seed: f.seed,
       baseLr: f.lr,
       schedule: SCHEDULES[f['lr-schedule']],
+      scoreKey: workspaceScoreKey(workspace),
     },
   };
 }

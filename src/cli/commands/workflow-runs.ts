@@ -4,6 +4,7 @@ import { stringify } from 'yaml';
 import { z } from 'zod';
 import { MetadataStore, type RunRecord } from '../../metadata/index.js';
 import {
+  checkRunName,
   isEngineAlive,
   markStopped,
   prepareRestart,
@@ -20,7 +21,7 @@ import { driveRun } from './run-engine.js';
 function oneRun(positionals: string[], what = 'RUN'): string {
   const name = positionals[0];
   if (!name) throw new UsageError(`expected ${what}; \`distml list\` shows the runs`);
-  return name;
+  return checkRunName(name);
 }
 
 async function withStore<T>(ctx: CommandContext, fn: (store: MetadataStore) => Promise<T> | T): Promise<T> {

@@ -1,6 +1,8 @@
 // The rate limiter's audit log: JSON lines, one per client per flush period, with how many requests that
 // client (hashed id, never its key or address) sent and how many were accepted or limited. Appending
-// counts instead of one line per request keeps the file small under load.
+// counts instead of one line per request keeps the file small under load. A failing write (disk full, a
+// path that became a directory, permissions) never takes the gateway down: the lines are dropped, counted,
+// reported through `onWriteError`, and the next flush tries again.
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Client } from './rate-limit.js';
@@ -14,15 +16,24 @@ interface Counts {
   unauthorized: number;
 }
 
+/** Writes that failed so far, and the lines they would have written. */
+export interface AuditFailures {
+  writes: number;
+  linesDropped: number;
+}
+
 /** Per-client request counts appended to a JSON-lines file every `flushMs` and on close. */
 export class AuditLog {
   private counts = new Map<string, Counts>();
   private since = new Date().toISOString();
   private readonly timer: NodeJS.Timeout;
+  readonly failures: AuditFailures = { writes: 0, linesDropped: 0 };
 
   constructor(
     readonly path: string,
     flushMs = 10_000,
+    /** Called for each failed write with the error and the number of lines it dropped. */
+    private readonly onWriteError?: (err: Error, linesDropped: number) => void,
   ) {
     mkdirSync(dirname(path), { recursive: true });
     this.timer = setInterval(() => this.flush(), flushMs);
@@ -51,7 +62,13 @@ export class AuditLog {
       const lines = [...this.counts].map(([client, c]) =>
         JSON.stringify({ from: this.since, until, client, ...c }),
       );
-      appendFileSync(this.path, `${lines.join('\n')}\n`);
+      try {
+        appendFileSync(this.path, `${lines.join('\n')}\n`);
+      } catch (err) {
+        this.failures.writes++;
+        this.failures.linesDropped += lines.length;
+        this.onWriteError?.(err as Error, lines.length);
+      }
     }
     this.counts = new Map();
     this.since = until;

@@ -95,7 +95,12 @@ export class Gateway {
     }
     if (opts.access) {
       this.limiter = new RateLimiter();
-      if (opts.auditLog) this.audit = new AuditLog(opts.auditLog, opts.auditFlushMs);
+      if (opts.auditLog)
+        this.audit = new AuditLog(opts.auditLog, opts.auditFlushMs, (err, lines) => {
+          this.metrics.auditWriteFailures++;
+          this.metrics.auditLinesDropped += lines;
+          opts.onEvent?.({ event: 'audit-write-failed', path: opts.auditLog, lines, message: err.message });
+        });
     }
     this.inference = new Inference({
       pools: this.pools,

@@ -1,5 +1,6 @@
 // The gateway's own Prometheus metrics (text format 0.0.4): requests by model and status, retries, rate-limit
-// refusals by tier, and per model the replicas by state, desired count, concurrency and scale events.
+// refusals by tier, audit-log write failures, and per model the replicas by state, desired count,
+// concurrency and scale events.
 import type { PoolStatus } from './pool.js';
 
 const esc = (s: string) => s.replace(/["\\\n]/g, '_');
@@ -10,6 +11,9 @@ export class GatewayMetrics {
   private readonly limited = new Map<string, number>();
   private readonly retries = new Map<string, number>();
   sharded = 0;
+  /** Failed audit-log writes and the lines they dropped (the gateway keeps serving). */
+  auditWriteFailures = 0;
+  auditLinesDropped = 0;
 
   request(model: string, code: number): void {
     const k = `model="${esc(model)}",code="${code}"`;
@@ -58,6 +62,12 @@ export class GatewayMetrics {
       '# HELP distml_gateway_sharded_requests_total Requests split across replicas (sharded services).',
       '# TYPE distml_gateway_sharded_requests_total counter',
       `distml_gateway_sharded_requests_total ${this.sharded}`,
+      '# HELP distml_gateway_audit_write_failures_total Audit-log writes that failed (their lines were dropped).',
+      '# TYPE distml_gateway_audit_write_failures_total counter',
+      `distml_gateway_audit_write_failures_total ${this.auditWriteFailures}`,
+      '# HELP distml_gateway_audit_lines_dropped_total Audit-log lines lost to failed writes.',
+      '# TYPE distml_gateway_audit_lines_dropped_total counter',
+      `distml_gateway_audit_lines_dropped_total ${this.auditLinesDropped}`,
       ...gauge('distml_gateway_replicas', 'Replica processes by state.', (p) =>
         states.map(
           (s) =>

@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { TrainError } from '../errors.js';
 
+/**
+ * The per-job secret every store and parameter-server connection presents. Passed through the environment
+ * only (never argv, never logs); a job's launcher makes a random one unless this is set in its environment.
+ */
+export const JOB_SECRET_ENV = 'DISTML_JOB_SECRET';
+
 /** How a worker finds its group: torch's contract (MASTER_ADDR…) or the book's TFJob TF_CONFIG. */
 export interface ClusterEnv {
   masterAddr: string;
@@ -12,6 +18,8 @@ export interface ClusterEnv {
   /** Started by (or joining) a distml elastic agent: DISTML_ELASTIC=1. */
   elastic: boolean;
   source: 'torch' | 'tf_config';
+  /** The job's secret (JOB_SECRET_ENV). */
+  secret: string;
 }
 
 const int = (name: string, min: number) =>
@@ -48,6 +56,18 @@ function fail(what: string): never {
  * TF_CONFIG's chief (or first worker) is the master; ranks follow chief, then workers, in list order.
  */
 export function readClusterEnv(env: NodeJS.ProcessEnv): ClusterEnv | undefined {
+  const found = readCluster(env);
+  if (!found) return undefined;
+  const secret = env[JOB_SECRET_ENV];
+  if (!secret)
+    fail(
+      `${JOB_SECRET_ENV} must be set to the job's secret (the launcher's, or one value shared by every ` +
+        'worker of a job you start by hand, e.g. from `openssl rand -hex 32`): the store refuses workers without it',
+    );
+  return { ...found, secret };
+}
+
+function readCluster(env: NodeJS.ProcessEnv): Omit<ClusterEnv, 'secret'> | undefined {
   const elastic = env['DISTML_ELASTIC'] === '1';
   if (env['MASTER_ADDR'] !== undefined || env['MASTER_PORT'] !== undefined) {
     const r = torchEnv.safeParse(env);

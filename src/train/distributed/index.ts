@@ -1,5 +1,5 @@
 // Distributed training: the environment contract, the elastic agent and launcher, and the worker.
-export { readClusterEnv, type ClusterEnv } from './env.js';
+export { readClusterEnv, JOB_SECRET_ENV, type ClusterEnv } from './env.js';
 export { ElasticAgent, type AgentOptions } from './agent.js';
 export { launchWorkers, type LaunchOptions, type LaunchResult } from './launcher.js';
 export { ReplacementBudget, type WorkerExit, type ReplacementDecision } from './replacement.js';

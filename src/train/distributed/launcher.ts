@@ -1,9 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
 import { hostname } from 'node:os';
-import { Store } from '../../engine/index.js';
+import { newJobSecret, Store, StoreServer } from '../../engine/index.js';
 import { spawnOwned } from '../../process/index.js';
 import { TrainError } from '../errors.js';
 import { ElasticAgent } from './agent.js';
+import { JOB_SECRET_ENV } from './env.js';
 import { K, type Generation, type MembershipChange } from './protocol.js';
 import { defaultMaxRestarts, ReplacementBudget, type WorkerExit } from './replacement.js';
 import type { DistributedResult, WorkerMetrics } from './worker.js';
@@ -17,6 +18,13 @@ export interface LaunchOptions {
   threadsPerWorker: number;
   /** Store port (0 = any free port). Remote workers join with MASTER_ADDR=<this host> MASTER_PORT=<port>. */
   port?: number;
+  /**
+   * Address the store listens on and local workers dial. Default 127.0.0.1: nothing off this host can reach
+   * it. A job spanning hosts names an address of this host that the others can reach.
+   */
+  listenHost?: string;
+  /** The job's secret, which every connection must present. Default: a fresh random one. */
+  secret?: string;
   heartbeatTimeoutMs?: number;
   /**
    * Local workers that died and are started again, counted over the whole job (see replacement.ts).
@@ -43,20 +51,25 @@ export interface LaunchResult extends DistributedResult {
  * SIGINT/SIGTERM.
  */
 export async function launchWorkers(o: LaunchOptions): Promise<LaunchResult> {
-  const server = await Store.connect({
-    host: '127.0.0.1',
-    port: o.port ?? 0,
-    isServer: true,
-    timeoutMs: 30_000,
-  });
-  const masterPort = server.port;
-  o.onEvent?.({ event: 'rendezvous', masterAddr: hostname(), masterPort });
+  const listenHost = o.listenHost ?? '127.0.0.1';
+  const secret = o.secret ?? newJobSecret();
+  const storeServer = await StoreServer.start({ host: listenHost, port: o.port ?? 0, secret });
+  const masterPort = storeServer.port;
+  // Local workers dial the listen address too: it is also the address their Gloo peers reach them at.
+  const localAddr = listenHost;
+  const server = await Store.connect({ host: localAddr, port: masterPort, secret }).catch(
+    async (err: unknown) => {
+      await storeServer.close();
+      throw err;
+    },
+  );
+  o.onEvent?.({ event: 'rendezvous', masterAddr: listenHost, masterPort });
   const children = new Map<string, ChildProcess>();
   const budget = new ReplacementBudget(o.maxRestarts ?? defaultMaxRestarts(o.workers));
   let finished = false;
   let cleanExit = false;
   const agent: ElasticAgent = new ElasticAgent({
-    store: await Store.connect({ host: '127.0.0.1', port: masterPort, isServer: false }),
+    store: await Store.connect({ host: localAddr, port: masterPort, secret }),
     initialWorkers: o.workers,
     minWorkers: o.minWorkers,
     maxWorkers: o.maxWorkers,
@@ -81,8 +94,9 @@ export async function launchWorkers(o: LaunchOptions): Promise<LaunchResult> {
         env: {
           ...process.env,
           ...o.env,
-          MASTER_ADDR: '127.0.0.1',
+          MASTER_ADDR: localAddr,
           MASTER_PORT: String(masterPort),
+          [JOB_SECRET_ENV]: secret,
           WORLD_SIZE: String(o.workers),
           RANK: String(i),
           LOCAL_RANK: String(i),
@@ -159,6 +173,7 @@ export async function launchWorkers(o: LaunchOptions): Promise<LaunchResult> {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
     stopAll();
+    await storeServer.close();
   }
 }
 

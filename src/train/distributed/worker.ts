@@ -5,6 +5,7 @@ import {
   EngineError,
   ProcessGroup,
   Store,
+  StoreServer,
   type Model,
   type NamedTensor,
 } from '../../engine/index.js';
@@ -81,17 +82,31 @@ export async function runWorker(o: WorkerOptions): Promise<DistributedResult | u
   const c = o.cluster;
   const staticChief = !c.elastic && c.rank === 0;
   const id = c.elastic ? `${hostname()}-${process.pid}` : `rank-${c.rank}`;
-  const connect = (isServer: boolean) =>
-    Store.connect({ host: c.masterAddr, port: c.masterPort, isServer, timeoutMs: o.commTimeoutMs ?? 30_000 });
+  // A static job's chief hosts the store: on loopback for a local master, else on every interface (a pod
+  // is reached through its service name); either way only holders of the job's secret are served.
+  const storeServer = staticChief
+    ? await StoreServer.start({
+        host: isLoopback(c.masterAddr) ? '127.0.0.1' : '0.0.0.0',
+        port: c.masterPort,
+        secret: c.secret,
+      })
+    : undefined;
+  const connect = () =>
+    Store.connect({
+      host: c.masterAddr,
+      port: c.masterPort,
+      secret: c.secret,
+      timeoutMs: o.commTimeoutMs ?? 30_000,
+    });
   // Separate connections: a blocking wait on one must not hold up heartbeats on another.
-  const control = await connect(staticChief);
-  const beat = await connect(false);
+  const control = await connect();
+  const beat = await connect();
   let agent: ElasticAgent | undefined;
   let agentRun: Promise<string> | undefined;
   if (staticChief) {
     const n = c.worldSize ?? 1;
     agent = new ElasticAgent({
-      store: await connect(false),
+      store: await connect(),
       initialWorkers: n,
       minWorkers: n,
       maxWorkers: n,
@@ -111,6 +126,7 @@ export async function runWorker(o: WorkerOptions): Promise<DistributedResult | u
     clearInterval(heartbeat);
     await control.set(K.left(id), '1').catch(() => undefined);
     agent?.stop();
+    await storeServer?.close();
   }
 }
 
@@ -506,6 +522,7 @@ class Trainer {
       tensors: st.tensors,
       classNames: this.o.classNames,
       metrics,
+      scoreKey: this.o.scoreKey,
       lineage: {
         ...this.o.lineage,
         epochs: result.epochs,

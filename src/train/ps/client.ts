@@ -25,20 +25,35 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
-/** One connection to one server: in-order replies, failures reject everything outstanding. */
+/** How a link reaches and authenticates with its server, and how long a request may go unanswered. */
+interface LinkOptions {
+  secret: string;
+  /** A request with nothing heard from the server for this long fails the link (the server is frozen). */
+  requestTimeoutMs: number;
+  connectTimeoutMs: number;
+}
+
+/**
+ * One connection to one server: in-order replies, failures reject everything outstanding. The first frame
+ * presents the job's secret. While requests are outstanding the server must keep talking (a reply, or
+ * `holding` notices for a pull held back on purpose); silence for requestTimeoutMs fails the link.
+ */
 class Link {
   private readonly pending: Pending[] = [];
   private failure: Error | undefined;
+  private silence: NodeJS.Timeout | undefined;
   bytesOut = 0;
   bytesIn = 0;
 
   constructor(
     private readonly socket: Socket,
     readonly name: string,
+    private readonly o: LinkOptions,
   ) {
     const reader = new FrameReader();
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
+      if (this.pending.length) this.arm();
       this.bytesIn += chunk.length;
       let frames: Frame[];
       try {
@@ -47,18 +62,21 @@ class Link {
         return this.fail(new TrainError('TRAIN_BAD_OPTION', `${name}: ${(err as Error).message}`));
       }
       for (const f of frames) {
+        if (f.kind === Kind.holding) continue;
         if (f.kind === Kind.error)
           return this.fail(
             new TrainError('TRAIN_BAD_OPTION', `${name} refused: ${String(f.header['message'])}`),
           );
         this.pending.shift()?.resolve(f);
+        if (!this.pending.length) clearTimeout(this.silence);
       }
     });
     socket.on('error', (err) => this.fail(new TrainError('TRAIN_BAD_OPTION', `${name}: ${err.message}`)));
     socket.on('close', () => this.fail(new TrainError('TRAIN_BAD_OPTION', `${name} closed the connection`)));
   }
 
-  static open(addr: ServerAddress, name: string, timeoutMs: number): Promise<Link> {
+  static open(addr: ServerAddress, name: string, o: LinkOptions): Promise<Link> {
+    const timeoutMs = o.connectTimeoutMs;
     return new Promise((resolve, reject) => {
       const socket = connect({ host: addr.host, port: addr.port });
       const timer = setTimeout(() => {
@@ -72,7 +90,9 @@ class Link {
       }, timeoutMs);
       socket.once('connect', () => {
         clearTimeout(timer);
-        resolve(new Link(socket, name));
+        const link = new Link(socket, `${name} at ${addr.host}:${addr.port}`, o);
+        link.send(Kind.auth, { secret: o.secret });
+        resolve(link);
       });
       socket.once('error', (err) => {
         clearTimeout(timer);
@@ -102,16 +122,36 @@ class Link {
       } catch (err) {
         return reject(err as Error);
       }
+      if (!this.pending.length) this.arm();
       this.pending.push({ resolve, reject });
     });
   }
 
   close(): void {
+    clearTimeout(this.silence);
     this.failure ??= new TrainError('TRAIN_BAD_OPTION', `${this.name} connection closed`);
     this.socket.end();
   }
 
+  /** (Re)starts the silence clock. */
+  private arm(): void {
+    clearTimeout(this.silence);
+    this.silence = setTimeout(() => this.silent(), this.o.requestTimeoutMs);
+  }
+
+  private silent(): void {
+    const s = this.o.requestTimeoutMs / 1000;
+    this.fail(
+      new TrainError(
+        'TRAIN_BAD_OPTION',
+        `${this.name} did not answer within ${s} s (stopped, frozen or overloaded): stopping instead of ` +
+          'waiting for ever; raise --comm-timeout if it is only slow',
+      ),
+    );
+  }
+
   private fail(err: Error): void {
+    clearTimeout(this.silence);
     this.failure ??= err;
     for (const p of this.pending.splice(0)) p.reject(err);
     this.socket.destroy();
@@ -125,7 +165,11 @@ export interface ClientOptions {
   servers: ServerAddress[];
   epochExamples: number;
   totalExamples: number;
+  /** The job's secret, presented on every connection. */
+  secret: string;
   connectTimeoutMs?: number;
+  /** Silence from a server with a request outstanding fails the worker after this long. Default 30 s. */
+  requestTimeoutMs?: number;
 }
 
 /** A worker's connections to every parameter server: pull the whole model, push gradient shards. */
@@ -145,7 +189,11 @@ export class PsClient {
     const links: Link[] = [];
     try {
       for (const [k, addr] of o.servers.entries()) {
-        const link = await Link.open(addr, `parameter server ${k}`, o.connectTimeoutMs ?? 30_000);
+        const link = await Link.open(addr, `parameter server ${k}`, {
+          secret: o.secret,
+          connectTimeoutMs: o.connectTimeoutMs ?? 30_000,
+          requestTimeoutMs: o.requestTimeoutMs ?? 30_000,
+        });
         links.push(link);
         const s = o.shards[k] as Shard;
         await link.request(Kind.hello, {
@@ -218,8 +266,16 @@ export class PsClient {
 }
 
 /** Asks one server for its statistics and to stop (the launcher's last word to it). */
-export async function shutdownServer(addr: ServerAddress, timeoutMs = 10_000): Promise<ServerStats> {
-  const link = await Link.open(addr, `parameter server ${addr.host}:${addr.port}`, timeoutMs);
+export async function shutdownServer(
+  addr: ServerAddress,
+  secret: string,
+  timeoutMs = 10_000,
+): Promise<ServerStats> {
+  const link = await Link.open(addr, 'parameter server', {
+    secret,
+    connectTimeoutMs: timeoutMs,
+    requestTimeoutMs: timeoutMs,
+  });
   try {
     const f = await link.request(Kind.shutdown, {});
     return f.header as unknown as ServerStats;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { TrainError } from '../errors.js';
+import { JOB_SECRET_ENV } from '../distributed/env.js';
 import type { ServerAddress } from './client.js';
 import type { Shard } from './partition.js';
 
@@ -7,7 +8,8 @@ import type { Shard } from './partition.js';
 //   DISTML_PS_ROLE       server | worker
 //   DISTML_PS_WORKERS    number of workers in the job
 //   DISTML_PS_PARTITION  JSON [{index, start, end}, …]: the contiguous shards of the flat parameter vector
-//   server: DISTML_PS_INDEX (its shard), DISTML_PS_HOST (listen address, default 0.0.0.0), DISTML_PS_PORT (0 = any)
+//   DISTML_JOB_SECRET    the job's secret: servers refuse connections without it (never argv, never logs)
+//   server: DISTML_PS_INDEX (its shard), DISTML_PS_HOST (listen address, default 127.0.0.1), DISTML_PS_PORT (0 = any)
 //   worker: DISTML_PS_RANK (0 = chief), DISTML_PS_SERVERS (host:port of shard 0, 1, … comma-separated)
 export const PS_ENV = {
   role: 'DISTML_PS_ROLE',
@@ -18,11 +20,13 @@ export const PS_ENV = {
   port: 'DISTML_PS_PORT',
   rank: 'DISTML_PS_RANK',
   servers: 'DISTML_PS_SERVERS',
+  secret: JOB_SECRET_ENV,
 } as const;
 
-export type PsRole =
+export type PsRole = { secret: string } & (
   | { role: 'server'; index: number; host: string; port: number; workers: number; shards: Shard[] }
-  | { role: 'worker'; rank: number; workers: number; servers: ServerAddress[]; shards: Shard[] };
+  | { role: 'worker'; rank: number; workers: number; servers: ServerAddress[]; shards: Shard[] }
+);
 
 const int = (name: string, min: number) =>
   z.coerce
@@ -36,7 +40,7 @@ const shards = z.array(
 
 const serverEnv = z.object({
   DISTML_PS_INDEX: int('DISTML_PS_INDEX', 0),
-  DISTML_PS_HOST: z.string().min(1).default('0.0.0.0'),
+  DISTML_PS_HOST: z.string().min(1).default('127.0.0.1'),
   DISTML_PS_PORT: int('DISTML_PS_PORT', 0).max(65535, 'DISTML_PS_PORT must be at most 65535').default(0),
   DISTML_PS_WORKERS: int('DISTML_PS_WORKERS', 1),
 });
@@ -58,6 +62,12 @@ export function readPsRole(env: NodeJS.ProcessEnv): PsRole | undefined {
   const role = env[PS_ENV.role];
   if (role === undefined) return undefined;
   if (role !== 'server' && role !== 'worker') fail(`${PS_ENV.role} must be server or worker (got ${role})`);
+  const secret = env[PS_ENV.secret];
+  if (!secret)
+    fail(
+      `${PS_ENV.secret} must be set to the job's secret (one value shared by the job's servers and workers, ` +
+        'e.g. from `openssl rand -hex 32`)',
+    );
   let parts: Shard[];
   try {
     const r = shards.safeParse(JSON.parse(env[PS_ENV.partition] ?? ''));
@@ -75,6 +85,7 @@ export function readPsRole(env: NodeJS.ProcessEnv): PsRole | undefined {
       fail(`DISTML_PS_INDEX ${e.DISTML_PS_INDEX} is not a shard of ${parts.length}`);
     return {
       role,
+      secret,
       index: e.DISTML_PS_INDEX,
       host: e.DISTML_PS_HOST,
       port: e.DISTML_PS_PORT,
@@ -93,5 +104,5 @@ export function readPsRole(env: NodeJS.ProcessEnv): PsRole | undefined {
   });
   if (servers.length !== parts.length)
     fail(`${servers.length} servers in DISTML_PS_SERVERS for ${parts.length} shards`);
-  return { role, rank: e.DISTML_PS_RANK, workers: e.DISTML_PS_WORKERS, servers, shards: parts };
+  return { role, secret, rank: e.DISTML_PS_RANK, workers: e.DISTML_PS_WORKERS, servers, shards: parts };
 }

@@ -14,4 +14,4 @@ export { startShardServer, type ShardServerOptions, type RunningShardServer } fr
 export { runPsWorker, type PsWorkerOptions, type PsWorkerMetrics, type PsResult } from './worker.js';
 export { launchParameterServer, type PsLaunchOptions, type PsLaunchResult } from './launcher.js';
 export { readPsRole, PS_ENV, type PsRole } from './env.js';
-export { encodeFrame, FrameReader, Kind } from './wire.js';
+export { encodeFrame, FrameReader, Kind, type Frame } from './wire.js';

@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { newJobSecret } from '../../engine/index.js';
 import { spawnOwned } from '../../process/index.js';
 import { TrainError } from '../errors.js';
 import { shutdownServer, type ServerAddress } from './client.js';
@@ -17,6 +18,8 @@ export interface PsLaunchOptions {
   threadsPerWorker: number;
   /** Address servers listen on and workers dial. Default 127.0.0.1. */
   host?: string;
+  /** The job's secret every connection to a server presents. Default: a fresh random one. */
+  secret?: string;
   /** How long a server may take to start listening. Default 60 s. */
   startTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
@@ -47,6 +50,7 @@ interface Child {
  */
 export async function launchParameterServer(o: PsLaunchOptions): Promise<PsLaunchResult> {
   const host = o.host ?? '127.0.0.1';
+  const secret = o.secret ?? newJobSecret();
   const children: Child[] = [];
   const partitionEnv = JSON.stringify(
     o.partition.shards.map(({ index, start, end }) => ({ index, start, end })),
@@ -56,6 +60,7 @@ export async function launchParameterServer(o: PsLaunchOptions): Promise<PsLaunc
     ...o.env,
     [PS_ENV.partition]: partitionEnv,
     [PS_ENV.workers]: String(o.workers),
+    [PS_ENV.secret]: secret,
   };
   const start = (name: string, env: NodeJS.ProcessEnv, onErrLine: (l: string) => void): Child => {
     const proc = spawnOwned(o.command[0] as string, o.command.slice(1), {
@@ -140,7 +145,7 @@ export async function launchParameterServer(o: PsLaunchOptions): Promise<PsLaunc
       }),
     );
     const stats: ServerStats[] = [];
-    for (const a of addresses) stats.push(await shutdownServer(a));
+    for (const a of addresses) stats.push(await shutdownServer(a, secret));
     const chief = parseJson(workers[0]?.stdout.at(-1) ?? '') as unknown as PsResult | undefined;
     if (!chief || chief.strategy !== 'parameter-server')
       throw new TrainError('TRAIN_BAD_OPTION', 'worker 0 printed no result');

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { LrSchedule } from '../schedule.js';
 import { ShardAdam, type AdamMoments } from './adam.js';
@@ -15,7 +16,15 @@ export interface ParameterServerOptions {
   adam?: AdamMoments;
   /** Bounded staleness (SSP): a worker may not pull while more than this many pushes ahead of the slowest. */
   staleness?: number;
+  /** The job's secret: a connection whose first frame does not carry it is refused. */
+  secret: string;
 }
+
+/** Bytes a connection may send before its auth frame is complete. */
+const MAX_AUTH_BYTES = 64 * 1024;
+
+/** While a pull is held back, its worker hears from the server this often (its request timeout stays quiet). */
+const HOLDING_NOTICE_MS = 1000;
 
 /** Training-loss sums of the pushes applied during one epoch. */
 export interface EpochSums {
@@ -69,6 +78,9 @@ export class ParameterServer {
   private totalExamples = 0;
   private stalenessSum = 0;
   private closed = false;
+  private holdingTimer: NodeJS.Timeout | undefined;
+  /** Connections refused for a missing or wrong secret. */
+  refused = 0;
   /** Called once a `shutdown` frame was answered. */
   onShutdown?: () => void;
 
@@ -103,6 +115,7 @@ export class ParameterServer {
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
+        this.holdingTimer = setInterval(() => this.noticeHeld(), HOLDING_NOTICE_MS).unref();
         const a = this.server.address();
         resolve(typeof a === 'object' && a ? a.port : port);
       });
@@ -126,6 +139,7 @@ export class ParameterServer {
   /** Stops listening and closes every connection. */
   close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.holdingTimer);
     for (const s of this.sockets) s.destroy();
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
@@ -135,16 +149,30 @@ export class ParameterServer {
     socket.setNoDelay(true);
     const reader = new FrameReader();
     let worker = -1;
+    let authed = false;
+    let refusedHere = false;
     socket.on('data', (chunk: Buffer) => {
+      if (refusedHere) return; // closing: the rest is not read
       this.stats.bytesIn += chunk.length;
       try {
+        // A stranger gets no more than an auth frame's worth of our memory.
+        if (!authed && reader.pending + chunk.length > MAX_AUTH_BYTES) {
+          this.refused++;
+          throw new Error(`no job secret in the first ${MAX_AUTH_BYTES} bytes`);
+        }
         for (const f of reader.push(chunk)) {
+          if (!authed) {
+            authed = this.authenticate(f);
+            continue;
+          }
           const w = this.handle(socket, f, worker);
           if (w !== undefined) worker = w;
         }
       } catch (err) {
+        refusedHere = true;
         this.send(socket, Kind.error, { message: (err as Error).message });
         socket.end();
+        socket.destroySoon();
       }
     });
     socket.on('error', () => undefined);
@@ -154,6 +182,20 @@ export class ParameterServer {
       if (worker >= 0) this.clocks[worker] = Number.POSITIVE_INFINITY;
       this.release();
     });
+  }
+
+  /** True for an auth frame with the job's secret; throws (the connection is refused) otherwise. */
+  private authenticate(f: Frame): true {
+    const given = Buffer.from(String(f.header['secret'] ?? ''), 'utf8');
+    const secret = Buffer.from(this.o.secret, 'utf8');
+    if (f.kind === Kind.auth && given.length === secret.length && timingSafeEqual(given, secret)) return true;
+    this.refused++;
+    throw new Error("wrong or missing job secret (set DISTML_JOB_SECRET to the job's secret)");
+  }
+
+  /** Tells every worker whose pull is held back that the server is alive and holding it on purpose. */
+  private noticeHeld(): void {
+    for (const p of this.waiting) if (!p.socket.destroyed) this.send(p.socket, Kind.holding, {});
   }
 
   /** Handles one frame; returns the worker index when the frame identified it. */

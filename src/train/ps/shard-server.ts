@@ -16,6 +16,8 @@ export interface ShardServerOptions {
   baseLr: number;
   schedule: LrSchedule;
   staleness?: number;
+  /** The job's secret (every connection must present it). */
+  secret: string;
 }
 
 export interface RunningShardServer {
@@ -46,6 +48,7 @@ export async function startShardServer(o: ShardServerOptions): Promise<RunningSh
     baseLr: o.baseLr,
     schedule: o.schedule,
     staleness: o.staleness,
+    secret: o.secret,
   });
   const port = await server.listen(o.host, o.port ?? 0);
   let finish: (s: ServerStats) => void = () => undefined;

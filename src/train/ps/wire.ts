@@ -26,6 +26,10 @@ export const Kind = {
   error: 8,
   /** launcher → server: {} — answer statsReply, then stop */
   shutdown: 9,
+  /** any → server: {secret} — the first frame of every connection; without it the server refuses */
+  auth: 10,
+  /** server → worker: {} — a pull is held back under the staleness bound (the server is alive) */
+  holding: 11,
 } as const;
 export type KindCode = (typeof Kind)[keyof typeof Kind];
 
@@ -58,6 +62,11 @@ export const MAX_FRAME_BYTES = 1 << 30;
 export class FrameReader {
   private chunks: Buffer[] = [];
   private buffered = 0;
+
+  /** Bytes received and not yet part of a complete frame. */
+  get pending(): number {
+    return this.buffered;
+  }
 
   /** Adds received bytes and returns the frames they complete. */
   push(chunk: Buffer): Frame[] {

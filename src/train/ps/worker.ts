@@ -23,7 +23,11 @@ export interface PsWorkerOptions extends TrainingJob {
   /** Where the chief writes the model package. */
   outDir: string;
   lineage: Record<string, unknown>;
+  /** The job's secret, presented to every server. */
+  secret: string;
   connectTimeoutMs?: number;
+  /** A server silent this long with a request outstanding fails the worker (--comm-timeout). */
+  requestTimeoutMs?: number;
   onStep?: (log: StepLog) => void;
   onEpoch?: (log: EpochLog) => void;
 }
@@ -93,7 +97,9 @@ export async function runPsWorker(
       servers: o.servers,
       epochExamples,
       totalExamples: epochExamples * o.epochs,
+      secret: o.secret,
       connectTimeoutMs: o.connectTimeoutMs,
+      requestTimeoutMs: o.requestTimeoutMs,
     });
     try {
       const loop = new WorkerLoop(o, model, client, feed, epochExamples, test);
@@ -264,6 +270,7 @@ class WorkerLoop {
       tensors: st.tensors,
       classNames: o.classNames,
       metrics,
+      scoreKey: o.scoreKey,
       lineage: {
         ...o.lineage,
         strategy: 'parameter-server',

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { MetadataStore, RunRecord } from '../../metadata/index.js';
 import type { ResourcePool } from '../../scheduler/index.js';
 import { WorkflowError } from '../errors.js';
+import { checkRunName } from '../spec/names.js';
 import { checkWorkflow } from '../spec/parse.js';
 import type { WorkflowSpec } from '../spec/schema.js';
 import { isFailure, type EngineEvent, type RunContext } from './context.js';
@@ -43,6 +44,7 @@ export function submitRun(
   let name: string;
   do name = `${base}-${randomBytes(3).toString('hex').slice(0, 5)}`;
   while (store.hasRun(name));
+  checkRunName(name);
   store.createRun({ name, workflow: base, spec, parameters });
   return name;
 }

@@ -1,12 +1,15 @@
 import { z } from 'zod';
+import { GENERATE_NAME, NAME } from './names.js';
 
 /** Argo parameter values are strings; YAML numbers and booleans are accepted and kept as their text. */
 const scalar = z.union([z.string(), z.number(), z.boolean()]).transform((v) => String(v));
+// Workflow, template and step names become one path segment (run folders, log files), like model names:
+// no '/', no '..', no empty or overlong name.
 const name = z
   .string({ message: 'is required' })
   .regex(
-    /^[A-Za-z0-9][A-Za-z0-9_-]*$/,
-    'must be letters, digits, "-" or "_" (starting with a letter or digit)',
+    NAME,
+    'must be letters, digits, "-" or "_" (starting with a letter or digit), at most 128 characters',
   );
 
 const inputParameter = z
@@ -216,7 +219,14 @@ export const workflowSchema = z
     metadata: z
       .object({
         name: name.optional(),
-        generateName: z.string().optional(),
+        generateName: z
+          .string()
+          .regex(
+            GENERATE_NAME,
+            'must be letters, digits, "-" or "_" (starting with a letter or digit), at most 100 characters: ' +
+              'the run is named after it',
+          )
+          .optional(),
         labels: z.record(z.string()).optional(),
       })
       .passthrough()

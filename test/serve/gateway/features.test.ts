@@ -1,7 +1,7 @@
 // Rate limits (book 4.4.2), sharded services (4.3), the ensemble endpoint (5.2) and flag checking, against
 // real gateway and replica processes on free loopback ports.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { hashKey } from '../../../src/serve/index.js';
@@ -73,6 +73,41 @@ describe('gateway features (real processes)', () => {
     const anonLine = lines.find((l) => l.tier === 'anonymous')!;
     assert.deepEqual([anonLine.accepted, anonLine.limited], [2, 3]);
     assert.ok(!readFileSync(audit, 'utf8').includes(key), 'the key itself is never written');
+  });
+
+  it('an audit log it cannot write never stops the gateway: failed writes are counted in /metrics', async () => {
+    const keys = join(fx.dir, 'open.yaml');
+    writeFileSync(keys, 'anonymous: { concurrency: 8, rps: 1000, queue: 8 }\n');
+    // A directory where the log file should be: every append fails with EISDIR.
+    const audit = join(fx.dir, 'audit-is-a-dir');
+    mkdirSync(audit);
+    const gw = await startGateway([
+      ...['--repo', fx.repo, '--model', 'fmnist', '--replicas', '1'],
+      ...['--api-keys', keys, '--audit-log', audit],
+    ]);
+    running.push(gw);
+    const url = `${gw.url}/v1/models/fmnist:predict`;
+    const body = { instances: examples(1) };
+    const failures = async () => {
+      const text = await (await fetch(`${gw.url}/metrics`)).text();
+      return Number(/^distml_gateway_audit_write_failures_total (\d+)$/m.exec(text)?.[1] ?? NaN);
+    };
+    assert.equal(await failures(), 0);
+    // Keep requests coming until a flush (every 10 s) has failed, up to a generous deadline.
+    const codes: number[] = [];
+    await waitFor(async () => {
+      codes.push((await post(url, body)).status);
+      return (await failures()) >= 1;
+    }, 90_000);
+    assert.ok(
+      codes.every((c) => c === 200),
+      `every request was served: ${codes.join(' ')}`,
+    );
+    assert.equal((await post(url, body)).status, 200, 'still serving after the failed write');
+    assert.equal((await fetch(`${gw.url}/v2/health/ready`)).status, 200);
+    const text = await (await fetch(`${gw.url}/metrics`)).text();
+    assert.match(text, /^distml_gateway_audit_lines_dropped_total [1-9]\d*$/m);
+    assert.equal(await gw.stop(), 0, 'the final flush fails too, and the gateway still exits cleanly');
   });
 
   it('keeps each session on one replica with --balance consistent-hash, and holds a client to its token bucket', async () => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import { constantLr } from '../../../src/train/index.js';
 import {
@@ -7,8 +8,11 @@ import {
   Kind,
   ParameterServer,
   PsClient,
+  type Frame,
   type Shard,
 } from '../../../src/train/ps/index.js';
+
+const SECRET = 'protocol-test-secret';
 
 const settled = async (p: Promise<unknown>, ms = 150): Promise<boolean> => {
   let done = false;
@@ -26,6 +30,7 @@ async function job(o: {
   staleness?: number;
   total?: number;
   shards?: number;
+  requestTimeoutMs?: number;
 }) {
   const k = o.shards ?? 1;
   const per = o.size / k;
@@ -44,6 +49,7 @@ async function job(o: {
         baseLr: 0.1,
         schedule: constantLr,
         staleness: o.staleness,
+        secret: SECRET,
       }),
   );
   const ports = await Promise.all(servers.map((s) => s.listen('127.0.0.1')));
@@ -56,6 +62,8 @@ async function job(o: {
         servers: ports.map((port) => ({ host: '127.0.0.1', port })),
         epochExamples: 4,
         totalExamples: o.total ?? 1000,
+        secret: SECRET,
+        requestTimeoutMs: o.requestTimeoutMs,
       }),
     ),
   );
@@ -159,6 +167,100 @@ describe('parameter-server protocol', () => {
     }
   });
 
+  it('refuses a client without the secret: it can neither join, push gradients, nor pull', async () => {
+    const server = new ParameterServer({
+      shard: { index: 0, start: 0, end: 4 },
+      initial: new Float32Array(4),
+      workers: 1,
+      baseLr: 0.1,
+      schedule: constantLr,
+      secret: SECRET,
+    });
+    const port = await server.listen('127.0.0.1');
+    try {
+      const replies = await new Promise<Frame[]>((resolve) => {
+        const socket = connect({ host: '127.0.0.1', port });
+        const reader = new FrameReader();
+        const got: Frame[] = [];
+        socket.on('connect', () =>
+          socket.write(
+            Buffer.concat([
+              encodeFrame(Kind.auth, { secret: 'not-the-secret' }),
+              encodeFrame(Kind.hello, {
+                worker: 0,
+                workers: 1,
+                epochExamples: 4,
+                totalExamples: 4,
+                shard: { index: 0, start: 0, end: 4 },
+              }),
+              encodeFrame(Kind.push, { clock: 1, pulledVersion: 0, count: 2 }, new Float32Array(4).fill(9)),
+              encodeFrame(Kind.pull, { clock: 1 }),
+            ]),
+          ),
+        );
+        socket.on('data', (d: Buffer) => got.push(...reader.push(d)));
+        socket.on('error', () => undefined);
+        socket.on('close', () => resolve(got));
+      });
+      assert.deepEqual(
+        replies.map((f) => f.kind),
+        [Kind.error],
+      );
+      assert.match(String(replies[0]?.header['message']), /wrong or missing job secret/);
+      assert.equal(server.snapshot().version, 0, 'no gradient was applied');
+      assert.deepEqual(Array.from(server.parameters), [0, 0, 0, 0]);
+      assert.equal(server.refused, 1);
+      // Megabytes without a secret are not buffered: the server refuses after its small allowance.
+      const flood = await new Promise<Frame[]>((resolve) => {
+        const socket = connect({ host: '127.0.0.1', port });
+        const reader = new FrameReader();
+        const got: Frame[] = [];
+        socket.on('connect', () => socket.write(encodeFrame(Kind.push, {}, new Float32Array(1 << 20))));
+        socket.on('data', (d: Buffer) => got.push(...reader.push(d)));
+        socket.on('error', () => undefined);
+        socket.on('close', () => resolve(got));
+      });
+      // (The refusal may be lost to the reset the unread flood causes; the server's side is what counts.)
+      for (const f of flood)
+        assert.match(String(f.header['message']), /no job secret in the first 65536 bytes/);
+      assert.equal(server.refused, 2);
+      assert.ok(
+        server.snapshot().bytesIn < 4 << 20,
+        `read ${server.snapshot().bytesIn} bytes of a 4 MiB flood`,
+      );
+      await assert.rejects(
+        PsClient.connect({
+          worker: 0,
+          workers: 1,
+          shards: [{ index: 0, start: 0, end: 4, pieces: [] }],
+          servers: [{ host: '127.0.0.1', port }],
+          epochExamples: 4,
+          totalExamples: 4,
+          secret: 'wrong',
+        }),
+        /parameter server 0 at 127\.0\.0\.1:\d+ refused: wrong or missing job secret/,
+      );
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a pull held back under the staleness bound outlives the request timeout (the server says it holds it)', async () => {
+    const { clients, close } = await job({ size: 4, workers: 2, staleness: 0, requestTimeoutMs: 3000 });
+    try {
+      const [a, b] = clients as [PsClient, PsClient];
+      const pa = await a.pull(0);
+      a.push(new Float32Array(4).fill(1), meta(1, pa.versions));
+      const ahead = a.pull(1);
+      assert.equal(await settled(ahead, 9000), false, 'still held, not failed, after 3 timeouts');
+      const pb = await b.pull(0);
+      b.push(new Float32Array(4).fill(1), meta(1, pb.versions));
+      assert.equal((await ahead).versions[0], 2);
+    } finally {
+      await close();
+    }
+  });
+
   it('refuses a worker whose shard layout differs from the server', async () => {
     const server = new ParameterServer({
       shard: { index: 0, start: 0, end: 4 },
@@ -166,6 +268,7 @@ describe('parameter-server protocol', () => {
       workers: 1,
       baseLr: 0.1,
       schedule: constantLr,
+      secret: SECRET,
     });
     const port = await server.listen('127.0.0.1');
     try {
@@ -177,6 +280,7 @@ describe('parameter-server protocol', () => {
           servers: [{ host: '127.0.0.1', port }],
           epochExamples: 4,
           totalExamples: 4,
+          secret: SECRET,
         }),
         /refused: this is shard 0 \[0, 4\)/,
       );

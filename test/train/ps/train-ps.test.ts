@@ -7,6 +7,39 @@ import { DEBIAN_DIR } from '../../../src/data/index.js';
 import { tempDir } from '../../data/fixtures.js';
 import { CLI, runCli } from '../../cli/run-cli.js';
 import { writeLearnableDataset } from './fixtures.js';
+import { connect } from 'node:net';
+import { encodeFrame, FrameReader, Kind, type Frame } from '../../../src/train/ps/index.js';
+
+/** An intruder without the secret: says hello as worker 0, pushes a gradient, pulls; returns the replies. */
+function intrude(port: number): Promise<Frame[]> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    const reader = new FrameReader();
+    const got: Frame[] = [];
+    socket.on('connect', () =>
+      socket.write(
+        Buffer.concat([
+          encodeFrame(Kind.hello, { worker: 0, workers: 1, shard: { index: 0 } }),
+          encodeFrame(Kind.push, { clock: 1, count: 1 }, new Float32Array(8).fill(1e6)),
+          encodeFrame(Kind.pull, { clock: 1 }),
+        ]),
+      ),
+    );
+    socket.on('data', (d: Buffer) => got.push(...reader.push(d)));
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve(got));
+  });
+}
+
+/** Local addresses (hex, as /proc/net/tcp shows them) listening on `port`. */
+function listeners(port: number): string[] {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  return readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f[1]?.endsWith(`:${hex}`) && f[3] === '0A')
+    .map((f) => f[1]?.split(':')[0] ?? '');
+}
 
 const tmp = tempDir('distml-ps-');
 after(() => tmp.cleanup());
@@ -196,6 +229,76 @@ describe('distml train --strategy parameter-server', () => {
       assert.equal(killed.length, 4, '2 servers and 2 workers');
       await new Promise((res) => setTimeout(res, 200));
       for (const pid of killed) assert.equal(alive(pid), false, `process ${pid} was cleaned up`);
+    },
+  );
+
+  it(
+    'servers listen on loopback and refuse connections without the secret; a SIGSTOPped server fails the workers',
+    { timeout: 300_000 },
+    async () => {
+      const args = [
+        ...base,
+        '--epochs',
+        '50',
+        '--workers',
+        '1',
+        '--strategy',
+        'parameter-server',
+        '--ps',
+        '1',
+        '--comm-timeout',
+        '3',
+      ];
+      const child = spawn(process.execPath, [CLI, ...args, '--out', join(tmp.dir, 'frozen'), '--json'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let port = 0;
+      let server: number | undefined;
+      let probed: Promise<Frame[]> | undefined;
+      let listening: string[] = [];
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => {
+        const text = d.toString();
+        const m = /"event":"ps-server".*?"port":(\d+)/.exec(text);
+        if (m) {
+          port = Number(m[1]);
+          listening = listeners(port);
+        }
+        if (server !== undefined || !port || !text.includes('"progress"')) return;
+        probed = intrude(port);
+        // Freeze the server only after the intruder was answered: the refusal is the server's last word.
+        void probed.finally(() => {
+          const pids = execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' })
+            .trim()
+            .split('\n')
+            .map(Number);
+          server = pids.find((pid) =>
+            readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes('DISTML_PS_ROLE=server'),
+          );
+          assert.ok(server, 'found the server');
+          process.kill(server, 'SIGSTOP');
+        });
+      });
+      try {
+        const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+        assert.equal(code, 1);
+        assert.match(
+          stdout,
+          /worker 0 failed: parameter server 0 at 127\.0\.0\.1:\d+ did not answer within 3 s \(stopped, frozen or overloaded\)/,
+        );
+        assert.deepEqual(listening, ['0100007F'], 'the server listened on 127.0.0.1 only');
+        const replies = await probed;
+        assert.equal(replies?.length, 1);
+        assert.equal(replies?.[0]?.kind, Kind.error);
+        assert.match(String(replies?.[0]?.header['message']), /wrong or missing job secret/);
+      } finally {
+        if (server !== undefined && alive(server)) {
+          process.kill(server, 'SIGCONT');
+          process.kill(server, 'SIGKILL');
+        }
+        if (child.exitCode === null) child.kill('SIGKILL');
+      }
     },
   );
 

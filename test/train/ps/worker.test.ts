@@ -32,6 +32,7 @@ describe('parameter-server workers (in one process, over real sockets)', () => {
             baseLr: 1e-3,
             schedule: constantLr,
             staleness: 2,
+            secret: 'worker-test-secret',
           }),
         ),
       );
@@ -51,6 +52,7 @@ describe('parameter-server workers (in one process, over real sockets)', () => {
           schedule: constantLr,
           outDir: join(tmp.dir, 'model'),
           lineage: {},
+          secret: 'worker-test-secret',
         };
         const [chief, other] = await Promise.all([
           runPsWorker({ ...common, rank: 0, test: learnable(200, 2) }),
