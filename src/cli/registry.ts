@@ -7,6 +7,7 @@ import { predict } from './commands/predict.js';
 import { selectCommand } from './commands/select.js';
 import { serveCommand } from './commands/serve.js';
 import { runCommand } from './commands/run.js';
+import { lintCommand } from './commands/lint.js';
 import {
   getCommand,
   listCommand,
@@ -29,6 +30,7 @@ export const COMMANDS: Command[] = [
   serveCommand,
   predict,
   runCommand,
+  lintCommand,
   getCommand,
   listCommand,
   logsCommand,

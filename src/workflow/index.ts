@@ -6,7 +6,14 @@ export {
   type WorkflowSpec,
   type WorkflowInput,
 } from './spec/schema.js';
-export { checkWorkflow, loadWorkflowFile, parseWorkflowYaml, workflowToYaml } from './spec/parse.js';
+export {
+  analyseWorkflowYaml,
+  checkWorkflow,
+  loadWorkflowFile,
+  parseWorkflowYaml,
+  workflowToYaml,
+  type WorkflowAnalysis,
+} from './spec/parse.js';
 export { checkRunName } from './spec/names.js';
 export { parseDuration, parseMemory } from './expr/quantity.js';
 export { step, task, templates, workflow, type CallOptions, type TemplateOptions } from './builder.js';

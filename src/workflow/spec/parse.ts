@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isNode, LineCounter, parseDocument, stringify, type Document } from 'yaml';
 import type { z } from 'zod';
 import { formatPath, WorkflowError, type SpecProblem } from '../errors.js';
+import { withoutKubernetesFields } from './kubernetes.js';
 import { workflowSchema, type WorkflowInput, type WorkflowSpec } from './schema.js';
 import { validateWorkflow } from './validate.js';
 
@@ -18,6 +19,22 @@ export function loadWorkflowFile(file: string): WorkflowSpec {
 
 /** Parses workflow YAML into a validated spec; every problem names its YAML path and line. */
 export function parseWorkflowYaml(text: string, source = 'workflow'): WorkflowSpec {
+  const a = analyseWorkflowYaml(text);
+  if (!a.spec) throw invalid(source, a.problems);
+  return a.spec;
+}
+
+/** What `distml lint` reports of a workflow: its problems, and the fields ignored when run locally. */
+export interface WorkflowAnalysis {
+  /** The validated spec, when there are no problems. */
+  spec?: WorkflowSpec;
+  /** Each as `path (line N): message`. */
+  problems: string[];
+  ignored: string[];
+}
+
+/** Parses and validates workflow YAML, collecting every problem instead of stopping at the first kind. */
+export function analyseWorkflowYaml(text: string): WorkflowAnalysis {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true });
   if (doc.errors.length > 0) {
@@ -25,10 +42,10 @@ export function parseWorkflowYaml(text: string, source = 'workflow'): WorkflowSp
       const pos = e.linePos?.[0];
       return `${pos ? `line ${pos.line}, column ${pos.col}` : 'YAML'}: ${e.message.split('\n')[0]}`;
     });
-    throw invalid(source, problems);
+    return { problems, ignored: [] };
   }
   const at = (path: (string | number)[]) => lineOf(doc, lines, path);
-  return checkWorkflow(doc.toJS() as unknown, source, at);
+  return analyse(doc.toJS() as unknown, at);
 }
 
 /** Validates a spec object (from YAML or the builder); throws SPEC_INVALID listing every problem. */
@@ -37,15 +54,25 @@ export function checkWorkflow(
   source = 'workflow',
   lineAt: (path: (string | number)[]) => number | undefined = () => undefined,
 ): WorkflowSpec {
-  const r = workflowSchema.safeParse(withTemplateDefaults(value));
+  const a = analyse(value, lineAt);
+  if (!a.spec) throw invalid(source, a.problems);
+  return a.spec;
+}
+
+function analyse(
+  value: unknown,
+  lineAt: (path: (string | number)[]) => number | undefined,
+): WorkflowAnalysis {
   const render = (p: SpecProblem) => {
     const line = lineAt(p.path);
     return `${formatPath(p.path) || '(top level)'}${line ? ` (line ${line})` : ''}: ${p.message}`;
   };
-  if (!r.success) throw invalid(source, zodProblems(r.error).map(render));
-  const problems = validateWorkflow(r.data);
-  if (problems.length > 0) throw invalid(source, problems.map(render));
-  return r.data;
+  const local = withoutKubernetesFields(withTemplateDefaults(value));
+  const ignored = local.ignored.map(render);
+  const r = workflowSchema.safeParse(local.value);
+  if (!r.success) return { problems: zodProblems(r.error).map(render), ignored };
+  const problems = validateWorkflow(r.data).map(render);
+  return problems.length > 0 ? { problems, ignored } : { spec: r.data, problems, ignored };
 }
 
 /** The YAML text of a spec, as `distml get -o yaml` and the builder's export print it. */
