@@ -80,6 +80,8 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX artifacts_uri ON artifacts(uri);
   `,
+  // Argo's node `progress` (`N/M`): epochs or steps of a training, items of a fan-out, a server's replicas.
+  `ALTER TABLE nodes ADD COLUMN progress TEXT;`,
 ];
 
 /** Current schema version this build writes. */

@@ -63,6 +63,8 @@ export interface NodeRecord {
   exitCode: number | null;
   scratchDir: string | null;
   logPath: string | null;
+  /** Argo's `progress`: `N/M` done of a long step (e.g. `1200/2814` training steps), null when unknown. */
+  progress: string | null;
 }
 
 /** Fields a node transition may set; omitted fields keep their stored value. */
@@ -223,6 +225,7 @@ export class MetadataStore {
       exit_code: patch.exitCode,
       scratch_dir: patch.scratchDir,
       log_path: patch.logPath,
+      progress: patch.progress,
     };
     this.update('nodes', 'run = @run AND id = @id', { run, id }, cols);
   }
@@ -398,6 +401,7 @@ function toNode(r: Row): NodeRecord {
     exitCode: (r['exit_code'] as number | null) ?? null,
     scratchDir: (r['scratch_dir'] as string | null) ?? null,
     logPath: (r['log_path'] as string | null) ?? null,
+    progress: (r['progress'] as string | null) ?? null,
   };
 }
 

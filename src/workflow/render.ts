@@ -30,11 +30,14 @@ export function renderRun(run: RunRecord, nodes: NodeRecord[], engineGone = fals
   return `${head.join('\n')}\n\n${renderTree(nodes)}`;
 }
 
-/** The node tree: STEP, TEMPLATE, DURATION, MESSAGE columns, children indented under their parent. */
-export function renderTree(nodes: NodeRecord[]): string {
+/** The tree's column titles (PROGRESS is Argo's `N/M` of long steps). */
+export const TREE_HEADER = ['STEP', 'TEMPLATE', 'DURATION', 'PROGRESS', 'MESSAGE'];
+
+/** One row per node, children under their parent with tree branches, in TREE_HEADER's column order. */
+export function treeRows(nodes: NodeRecord[], now = Date.now()): string[][] {
   const children = new Map<string | null, NodeRecord[]>();
   for (const n of nodes) children.set(n.parent, [...(children.get(n.parent) ?? []), n]);
-  const rows: string[][] = [['STEP', 'TEMPLATE', 'DURATION', 'MESSAGE']];
+  const rows: string[][] = [];
   const walk = (parent: string | null, prefix: string, root: boolean) => {
     const list = children.get(parent) ?? [];
     list.forEach((n, i) => {
@@ -45,13 +48,22 @@ export function renderTree(nodes: NodeRecord[]): string {
       rows.push([
         `${prefix}${branch}${ICON[n.phase] ?? '?'} ${n.displayName}`,
         n.template,
-        seconds(n),
+        seconds(n, now),
+        n.progress ?? '',
         `${n.message ?? ''}${memo}${retries}`.trim(),
       ]);
       walk(n.id, root ? '' : `${prefix}${last ? '   ' : '│  '}`, false);
     });
   };
   walk(null, '', true);
+  return rows;
+}
+
+/** The node tree with aligned columns; the PROGRESS column only when some node reports progress. */
+export function renderTree(nodes: NodeRecord[]): string {
+  const body = treeRows(nodes);
+  const withProgress = body.some((r) => r[3]);
+  const rows = [TREE_HEADER, ...body].map((r) => (withProgress ? r : r.filter((_, c) => c !== 3)));
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => [...(r[c] ?? '')].length)));
   return rows
     .map((r) =>
