@@ -12,6 +12,7 @@ import {
   type WorkflowSpec,
 } from '../../workflow/index.js';
 import { parseFlags, UsageError, type Command } from '../command.js';
+import { announcedWait } from '../wait-notice.js';
 import { DISTML_COMMAND, driveRun } from './run-engine.js';
 
 const runFlags = z.object({
@@ -103,7 +104,11 @@ export const runCommand: Command = {
           stdio: ['ignore', log, log],
         });
         child.unref();
-        const serving = await waitForServing(store, name, daemonTemplates(spec));
+        const serving = await announcedWait(
+          out,
+          `the first server of ${name} to be up (engine log: ${join(logDir, 'engine.log')})`,
+          () => waitForServing(store, name, daemonTemplates(spec)),
+        );
         out.result(
           { run: name, phase: store.getRun(name).phase, detached: true, enginePid: child.pid, serving },
           () =>

@@ -13,6 +13,7 @@ import {
 } from '../../workflow/index.js';
 import { parseFlags, UsageError, type Command, type CommandContext } from '../command.js';
 import { table } from '../output.js';
+import { announcedWait } from '../wait-notice.js';
 import { driveRun } from './run-engine.js';
 
 function oneRun(positionals: string[], what = 'RUN'): string {
@@ -206,8 +207,10 @@ export const stopCommand: Command = {
         if (isEngineAlive(run.enginePid)) {
           store.updateRun(name, { stopRequested: true });
           process.kill(run.enginePid!, 'SIGTERM');
-          for (let i = 0; i < 300 && ['Running', 'Pending'].includes(store.getRun(name).phase); i++)
-            await sleep(100);
+          await announcedWait(ctx.out, `run ${name} to stop (engine pid ${run.enginePid})`, async () => {
+            for (let i = 0; i < 300 && ['Running', 'Pending'].includes(store.getRun(name).phase); i++)
+              await sleep(100);
+          });
         } else {
           markStopped(store, name);
         }
