@@ -16,6 +16,7 @@ import {
   stopCommand,
 } from './commands/workflow-runs.js';
 import { cacheGc, cacheList } from './commands/cache.js';
+import { doctorCommand } from './commands/doctor.js';
 
 /** Every subcommand of `distml`, in help order. */
 export const COMMANDS: Command[] = [
@@ -37,6 +38,7 @@ export const COMMANDS: Command[] = [
   resumeCommand,
   cacheList,
   cacheGc,
+  doctorCommand,
 ];
 
 /** Short descriptions of command groups (the first word of a path). */

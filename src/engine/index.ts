@@ -27,6 +27,7 @@ export {
   decodeJpegGray,
   type GrayImage,
   getNumThreads,
+  torchVersion,
   Model,
   setNumThreads,
   threadBudget,
