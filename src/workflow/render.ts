@@ -30,6 +30,17 @@ export function renderRun(run: RunRecord, nodes: NodeRecord[], engineGone = fals
   return `${head.join('\n')}\n\n${renderTree(nodes)}`;
 }
 
+const finished = (n: NodeRecord) => n.phase !== 'Pending' && n.phase !== 'Running';
+
+/**
+ * Argo's `progress` of a node: what the step reported (training steps, decoded images), else for a node with
+ * children (a fan-out, a steps group, a DAG) how many of them have finished.
+ */
+export function nodeProgress(n: NodeRecord, children: NodeRecord[]): string {
+  if (n.progress) return n.progress;
+  return children.length ? `${children.filter(finished).length}/${children.length}` : '';
+}
+
 /** The tree's column titles (PROGRESS is Argo's `N/M` of long steps). */
 export const TREE_HEADER = ['STEP', 'TEMPLATE', 'DURATION', 'PROGRESS', 'MESSAGE'];
 
@@ -49,7 +60,7 @@ export function treeRows(nodes: NodeRecord[], now = Date.now()): string[][] {
         `${prefix}${branch}${ICON[n.phase] ?? '?'} ${n.displayName}`,
         n.template,
         seconds(n, now),
-        n.progress ?? '',
+        nodeProgress(n, children.get(n.id) ?? []),
         `${n.message ?? ''}${memo}${retries}`.trim(),
       ]);
       walk(n.id, root ? '' : `${prefix}${last ? '   ' : '│  '}`, false);
@@ -114,6 +125,13 @@ export function runJson(run: RunRecord, nodes: NodeRecord[]): Record<string, unk
       const p = byId[n.parent]!;
       p['children'] = [...((p['children'] as string[] | undefined) ?? []), n.id];
     }
+  }
+  for (const n of nodes) {
+    const progress = nodeProgress(
+      n,
+      nodes.filter((c) => c.parent === n.id),
+    );
+    if (progress) byId[n.id]!['progress'] = progress;
   }
   return {
     metadata: {

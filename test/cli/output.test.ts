@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { cli, CLI, runName, sandbox } from '../workflow/helpers.js';
 
@@ -78,5 +79,61 @@ describe('output for people', () => {
     assert.equal(headers.length, 1, `one header line:\n${r.screen}`);
     assert.match(r.screen, /✔ three/);
     assert.doesNotMatch(r.screen, /"event":/);
+  });
+});
+
+describe('progress in the pipeline tree', () => {
+  it('shows a training step as steps done of all epochs, a fan-out as items done, in `get` too', async () => {
+    const gate = `${box.dir}/gate`;
+    const progress = (epoch: number, done: number) =>
+      `echo '{"event":"progress","task":"epoch ${epoch}/2","done":${done},"total":10}' >&2`;
+    // Each item reports epoch 1 half done, waits for the test to open the gate, then reports epoch 2 done.
+    const file = box.file(
+      'progress.yaml',
+      `kind: Workflow
+metadata: {generateName: progress-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: fit, template: fit, withItems: [a, b]}
+  - name: fit
+    script:
+      command: [sh]
+      source: |
+        ${progress(1, 5)}
+        i=0; while [ ! -e ${gate} ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done
+        ${progress(2, 10)}
+`,
+    );
+    const progWs = `--workspace=${box.dir}/progress-ws`;
+    const run = cli(['run', file, '--json', progWs]);
+    type Status = { status: { nodes: Record<string, { displayName: string; progress?: string }> } };
+    let seen: Record<string, string | undefined> = {};
+    let name: string | undefined;
+    try {
+      // While both items train: each is 5 steps into 20 (epoch 1 of 2, 10 steps each); none has finished.
+      const deadline = Date.now() + 120_000;
+      while (Date.now() < deadline && !(seen['fit(0:a)'] === '5/20' && seen['fit(1:b)'] === '5/20')) {
+        const list = await cli(['list', '--json', progWs]);
+        name = (JSON.parse(list.stdout || '[]') as { name: string }[])[0]?.name;
+        if (name) {
+          const got = JSON.parse((await cli(['get', name, '-o', 'json', progWs])).stdout) as Status;
+          seen = Object.fromEntries(Object.values(got.status.nodes).map((n) => [n.displayName, n.progress]));
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    } finally {
+      writeFileSync(gate, '');
+    }
+    assert.equal(seen['fit(0:a)'], '5/20');
+    assert.equal(seen[name ?? ''], '0/2', 'the fan-out: no item done yet');
+    const r = await run;
+    assert.equal(r.code, 0, r.stderr);
+    const after = await cli(['get', runName(r), progWs]);
+    assert.match(after.stdout, /STEP +TEMPLATE +DURATION +PROGRESS +MESSAGE/);
+    assert.match(after.stdout, /✔ fit\(0:a\) +fit +[\d.]+s +20\/20/);
+    assert.match(after.stdout, /✔ progress-\w+ +main +[\d.]+s +2\/2/);
   });
 });
