@@ -76,4 +76,18 @@ describe('distml serve says what it waits for', () => {
     );
     assert.match(s.err(), /no version of x could be loaded within --wait-for-model 4 s/);
   });
+
+  it('with --json, reports its replicas and request rate every few seconds (the pipeline tree shows them)', async () => {
+    const repo = join(tmp.dir, 'empty-repo-json');
+    mkdirSync(repo);
+    const s = serve(['--repo', repo, '--model', 'fmnist', '--port', '0', '--json']);
+    await s.until(/"event":"serving"/);
+    const line = s
+      .err()
+      .split('\n')
+      .find((l) => l.includes('"event":"serving"'))!;
+    assert.deepEqual(JSON.parse(line), { event: 'serving', replicas: 0, desired: 1, requestsPerSecond: 0 });
+    s.child.kill('SIGTERM');
+    assert.equal(await s.exit, 0, s.err());
+  });
 });

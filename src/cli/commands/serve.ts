@@ -17,6 +17,7 @@ import {
 import { parseFlags, UsageError, type Command, type CommandContext } from '../command.js';
 import { durationFlag } from '../duration-flag.js';
 import type { Output } from '../output.js';
+import { reportServing } from './serve-stats.js';
 import { checkRepository, watchModelWait } from './serve-wait.js';
 
 const int = (min: number, what: string) =>
@@ -361,6 +362,8 @@ export const serveCommand: Command = {
       { event: 'listening', url, model: f.model, repo: resolve(repo) },
       () => `listening on ${url} (model ${f.model} from ${resolve(repo)})`,
     );
+    // A gateway's replica is reported on by its gateway.
+    const stopReport = f['exit-with-parent'] ? () => {} : reportServing(out, url, false);
     const waiting = watchModelWait(server, out, {
       repo: resolve(repo),
       model: f.model,
@@ -396,6 +399,7 @@ export const serveCommand: Command = {
       await server.stop();
       throw err;
     } finally {
+      stopReport();
       waiting.close();
       if (f['exit-with-parent']) process.stdin.destroy(); // else the open pipe keeps the process alive
     }
@@ -532,6 +536,7 @@ async function runGateway(f: ServeFlags, repoFlag: string, { out, global }: Comm
     { event: 'listening', url, gateway: true, models, repo },
     () => `gateway listening on ${url} (${models.join(', ')} from ${repo}); status at ${url}/gateway/status`,
   );
+  const stopReport = reportServing(out, url, true);
   await new Promise<void>((done) => {
     let signals = 0;
     const stop = (signal: string) => {
@@ -547,6 +552,7 @@ async function runGateway(f: ServeFlags, repoFlag: string, { out, global }: Comm
     process.on('SIGTERM', onTerm);
     process.on('SIGINT', onInt);
   });
+  stopReport();
   if (out.json) out.event({ event: 'stopped' });
   else out.info('stopped');
 }

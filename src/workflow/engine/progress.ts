@@ -20,6 +20,7 @@ export function progressOf(line: string): string | undefined {
   } catch {
     return undefined;
   }
+  if (e['event'] === 'serving') return servingProgress(e);
   if (e['event'] !== 'progress') return undefined;
   const done = Number(e['done']);
   const total = Number(e['total']);
@@ -30,6 +31,13 @@ export function progressOf(line: string): string | undefined {
     return `${(at - 1) * total + Math.min(done, total)}/${of * total}`;
   }
   return `${Math.min(done, total)}/${total}`;
+}
+
+/** A server's `{"event":"serving"}` report: ready of desired replicas and the request rate. */
+function servingProgress(e: Record<string, unknown>): string | undefined {
+  const [ready, desired, rps] = [e['replicas'], e['desired'], e['requestsPerSecond']].map(Number);
+  if (![ready, desired, rps].every((v) => Number.isFinite(v))) return undefined;
+  return `${ready}/${desired} ${rps! >= 10 ? Math.round(rps!) : rps!.toFixed(1)} req/s`;
 }
 
 /** The newest progress among complete lines of `text`. */
@@ -79,7 +87,7 @@ export function followProgress(ctx: RunContext, id: string, stderrPath: string):
   return (ok) => {
     clearInterval(timer);
     look();
-    const total = last?.split('/')[1];
+    const total = /^\d+\/(\d+)$/.exec(last ?? '')?.[1];
     try {
       if (ok && total) ctx.store.updateNode(ctx.run, id, { progress: `${total}/${total}` });
     } catch {
