@@ -58,7 +58,7 @@ describe('output for people', () => {
     assert.match(r.stderr, /^\d\d:\d\d:\d\d {2}two {2}Running$/m);
     assert.match(r.stderr, /^\d\d:\d\d:\d\d {2}two {2}Succeeded$/m);
     // The same final summary as on a terminal: the tree, and the run's phase on stdout.
-    assert.match(r.stderr, /^STEP +TEMPLATE +DURATION +MESSAGE$/m);
+    assert.match(r.stderr, /^STEP +TEMPLATE +DURATION +PROGRESS +MESSAGE$/m);
     assert.match(r.stderr, /^└─ ✔ three +nap +\d/m);
     assert.match(r.stdout, /^three-\w+ Succeeded$/m);
 
@@ -68,6 +68,32 @@ describe('output for people', () => {
     assert.ok(events.length > 3 && events.every(isJson), j.stderr);
     assert.ok(runName(j).startsWith('three-'));
     assert.ok(isJson(j.stdout.trim()), j.stdout);
+  });
+
+  it('says in a plain log when a step has waited a few seconds for cores', async () => {
+    const file = box.file(
+      'queue.yaml',
+      `kind: Workflow
+metadata: {generateName: queue-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    dag:
+      tasks:
+      - {name: first, template: busy}
+      - {name: second, template: busy}
+  - name: busy
+    resources: {cores: 1}
+    container: {command: [sh, -c, 'sleep 6']}
+`,
+    );
+    const r = await cli(['run', file, '--cores=1', ws]);
+    assert.equal(r.code, 0, r.stderr);
+    // Whichever started second waited for the first one's core, and the log says so once.
+    const waits =
+      r.stderr.match(/^\d\d:\d\d:\d\d {2}(first|second) {2}Pending {2}waiting for 1 cores$/gm) ?? [];
+    assert.equal(waits.length, 1, r.stderr);
   });
 
   it('draws the live tree on a terminal with its header once, however often it redraws', async () => {

@@ -5,6 +5,7 @@ import { ResourcePool } from '../../scheduler/index.js';
 import { executeRun, renderTree, WorkflowError, type EngineEvent } from '../../workflow/index.js';
 import type { GlobalOptions } from '../command.js';
 import { liveTree } from '../live-tree.js';
+import { announceQueuedSteps } from '../queue-notice.js';
 import type { Output } from '../output.js';
 
 /** The argv that runs this same distml CLI (built-in steps are child processes of it). */
@@ -27,6 +28,7 @@ export async function driveRun(
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   const live = out.interactive ? liveTree(process.stderr, () => store.listNodes(name)) : undefined;
+  const quietQueue = live || out.json ? () => {} : announceQueuedSteps(store, name, out);
   const show = new Set(opts.show ?? []);
   // Steps' output goes to files; the ones asked for are printed once they succeed (after the live tree, which
   // a line written under it would break).
@@ -63,6 +65,7 @@ export async function driveRun(
     return run;
   } finally {
     live?.close();
+    quietQueue();
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
   }
