@@ -26,6 +26,8 @@ export function fitRow(row: string[], columns: number): string {
 export interface LiveTree {
   /** Redraws the tree (at most ten times a second unless `final`). */
   draw(final?: boolean): void;
+  /** Writes `text` to `out` above the tree (cleared first, then drawn again below it). */
+  above(text: string, out: NodeJS.WritableStream): void;
   /** Stops the once-a-second refresh of running durations. */
   close(): void;
 }
@@ -54,5 +56,12 @@ export function liveTree(stream: NodeJS.WriteStream, load: () => NodeRecord[]): 
   // Durations of running steps grow between engine events: refresh them.
   const timer = setInterval(() => draw(), 1000);
   timer.unref();
-  return { draw, close: () => clearInterval(timer) };
+  const above = (text: string, out: NodeJS.WritableStream) => {
+    const drawn = lines + (headed ? 1 : 0);
+    stream.write(`${drawn ? `\x1b[${drawn}A\r` : ''}\x1b[0J`);
+    out.write(text);
+    [lines, headed] = [0, false];
+    draw(true);
+  };
+  return { draw, above, close: () => clearInterval(timer) };
 }

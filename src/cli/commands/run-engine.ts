@@ -30,16 +30,15 @@ export async function driveRun(
   const live = out.interactive ? liveTree(process.stderr, () => store.listNodes(name)) : undefined;
   const quietQueue = live || out.json ? () => {} : announceQueuedSteps(store, name, out);
   const show = new Set(opts.show ?? []);
-  // Steps' output goes to files; the ones asked for are printed once they succeed (after the live tree, which
-  // a line written under it would break).
-  const shown: string[] = [];
+  // Steps' output goes to files; the ones asked for are printed once they succeed (above the live tree).
   const onEvent = (e: EngineEvent) => {
     if (live) live.draw();
     else out.event({ ...e });
     if (e.event === 'node' && e.phase === 'Succeeded' && show.has(e.name)) {
       const result = store.getNode(name, e.node)?.outputs?.result;
-      if (result) shown.push(result.endsWith('\n') ? result : `${result}\n`);
-      if (!live) shown.splice(0).forEach((r) => process.stdout.write(r));
+      const text = result && (result.endsWith('\n') ? result : `${result}\n`);
+      if (text && live) live.above(text, process.stdout);
+      else if (text) process.stdout.write(text);
     }
   };
   try {
@@ -55,7 +54,6 @@ export async function driveRun(
     });
     live?.draw(true);
     if (!live && !out.json) out.info(renderTree(store.listNodes(name)));
-    shown.splice(0).forEach((r) => process.stdout.write(r));
     if (run.phase !== 'Succeeded') {
       throw new WorkflowError(
         'RUN_FAILED',
