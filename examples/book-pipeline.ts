@@ -132,6 +132,8 @@ export const bookPipeline = workflow({
       min: '1',
       max: p('max-replicas'),
       'target-concurrency': '4',
+      // The server starts before any model is published: the repository may not exist yet.
+      'wait-for-model': p('wait'),
     }),
     templates.distml('ensemble-serving-step', 'serve', {
       repo: p('repo'),

@@ -37,7 +37,8 @@ export interface Command {
   usage?: string;
   details?: string;
   options: Record<string, OptionSpec>;
-  run(ctx: CommandContext): Promise<void>;
+  /** Resolves with the exit code when the command reports its own failure (e.g. doctor), else 0. */
+  run(ctx: CommandContext): Promise<void | number>;
 }
 
 /** A command's own runtime failure (e.g. a server it talks to is down): exit code 1. */

@@ -99,8 +99,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       debug,
       workspace: resolve(typeof workspaceFlag === 'string' ? workspaceFlag : env['DISTML_HOME'] || '.distml'),
     };
-    await command.run({ argv, values, positionals: positionals.slice(command.path.length), global, out });
-    return EXIT_OK;
+    const code = await command.run({
+      argv,
+      values,
+      positionals: positionals.slice(command.path.length),
+      global,
+      out,
+    });
+    return code ?? EXIT_OK;
   } catch (err) {
     const { code, message } = describeError(err);
     if (json) process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);

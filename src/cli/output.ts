@@ -1,3 +1,8 @@
+import { plainLine } from './plain-log.js';
+
+/** A progress line in a log (not a terminal, no --json) at most this often: enough to follow, not a flood. */
+const PLAIN_PROGRESS_MS = 5000;
+
 /** Where a command's results and progress go: human text, or JSON for machines (`--json`). */
 export class Output {
   private lastLine = 0;
@@ -23,18 +28,21 @@ export class Output {
     return Boolean(this.stderr.isTTY) && !this.json;
   }
 
-  /** A machine-readable event line on stderr (used when not interactive). */
+  /**
+   * An event on stderr (used when not drawing on a terminal): a JSON line with --json, else one plain line
+   * for people (`time  step  phase  message`), so logs and CI output stay readable.
+   */
   event(data: Record<string, unknown>): void {
-    this.stderr.write(`${JSON.stringify(data)}\n`);
+    this.stderr.write(`${this.json ? JSON.stringify(data) : plainLine(data)}\n`);
   }
 
   /**
-   * Reports progress of long work on stderr: a redrawn bar on a terminal, otherwise a JSON line at most once
-   * a second (logs and machines can follow it).
+   * Reports progress of long work on stderr: a redrawn bar on a terminal, otherwise an event line (JSON at
+   * most once a second with --json, a plain line at most every 5 s) that logs and machines can follow.
    */
   progress(label: string): Progress {
     const tty = this.interactive;
-    const every = tty ? 100 : 1000;
+    const every = tty ? 100 : this.json ? 1000 : PLAIN_PROGRESS_MS;
     return {
       update: (done, total, detail = '', extra = {}) => {
         const now = Date.now();

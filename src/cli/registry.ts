@@ -17,6 +17,8 @@ import {
   stopCommand,
 } from './commands/workflow-runs.js';
 import { cacheGc, cacheList } from './commands/cache.js';
+import { doctorCommand } from './commands/doctor.js';
+import { completionCommand } from './commands/completion.js';
 
 /** Every subcommand of `distml`, in help order. */
 export const COMMANDS: Command[] = [
@@ -39,6 +41,8 @@ export const COMMANDS: Command[] = [
   resumeCommand,
   cacheList,
   cacheGc,
+  doctorCommand,
+  completionCommand(() => COMMANDS),
 ];
 
 /** Short descriptions of command groups (the first word of a path). */

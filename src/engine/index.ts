@@ -28,6 +28,7 @@ export {
   decodeJpegGrayAsync,
   type GrayImage,
   getNumThreads,
+  torchVersion,
   Model,
   setNumThreads,
   threadBudget,

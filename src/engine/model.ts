@@ -356,6 +356,11 @@ export function getNumThreads(): number {
   return loadAddon().getNumThreads();
 }
 
+/** The libtorch version the native addon was built against (e.g. `1.13.1`); loads the addon. */
+export function torchVersion(): string {
+  return loadAddon().torchVersion;
+}
+
 /** A one-channel image: luma 0..255, row-major. */
 export interface GrayImage {
   width: number;

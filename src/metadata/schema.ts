@@ -85,6 +85,8 @@ const MIGRATIONS: string[] = [
   ALTER TABLE runs ADD COLUMN engine_start INTEGER;
   ALTER TABLE nodes ADD COLUMN pid_start INTEGER;
   `,
+  // Argo's node `progress` (`N/M`): epochs or steps of a training, items of a fan-out, a server's replicas.
+  `ALTER TABLE nodes ADD COLUMN progress TEXT;`,
 ];
 
 /** Current schema version this build writes. */

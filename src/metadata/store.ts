@@ -67,6 +67,8 @@ export interface NodeRecord {
   exitCode: number | null;
   scratchDir: string | null;
   logPath: string | null;
+  /** Argo's `progress`: `N/M` done of a long step (e.g. `1200/2814` training steps), null when unknown. */
+  progress: string | null;
 }
 
 /** Fields a node transition may set; omitted fields keep their stored value. */
@@ -232,6 +234,7 @@ export class MetadataStore {
       exit_code: patch.exitCode,
       scratch_dir: patch.scratchDir,
       log_path: patch.logPath,
+      progress: patch.progress,
     };
     this.update('nodes', 'run = @run AND id = @id', { run, id }, cols);
   }
@@ -409,6 +412,7 @@ function toNode(r: Row): NodeRecord {
     exitCode: (r['exit_code'] as number | null) ?? null,
     scratchDir: (r['scratch_dir'] as string | null) ?? null,
     logPath: (r['log_path'] as string | null) ?? null,
+    progress: (r['progress'] as string | null) ?? null,
   };
 }
 

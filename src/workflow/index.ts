@@ -29,4 +29,4 @@ export {
   submitRun,
   type ExecuteOptions,
 } from './engine/run.js';
-export { nodeJson, renderRun, renderTree, runJson } from './render.js';
+export { nodeJson, renderRun, renderTree, runJson, TREE_HEADER, treeRows } from './render.js';

@@ -30,11 +30,25 @@ export function renderRun(run: RunRecord, nodes: NodeRecord[], engineGone = fals
   return `${head.join('\n')}\n\n${renderTree(nodes)}`;
 }
 
-/** The node tree: STEP, TEMPLATE, DURATION, MESSAGE columns, children indented under their parent. */
-export function renderTree(nodes: NodeRecord[]): string {
+const finished = (n: NodeRecord) => n.phase !== 'Pending' && n.phase !== 'Running';
+
+/**
+ * Argo's `progress` of a node: what the step reported (training steps, decoded images), else for a node with
+ * children (a fan-out, a steps group, a DAG) how many of them have finished.
+ */
+export function nodeProgress(n: NodeRecord, children: NodeRecord[]): string {
+  if (n.progress) return n.progress;
+  return children.length ? `${children.filter(finished).length}/${children.length}` : '';
+}
+
+/** The tree's column titles (PROGRESS is Argo's `N/M` of long steps). */
+export const TREE_HEADER = ['STEP', 'TEMPLATE', 'DURATION', 'PROGRESS', 'MESSAGE'];
+
+/** One row per node, children under their parent with tree branches, in TREE_HEADER's column order. */
+export function treeRows(nodes: NodeRecord[], now = Date.now()): string[][] {
   const children = new Map<string | null, NodeRecord[]>();
   for (const n of nodes) children.set(n.parent, [...(children.get(n.parent) ?? []), n]);
-  const rows: string[][] = [['STEP', 'TEMPLATE', 'DURATION', 'MESSAGE']];
+  const rows: string[][] = [];
   const walk = (parent: string | null, prefix: string, root: boolean) => {
     const list = children.get(parent) ?? [];
     list.forEach((n, i) => {
@@ -45,13 +59,22 @@ export function renderTree(nodes: NodeRecord[]): string {
       rows.push([
         `${prefix}${branch}${ICON[n.phase] ?? '?'} ${n.displayName}`,
         n.template,
-        seconds(n),
+        seconds(n, now),
+        nodeProgress(n, children.get(n.id) ?? []),
         `${n.message ?? ''}${memo}${retries}`.trim(),
       ]);
       walk(n.id, root ? '' : `${prefix}${last ? '   ' : '│  '}`, false);
     });
   };
   walk(null, '', true);
+  return rows;
+}
+
+/** The node tree with aligned columns; the PROGRESS column only when some node reports progress. */
+export function renderTree(nodes: NodeRecord[]): string {
+  const body = treeRows(nodes);
+  const withProgress = body.some((r) => r[3]);
+  const rows = [TREE_HEADER, ...body].map((r) => (withProgress ? r : r.filter((_, c) => c !== 3)));
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => [...(r[c] ?? '')].length)));
   return rows
     .map((r) =>
@@ -102,6 +125,13 @@ export function runJson(run: RunRecord, nodes: NodeRecord[]): Record<string, unk
       const p = byId[n.parent]!;
       p['children'] = [...((p['children'] as string[] | undefined) ?? []), n.id];
     }
+  }
+  for (const n of nodes) {
+    const progress = nodeProgress(
+      n,
+      nodes.filter((c) => c.parent === n.id),
+    );
+    if (progress) byId[n.id]!['progress'] = progress;
   }
   return {
     metadata: {

@@ -49,6 +49,10 @@ describe('distml lint', () => {
         '--json',
       ]);
       assert.equal(run.code, 0, 'the same workflow runs locally');
+      const human = await cli(['run', box.file('k8s-human.yaml', clusterWorkflow), `--workspace=${box.ws}`]);
+      assert.equal(human.code, 0, human.stderr);
+      assert.equal(human.stderr.match(/ignored when run locally/g)?.length, 1, human.stderr);
+      assert.match(human.stderr, /\n {2}spec\.nodeSelector \(line 7\)\n/);
     },
   );
 

@@ -1,9 +1,11 @@
 import { availableParallelism, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { MetadataStore, type NodeRecord, type RunRecord } from '../../metadata/index.js';
+import { MetadataStore, type RunRecord } from '../../metadata/index.js';
 import { ResourcePool } from '../../scheduler/index.js';
 import { executeRun, renderTree, WorkflowError, type EngineEvent } from '../../workflow/index.js';
 import type { GlobalOptions } from '../command.js';
+import { liveTree } from '../live-tree.js';
+import { announceQueuedSteps } from '../queue-notice.js';
 import type { Output } from '../output.js';
 
 /** The argv that runs this same distml CLI (built-in steps are child processes of it). */
@@ -11,8 +13,8 @@ export const DISTML_COMMAND = [process.execPath, fileURLToPath(new URL('../main.
 
 /**
  * Drives a run in this process until it ends: SIGTERM, SIGINT and SIGHUP (its terminal closed) stop it (steps
- * are killed, the exit handler runs), progress is a live tree on a terminal and JSON lines otherwise. A failed
- * run is an error (exit 1).
+ * are killed, the exit handler runs), progress is a live tree on a terminal, JSON lines with --json and plain
+ * lines otherwise; without --json the final tree is the summary either way. A failed run is an error (exit 1).
  */
 export async function driveRun(
   store: MetadataStore,
@@ -32,15 +34,18 @@ export async function driveRun(
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   process.on('SIGHUP', hangUp);
-  const live = out.interactive ? liveTree(store, name) : undefined;
+  const live = out.interactive ? liveTree(process.stderr, () => store.listNodes(name)) : undefined;
+  const quietQueue = live || out.json ? () => {} : announceQueuedSteps(store, name, out);
   const show = new Set(opts.show ?? []);
+  // Steps' output goes to files; the ones asked for are printed once they succeed (above the live tree).
   const onEvent = (e: EngineEvent) => {
     if (live) live.draw();
     else out.event({ ...e });
-    // Steps' output goes to files; the ones asked for are printed here once they succeed.
     if (e.event === 'node' && e.phase === 'Succeeded' && show.has(e.name)) {
       const result = store.getNode(name, e.node)?.outputs?.result;
-      if (result) process.stdout.write(result.endsWith('\n') ? result : `${result}\n`);
+      const text = result && (result.endsWith('\n') ? result : `${result}\n`);
+      if (text && live) live.above(text, process.stdout);
+      else if (text) process.stdout.write(text);
     }
   };
   try {
@@ -55,6 +60,7 @@ export async function driveRun(
       onEvent,
     });
     live?.draw(true);
+    if (!live && !out.json) out.info(renderTree(store.listNodes(name)));
     if (run.phase !== 'Succeeded') {
       throw new WorkflowError(
         'RUN_FAILED',
@@ -63,25 +69,10 @@ export async function driveRun(
     }
     return run;
   } finally {
+    live?.close();
+    quietQueue();
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
     process.off('SIGHUP', hangUp);
   }
-}
-
-/** Redraws the node tree in place on stderr, at most ten times a second. */
-function liveTree(store: MetadataStore, name: string) {
-  let lines = 0;
-  let last = 0;
-  return {
-    draw(final = false) {
-      const now = Date.now();
-      if (!final && now - last < 100) return;
-      last = now;
-      const nodes: NodeRecord[] = store.listNodes(name);
-      const text = renderTree(nodes);
-      process.stderr.write(`${lines ? `\x1b[${lines}A` : ''}\x1b[0J${text}\n`);
-      lines = text.split('\n').length;
-    },
-  };
 }

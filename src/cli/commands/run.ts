@@ -13,6 +13,7 @@ import {
   type WorkflowSpec,
 } from '../../workflow/index.js';
 import { parseFlags, UsageError, type Command } from '../command.js';
+import { announcedWait } from '../wait-notice.js';
 import { DISTML_COMMAND, driveRun } from './run-engine.js';
 
 const runFlags = z.object({
@@ -81,7 +82,12 @@ export const runCommand: Command = {
     const file = positionals[0];
     if (!file || positionals.length > 1)
       throw new UsageError('expected one workflow FILE, e.g. `distml run examples/book-pipeline.yaml`');
-    const spec = f.sync ? withSync(loadWorkflowFile(file)) : loadWorkflowFile(file);
+    const loaded = loadWorkflowFile(file, (ignored) =>
+      out.info(
+        `${file}: ignored when run locally (Kubernetes only):\n${ignored.map((l) => `  ${l.replace(/: ignored when run locally.*$/, '')}`).join('\n')}`,
+      ),
+    );
+    const spec = f.sync ? withSync(loaded) : loaded;
     const overrides = Object.fromEntries(
       f.parameter.map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]),
     );
@@ -107,7 +113,11 @@ export const runCommand: Command = {
         const engineExit = new Promise<number | string>((resolve) =>
           child.once('exit', (code, signal) => resolve(signal ?? code ?? 'unknown')),
         );
-        const serving = await waitForServing(store, name, daemonTemplates(spec), engineExit);
+        const serving = await announcedWait(
+          out,
+          `the first server of ${name} to be up (engine log: ${join(logDir, 'engine.log')})`,
+          () => waitForServing(store, name, daemonTemplates(spec), engineExit),
+        );
         if (serving === 'engine-died') {
           throw new WorkflowError(
             'RUN_FAILED',

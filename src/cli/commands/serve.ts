@@ -22,6 +22,8 @@ import {
 import { parseFlags, UsageError, type Command, type CommandContext } from '../command.js';
 import { durationFlag } from '../duration-flag.js';
 import type { Output } from '../output.js';
+import { reportServing } from './serve-stats.js';
+import { checkRepository, watchModelWait } from './serve-wait.js';
 
 const int = (min: number, what: string) =>
   z.coerce
@@ -114,6 +116,7 @@ const serveFlags = z.object({
   'queue-deadline': duration(1, 3_600_000, '30s'),
   'keep-versions': int(1, 'a positive integer').max(100, 'must be at most 100').default(2),
   threads: int(1, 'a positive integer').max(256, 'must be at most 256').optional(),
+  'wait-for-model': durationFlag(0).optional(),
   ...gatewayFlags,
 });
 
@@ -388,6 +391,12 @@ export const serveCommand: Command = {
       defaultText: 'one less than $DISTML_THREADS or the cores, at least 1',
       description: 'libtorch intra-op threads (one core is left to the event loop: HTTP, JSON, decoding)',
     },
+    'wait-for-model': {
+      type: 'string',
+      valueName: 'DUR',
+      description:
+        'start even if REPO does not exist yet and wait this long (e.g. 10m) for a loadable version; else exit 1',
+    },
     ...GATEWAY_OPTIONS,
   },
   async run(ctx) {
@@ -397,6 +406,7 @@ export const serveCommand: Command = {
     const gateway = checkGatewayFlags(f, ctx.values);
     const repo = f.repo;
     if (!repo) throw new UsageError('--repo: is required: the model repository directory (got nothing)');
+    checkRepository(resolve(repo), f['wait-for-model']);
     if (gateway) return runGateway(f, repo, ctx);
     if (!f.model)
       throw new UsageError('--model: is required: the model name in the repository (got nothing)');
@@ -424,24 +434,47 @@ export const serveCommand: Command = {
       { event: 'listening', url, model: f.model, repo: resolve(repo) },
       () => `listening on ${url} (model ${f.model} from ${resolve(repo)})`,
     );
+    // A gateway's replica is reported on by its gateway.
+    const stopReport = f['exit-with-parent'] ? () => {} : reportServing(out, url, false);
+    const waiting = watchModelWait(server, out, {
+      repo: resolve(repo),
+      model: f.model,
+      deadlineMs: f['wait-for-model'],
+    });
     if (f['exit-with-parent']) {
       // A replica of a gateway: when the gateway dies, its end of our stdin closes and we go too.
       process.stdin.on('end', () => process.kill(process.pid, 'SIGTERM'));
       process.stdin.resume();
     }
-    await new Promise<void>((done) => {
-      const stop = (signal: string) => {
-        process.off('SIGTERM', onTerm);
-        process.off('SIGINT', onInt);
-        out.info(`${signal}: draining requests in flight`);
-        void server.stop().then(done, done);
-      };
-      const onTerm = () => stop('SIGTERM');
-      const onInt = () => stop('SIGINT');
-      process.on('SIGTERM', onTerm);
-      process.on('SIGINT', onInt);
-    });
-    if (f['exit-with-parent']) process.stdin.destroy(); // else the open pipe keeps the process alive
+    let onTerm = () => {};
+    let onInt = () => {};
+    try {
+      await Promise.race([
+        waiting.expired,
+        new Promise<void>((done) => {
+          const stop = (signal: string) => {
+            process.off('SIGTERM', onTerm);
+            process.off('SIGINT', onInt);
+            out.info(`${signal}: draining requests in flight`);
+            void server.stop().then(done, done);
+          };
+          onTerm = () => stop('SIGTERM');
+          onInt = () => stop('SIGINT');
+          process.on('SIGTERM', onTerm);
+          process.on('SIGINT', onInt);
+        }),
+      ]);
+    } catch (err) {
+      // --wait-for-model ran out: nothing is served, so stop and fail.
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+      await server.stop();
+      throw err;
+    } finally {
+      stopReport();
+      waiting.close();
+      if (f['exit-with-parent']) process.stdin.destroy(); // else the open pipe keeps the process alive
+    }
     if (out.json) out.event({ event: 'stopped' });
     else out.info('stopped');
   },
@@ -535,6 +568,7 @@ async function runGateway(f: ServeFlags, repoFlag: string, { out, global }: Comm
       ...['--max-decode-bytes', String(f['max-decode-bytes'])],
       ...['--decode-threads', String(f['decode-threads']), '--max-queue', String(f['max-queue'])],
       ...['--queue-deadline', `${f['queue-deadline']}ms`],
+      ...(f['wait-for-model'] !== undefined ? [`--wait-for-model=${f['wait-for-model']}ms`] : []),
       '--exit-with-parent',
     ],
     host: f.host,
@@ -580,6 +614,7 @@ async function runGateway(f: ServeFlags, repoFlag: string, { out, global }: Comm
     { event: 'listening', url, gateway: true, models, repo },
     () => `gateway listening on ${url} (${models.join(', ')} from ${repo}); status at ${url}/gateway/status`,
   );
+  const stopReport = reportServing(out, url, true);
   await new Promise<void>((done) => {
     let signals = 0;
     const stop = (signal: string) => {
@@ -598,6 +633,7 @@ async function runGateway(f: ServeFlags, repoFlag: string, { out, global }: Comm
     process.on('SIGINT', onInt);
     process.on('SIGHUP', onHup);
   });
+  stopReport();
   if (out.json) out.event({ event: 'stopped' });
   else out.info('stopped');
 }

@@ -11,6 +11,7 @@ import {
 import { UsageError, type CommandContext } from '../command.js';
 import { fmt } from '../output.js';
 import { childArgv, relayProgress } from '../relaunch.js';
+import { noticeWait } from '../wait-notice.js';
 import { checkpointDirOf, jobFromFlags, lineageOf, progressCallback, type TrainFlags } from './train.js';
 
 /** Flags that configure the launcher itself and are not passed on to the workers it starts. */
@@ -105,6 +106,10 @@ export async function runAsWorker(ctx: CommandContext, f: TrainFlags, cluster: C
   const outDir = resolve(f.out);
   const { job, source } = await jobFromFlags(f, global.workspace, threads);
   const bar = progressCallback(out, f.epochs);
+  const size = cluster.worldSize !== undefined ? ` (${cluster.worldSize} workers)` : '';
+  const rendezvous = noticeWait(out, {
+    what: () => `the rendezvous at ${cluster.masterAddr}:${cluster.masterPort}${size}`,
+  });
   const result = await runWorker({
     ...job,
     cluster,
@@ -117,8 +122,12 @@ export async function runAsWorker(ctx: CommandContext, f: TrainFlags, cluster: C
     lineage: { ...lineageOf(job, source, f), batchSizePerWorker: f['batch-size'] },
     onStep: (l) => bar.onStepEnd?.(l),
     onEpoch: (l) => void bar.onEpochEnd?.(l),
-    onEvent: (e) => out.event(e),
-  });
+    onEvent: (e) => {
+      // The group has formed once a generation is joined (or training began): the wait is over.
+      if (e['event'] === 'generation' || e['event'] === 'epoch-begin') rendezvous();
+      out.event(e);
+    },
+  }).finally(rendezvous);
   if (result) out.result(result, () => summary(f.model, result));
   else if (!cluster.elastic)
     out.result({ role: 'worker', rank: cluster.rank }, () => `worker rank ${cluster.rank} done`);

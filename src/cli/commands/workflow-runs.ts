@@ -16,6 +16,7 @@ import {
 import { signalProcess } from '../../process/index.js';
 import { parseFlags, UsageError, type Command, type CommandContext } from '../command.js';
 import { table } from '../output.js';
+import { announcedWait } from '../wait-notice.js';
 import { driveRun } from './run-engine.js';
 
 function oneRun(positionals: string[], what = 'RUN'): string {
@@ -243,7 +244,7 @@ export const stopCommand: Command = {
           if (!all) throw new WorkflowError('RUN_FINISHED', `run ${name} is already ${run.phase}`);
           continue;
         }
-        await stopRun(store, name);
+        await announcedWait(ctx.out, `run ${name} to stop`, () => stopRun(store, name));
         stopped.push({ run: name, phase: store.getRun(name).phase });
       }
       ctx.out.result(stopped, () =>

@@ -11,6 +11,7 @@ import { lookupMemo, saveMemo, type MemoPlan } from './memo.js';
 import { NODE_KEY_ENV, startProcess, type StepProcess } from './process.js';
 import { lastJson, leafParameter } from './outputs.js';
 import { decideRetry, type RetryDecision } from './retry.js';
+import { followProgress } from './progress.js';
 
 /** Argo caps outputs.result at 256 KiB; so do we. */
 const MAX_RESULT = 256 * 1024;
@@ -166,6 +167,8 @@ async function runAttempt(
     return { phase: 'Error', message: (err as Error).message, outputs: {}, exitCode: null };
   }
   const started = Date.now();
+  // Set up before the step starts, so its first lines (after what earlier attempts wrote) are not missed.
+  const unfollow = followProgress(ctx, id, `${base}.stderr.log`);
   const proc = startProcess({
     argv: launch.argv,
     cwd: launch.cwd,
@@ -203,6 +206,9 @@ async function runAttempt(
     exit === 'ready'
       ? success(ctx, t, id, stdout, launch.cwd, 0)
       : judge(ctx, t, id, exit, stdout, launch.cwd, base);
+  // A server's progress goes on while it serves; a finished step's is final.
+  if (exit === 'ready') void proc.exited.then(() => unfollow(false));
+  else unfollow(r.phase === 'Succeeded');
   if (r.exitCode !== null) metrics['exitCode'] = r.exitCode;
   ctx.store.recordMetrics(ctx.run, id, { ...metrics, ...(r.phase === 'Succeeded' ? r.metrics : {}) });
   // podGC OnPodSuccess: a failed step's scratch dir is kept for inspection. A ready daemon goes on running

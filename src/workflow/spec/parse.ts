@@ -6,15 +6,21 @@ import { withoutKubernetesFields } from './kubernetes.js';
 import { workflowSchema, type WorkflowInput, type WorkflowSpec } from './schema.js';
 import { validateWorkflow } from './validate.js';
 
-/** Reads and validates a workflow YAML file. */
-export function loadWorkflowFile(file: string): WorkflowSpec {
+/**
+ * Reads and validates a workflow YAML file. `onIgnored` hears the Kubernetes-only fields that running locally
+ * leaves aside (each `path (line N): ignored when run locally ...`), so a command can list them once.
+ */
+export function loadWorkflowFile(file: string, onIgnored?: (ignored: string[]) => void): WorkflowSpec {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new WorkflowError('SPEC_UNREADABLE', `cannot read ${file}: ${(err as Error).message}`);
   }
-  return parseWorkflowYaml(text, file);
+  const a = analyseWorkflowYaml(text);
+  if (!a.spec) throw invalid(file, a.problems);
+  if (a.ignored.length > 0) onIgnored?.(a.ignored);
+  return a.spec;
 }
 
 /** Parses workflow YAML into a validated spec; every problem names its YAML path and line. */
