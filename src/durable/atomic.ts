@@ -11,8 +11,8 @@ import { isAlive } from './lock.js';
 /** File names and contents of a directory written in one piece. */
 export type DirFiles = Record<string, string | Uint8Array>;
 
-/** `<kind>-<pid>-<hex>`: the suffix of every temp or version name this module makes. */
-const TEMP = /^(tmp|v|link)-(\d+)-[0-9a-f]{8}$/;
+/** `.<name>.<kind>-<pid>-<hex>`: every temp or content name this module makes. */
+const TEMP = /^\.(.+)\.(tmp|v|link)-(\d+)-[0-9a-f]{8}$/;
 
 const tag = (): string => `${process.pid}-${randomBytes(4).toString('hex')}`;
 const errno = (err: unknown): string | undefined => (err as NodeJS.ErrnoException).code;
@@ -161,18 +161,34 @@ export async function resolveDir(dir: string): Promise<string> {
 }
 
 /**
- * Removes what writers of `parent/base` left: temp folders and links of dead processes, and contents
- * (`.v-`) neither in `keep` nor being written by a live process. Our own old contents go too.
+ * Removes what crashed writers left in `parent`: temp folders, files and links of dead processes (for any
+ * name), and contents of `base` (`.<base>.v-…`) neither in `keep` nor being written by a live process. Our
+ * own old contents of `base` go too.
  */
 async function sweepTemps(parent: string, base: string, keep: string[] = []): Promise<void> {
-  const prefix = `.${base}.`;
   const names = await readdir(parent).catch(() => [] as string[]);
   for (const name of names) {
-    if (!name.startsWith(prefix) || keep.includes(name)) continue;
-    const m = TEMP.exec(name.slice(prefix.length));
-    if (!m) continue;
-    const pid = Number(m[2]);
-    const ours = pid === process.pid && m[1] === 'v';
+    const m = TEMP.exec(name);
+    if (!m || keep.includes(name)) continue;
+    const [, owner, kind, pidText] = m;
+    const pid = Number(pidText);
+    if (kind === 'v' && owner !== base) continue; // another folder's content: maybe what its link points to
+    const ours = pid === process.pid && kind === 'v';
     if (ours || !isAlive(pid)) await rm(join(parent, name), { recursive: true, force: true });
   }
+}
+
+/**
+ * Removes folder `dir` so that it disappears at once: renamed to a temp name first, then deleted (a crash
+ * during the delete leaves a temp folder the next writer sweeps, never a half-deleted `dir`).
+ */
+export async function removeDirAtomic(dir: string): Promise<void> {
+  const aside = join(dirname(dir), `.${basename(dir)}.tmp-${tag()}`);
+  try {
+    await rename(dir, aside);
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return;
+    throw err;
+  }
+  await rm(aside, { recursive: true, force: true });
 }

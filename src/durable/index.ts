@@ -4,6 +4,7 @@ export { DurableError, type DurableErrorCode } from './errors.js';
 export {
   createDirAtomic,
   fsyncDir,
+  removeDirAtomic,
   replaceDirAtomic,
   resolveDir,
   writeFileAtomic,

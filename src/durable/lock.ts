@@ -114,7 +114,7 @@ async function acquire(path: string, opts: LockOptions): Promise<string> {
 
 /** Creates the lock with its content in one step: write a temp file, then link it to the lock name. */
 async function tryCreate(path: string, content: string): Promise<boolean> {
-  const tmp = `${path}.new-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const fh = await open(tmp, 'wx', 0o644);
   try {
     await fh.writeFile(content);
@@ -138,7 +138,7 @@ async function tryCreate(path: string, content: string): Promise<boolean> {
  * at once, the second one may have moved a fresh lock that a third process just took; it puts that back.
  */
 async function breakStale(path: string, seen: string): Promise<void> {
-  const aside = `${path}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const aside = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
     await rename(path, aside);
   } catch (err) {

@@ -1,6 +1,12 @@
 import { readdir, readFile, realpath, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createDirAtomic, replaceDirAtomic, writeFileAtomic, type DirFiles } from '../durable/index.js';
+import {
+  createDirAtomic,
+  removeDirAtomic,
+  replaceDirAtomic,
+  writeFileAtomic,
+  type DirFiles,
+} from '../durable/index.js';
 import { parseModelSpec, type Model, type ModelSpec, type OptimizerConfig } from '../engine/index.js';
 import {
   buildManifest,
@@ -83,8 +89,8 @@ async function writeCheckpointDir(path: string, files: DirFiles): Promise<void> 
   try {
     await createDirAtomic(path, files);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'EEXIST' && code !== 'ENOTEMPTY') throw err;
+    // ENOTDIR: the step was replaced before, so its name is a symlink.
+    if (!['EEXIST', 'ENOTEMPTY', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
     await replaceDirAtomic(path, files);
   }
 }
@@ -95,7 +101,7 @@ async function prune(dir: string, current: string, keep: number): Promise<void> 
   for (const f of drop) {
     const p = join(dir, f);
     const real = await realpath(p).catch(() => p); // a replaced step is a symlink: remove its content too
-    await rm(p, { recursive: true, force: true });
+    await removeDirAtomic(p);
     if (real !== p) await rm(real, { recursive: true, force: true });
   }
 }
