@@ -105,7 +105,9 @@ export async function replaceDirAtomic(dir: string, files: DirFiles): Promise<vo
     throw err;
   }
   await fsyncDir(parent);
-  await sweepTemps(parent, base, [basename(target), moved ?? previous ?? '']);
+  // What `dir` points to now is kept even if a writer that swapped after us has died since.
+  const now = (await currentTarget(dir).catch(() => undefined)) ?? '';
+  await sweepTemps(parent, base, [basename(target), moved ?? previous ?? '', now]);
 }
 
 /** The symlink target `dir` points to; undefined when `dir` is missing or a plain folder. */
