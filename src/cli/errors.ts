@@ -1,4 +1,5 @@
 import { DataError } from '../data/index.js';
+import { DurableError } from '../durable/index.js';
 import { EngineError } from '../engine/index.js';
 import { ModelError } from '../models/index.js';
 import { TrainError } from '../train/index.js';
@@ -11,6 +12,7 @@ import { CommandError, UsageError } from './command.js';
 /** Error classes whose messages are written for users (what, why, how to fix). */
 const USER_FACING: (abstract new (...args: never[]) => Error & { code: string })[] = [
   DataError,
+  DurableError,
   EngineError,
   ModelError,
   RegistryError,

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fsyncDir, writeFileAtomic } from '../durable/index.js';
 import { sha256 } from './fingerprint.js';
 
 /** Where a dataset's elements are kept after their first complete pass. */
@@ -68,7 +69,7 @@ const WRITE_BYTES = 1 << 20;
 
 /**
  * Keeps elements in files under `dir`, named by the fingerprint of the data before the cache. An entry becomes
- * visible only when a pass completes (write-then-rename), so a crash never leaves a half cache; a damaged entry
+ * visible only when a pass completes (write, fsync, rename), so a crash never leaves a half cache; a damaged entry
  * is detected by its size and rebuilt.
  */
 export class DiskCache<T> implements ElementCache<T> {
@@ -171,10 +172,12 @@ export class DiskCache<T> implements ElementCache<T> {
         yield chunk;
       }
       if (used) await fh.write(buf, 0, used);
-      // No fsync: the entry is derived data, and a file cut short by a crash fails the size check on the next
-      // read and is rebuilt.
+      // Data first, durably (fsync, rename, fsync the folder), then the metadata that makes it an entry: after
+      // a crash an entry is either whole or absent (the size check is the second line of defence).
+      await fh.sync();
       await fh.close();
       await rename(tmp, path);
+      await fsyncDir(this.dir);
       const meta: DiskMeta = {
         version: 1,
         codec: this.codec.id,
@@ -182,8 +185,7 @@ export class DiskCache<T> implements ElementCache<T> {
         recordBytes: rb,
         createdAt: new Date().toISOString(),
       };
-      await writeFile(`${path}.json.tmp-${process.pid}`, JSON.stringify(meta));
-      await rename(`${path}.json.tmp-${process.pid}`, `${path}.json`);
+      await writeFileAtomic(`${path}.json`, JSON.stringify(meta));
       committed = true;
     } finally {
       if (!committed) {

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { fsyncDir } from '../durable/index.js';
 import { DataError } from './errors.js';
 
 export interface DownloadProgress {
@@ -64,6 +65,7 @@ export async function downloadFile(url: string, dest: string, opts: DownloadOpti
     await fh.sync();
     await fh.close();
     await rename(tmp, dest);
+    await fsyncDir(dirname(dest));
     ok = true;
   } finally {
     clearTimeout(timer);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { writeFileAtomic } from '../durable/index.js';
 import { DataError } from './errors.js';
 
 interface MemoEntry {
@@ -62,8 +62,5 @@ async function readMemo(file: string): Promise<Record<string, MemoEntry>> {
 }
 
 async function writeMemo(file: string, memo: Record<string, MemoEntry>): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, JSON.stringify(memo));
-  await rename(tmp, file);
+  await writeFileAtomic(file, JSON.stringify(memo));
 }

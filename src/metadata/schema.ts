@@ -92,19 +92,25 @@ const MIGRATIONS: string[] = [
 /** Current schema version this build writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-/** Brings the database to SCHEMA_VERSION; refuses a database written by a newer distml. */
+/**
+ * Brings the database to SCHEMA_VERSION; refuses a database written by a newer distml. Safe when several
+ * processes open a new workspace at once: the version is read and the migrations run inside one
+ * BEGIN IMMEDIATE transaction (the write lock, waited for through busy_timeout), so exactly one process
+ * migrates and the others then find the schema current.
+ */
 export function migrate(db: Database.Database): void {
-  const current = db.pragma('user_version', { simple: true }) as number;
-  if (current > SCHEMA_VERSION) {
-    throw new MetadataError(
-      'METADATA_SCHEMA_TOO_NEW',
-      `the workspace database has schema version ${current}, newer than this distml understands (${SCHEMA_VERSION}); upgrade distml or use another --workspace`,
-    );
-  }
-  for (let v = current; v < SCHEMA_VERSION; v++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[v] as string);
-      db.pragma(`user_version = ${v + 1}`);
-    })();
-  }
+  if (userVersion(db) === SCHEMA_VERSION) return; // the common case, without taking the write lock
+  db.transaction(() => {
+    const current = userVersion(db);
+    if (current > SCHEMA_VERSION) {
+      throw new MetadataError(
+        'METADATA_SCHEMA_TOO_NEW',
+        `the workspace database has schema version ${current}, newer than this distml understands (${SCHEMA_VERSION}); upgrade distml or use another --workspace`,
+      );
+    }
+    for (let v = current; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v] as string);
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
 }
+
+const userVersion = (db: Database.Database): number => db.pragma('user_version', { simple: true }) as number;

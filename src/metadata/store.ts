@@ -114,9 +114,11 @@ export class MetadataStore {
         `cannot open ${join(workspace, 'distml.db')}: ${(err as Error).message}`,
       );
     }
-    // WAL lets `distml get` read while an engine writes; the timeout covers two writers meeting.
-    db.pragma('journal_mode = WAL');
+    // The timeout covers two writers meeting, and must be set first: switching a new database to WAL takes
+    // a lock that another process opening it at the same moment may hold. WAL lets `distml get` read while an
+    // engine writes.
     db.pragma('busy_timeout = 10000');
+    db.pragma('journal_mode = WAL');
     db.pragma('foreign_keys = ON');
     db.pragma('synchronous = NORMAL');
     migrate(db);

@@ -17,7 +17,7 @@ export {
   loadModel,
   modelOf,
   buildManifest,
-  writeDirAtomically,
+  sha256,
   MANIFEST,
   WEIGHTS,
   PACKAGE_FORMAT,

@@ -1,6 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { z } from 'zod';
 import {
   createModel,
@@ -11,6 +11,7 @@ import {
   type NamedTensor,
 } from '../engine/index.js';
 import { ATTESTATION, attestScore } from './attestation.js';
+import { replaceDirAtomic, resolveDir } from '../durable/index.js';
 import { ModelError } from './errors.js';
 import { decodeSafetensors, encodeSafetensors, f32Tensor, f32Values } from './safetensors.js';
 
@@ -81,8 +82,9 @@ export function buildManifest(input: SavePackageInput): Manifest {
 }
 
 /**
- * Writes a model package (model.json + weights.safetensors) to `dir` atomically: it is assembled in a sibling
- * temp directory and renamed into place, so readers see the old package or the new one, never half of one.
+ * Writes a model package (model.json + weights.safetensors) to `dir` atomically and durably (fsynced): readers
+ * see the old package or the new one, never half of one, and never a moment with none — `dir` is a symlink
+ * swapped to the new content (see replaceDirAtomic).
  */
 export async function savePackage(dir: string, input: SavePackageInput): Promise<Manifest> {
   const weights = encodeSafetensors(
@@ -92,34 +94,8 @@ export async function savePackage(dir: string, input: SavePackageInput): Promise
   const manifest: Manifest = { ...buildManifest(input), weightsSha256: sha256(weights) };
   const attestation = input.scoreKey ? attestScore(input.scoreKey, manifest) : undefined;
   if (attestation) manifest.lineage = { ...manifest.lineage, [ATTESTATION]: attestation };
-  await writeDirAtomically(dir, { [MANIFEST]: `${JSON.stringify(manifest, null, 2)}\n`, [WEIGHTS]: weights });
+  await replaceDirAtomic(dir, { [MANIFEST]: `${JSON.stringify(manifest, null, 2)}\n`, [WEIGHTS]: weights });
   return manifest;
-}
-
-/** Writes files into a fresh temp dir beside `dir`, then swaps it in (replacing an older `dir`). */
-export async function writeDirAtomically(
-  dir: string,
-  files: Record<string, string | Uint8Array>,
-): Promise<void> {
-  const parent = dirname(dir);
-  await mkdir(parent, { recursive: true });
-  const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
-  const tmp = join(parent, `.${basename(dir)}.tmp-${tag}`);
-  const old = join(parent, `.${basename(dir)}.old-${tag}`);
-  await mkdir(tmp);
-  try {
-    for (const [name, content] of Object.entries(files)) await writeFile(join(tmp, name), content);
-    const existed = await stat(dir).then(
-      () => true,
-      () => false,
-    );
-    if (existed) await rename(dir, old);
-    await rename(tmp, dir);
-    if (existed) await rm(old, { recursive: true, force: true });
-  } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
-    throw err;
-  }
 }
 
 export interface LoadedPackage {
@@ -130,7 +106,9 @@ export interface LoadedPackage {
 
 /** Reads and validates a model package; errors name the file and the problem. */
 export async function readPackage(dir: string): Promise<LoadedPackage> {
-  const mpath = join(dir, MANIFEST);
+  // Both files from one content: a replacement swapping `dir` between our two reads cannot mix two saves.
+  const real = await resolveDir(dir);
+  const mpath = join(real, MANIFEST);
   let raw: string;
   try {
     raw = await readFile(mpath, 'utf8');
@@ -152,7 +130,7 @@ export async function readPackage(dir: string): Promise<LoadedPackage> {
     throw new ModelError('MODEL_BAD_PACKAGE', `${mpath}: ${i?.path.join('.') || 'document'}: ${i?.message}`);
   }
   const spec = parseModelSpec(parsed.data.spec);
-  const wpath = join(dir, WEIGHTS);
+  const wpath = join(real, WEIGHTS);
   const buf = await readFile(wpath).catch(() => {
     throw new ModelError('MODEL_BAD_PACKAGE', `${wpath}: missing`);
   });
@@ -171,7 +149,8 @@ export async function readPackage(dir: string): Promise<LoadedPackage> {
   };
 }
 
-const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+/** Hex SHA-256 of some bytes (the package's weights digest). */
+export const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 /** Loads a package into a ready-to-use engine model (weights set, eval-ready). */
 export async function loadModel(dir: string): Promise<{ model: Model; manifest: Manifest }> {

@@ -1,8 +1,8 @@
 // A model repository laid out as TF Serving expects: <repo>/<model>/<version>/ with integer versions, each a
 // complete model package. The newest version is the one served; publishing never shows a half-written one.
-import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { createDirAtomic, resolveDir } from '../durable/index.js';
 import { MANIFEST, readPackage, WEIGHTS } from '../models/index.js';
 import { RegistryError } from './errors.js';
 
@@ -75,10 +75,11 @@ export interface Published {
 }
 
 /**
- * Copies the model package at `packageDir` into the repository as the next version of `name`. The copy is
- * assembled in a hidden temp folder inside <repo>/<name>/ and renamed into place, so a watcher sees either no
- * new version or a complete one. `extra` is recorded under `lineage.registry` in the new version's model.json,
- * next to where the package came from and the lineage it already had.
+ * Copies the model package at `packageDir` into the repository as the next version of `name`. Each version is
+ * assembled and fsynced in a hidden temp folder inside <repo>/<name>/ and renamed into place, so a watcher
+ * sees either no new version or a complete one, also after a crash. `extra` is recorded under
+ * `lineage.registry` in the new version's model.json, next to where the package came from and the lineage it
+ * already had.
  */
 export async function publish(
   repo: string,
@@ -88,37 +89,25 @@ export async function publish(
 ): Promise<Published> {
   checkModelName(name);
   const source = resolve(packageDir);
-  const pkg = await readPackage(source); // validates manifest and weights before anything is copied
-  const weights = await readFile(join(source, WEIGHTS));
+  const real = await resolveDir(source); // one content, even if the package is replaced meanwhile
+  const pkg = await readPackage(real); // validates manifest and weights before anything is copied
+  const weights = await readFile(join(real, WEIGHTS));
   const parent = modelPath(repo, name);
-  await mkdir(parent, { recursive: true });
-  const tmp = join(parent, `.publish-${process.pid}-${randomBytes(4).toString('hex')}`);
-  await mkdir(tmp);
-  try {
-    let version = ((await latestVersion(repo, name)) ?? 0) + 1;
-    const write = async (v: number) => {
-      const lineage = {
-        ...pkg.manifest.lineage,
-        registry: { ...extra, model: name, version: v, source, publishedAt: new Date().toISOString() },
-      };
-      const manifest = { ...pkg.manifest, lineage };
-      await writeFile(join(tmp, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
+  let version = ((await latestVersion(repo, name)) ?? 0) + 1;
+  // Another publisher may take the same number between our listing and our rename: take the next one.
+  for (let attempt = 0; attempt < 100; attempt++, version++) {
+    const lineage = {
+      ...pkg.manifest.lineage,
+      registry: { ...extra, model: name, version, source, publishedAt: new Date().toISOString() },
     };
-    await writeFile(join(tmp, WEIGHTS), weights);
-    // Another publisher may take the same number between our listing and our rename: take the next one.
-    for (let attempt = 0; attempt < 100; attempt++, version++) {
-      await write(version);
-      try {
-        await rename(tmp, join(parent, String(version)));
-        return { name, version, path: join(parent, String(version)) };
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
-      }
+    const manifest = `${JSON.stringify({ ...pkg.manifest, lineage }, null, 2)}\n`;
+    try {
+      await createDirAtomic(join(parent, String(version)), { [MANIFEST]: manifest, [WEIGHTS]: weights });
+      return { name, version, path: join(parent, String(version)) };
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
     }
-    throw new RegistryError('REGISTRY_CONFLICT', `could not find a free version number under ${parent}`);
-  } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
-    throw err;
   }
+  throw new RegistryError('REGISTRY_CONFLICT', `could not find a free version number under ${parent}`);
 }

@@ -3,7 +3,7 @@
 // test figures for exactly its weights (weightsSha256) on exactly this test data (testFingerprint) is scored
 // from that record instead of being evaluated again — but only when this workspace made the record (its
 // HMAC, models/attestation.ts): model.json is an editable file, and an edited score must not win.
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   collate,
   resolveFashionMnist,
@@ -12,6 +12,7 @@ import {
   type ExampleBatch,
   type ScaledExample,
 } from '../data/index.js';
+import { acquireLock, type HeldLock } from '../durable/index.js';
 import {
   isAttested,
   ModelError,
@@ -21,7 +22,14 @@ import {
   type Manifest,
 } from '../models/index.js';
 import { RegistryError } from './errors.js';
-import { checkModelName, latestVersion, publish, versionPath, type Published } from './repository.js';
+import {
+  checkModelName,
+  latestVersion,
+  modelPath,
+  publish,
+  versionPath,
+  type Published,
+} from './repository.js';
 
 /** Metrics a selection can rank by: accuracy (higher is better) or loss (lower is better). */
 export const SELECTION_METRICS = ['accuracy', 'loss'] as const;
@@ -139,6 +147,9 @@ export async function select(opts: SelectOptions): Promise<SelectReport> {
     r.passed = r.accuracy >= minAccuracy;
   });
   let chosen = ranked.filter((r) => r.passed).slice(0, topK);
+  // The comparison with the served version and the publish happen under one lock per model, so concurrent
+  // selections (say three trainings finishing at once) publish one after another, each against the newest.
+  await using _lock = await lockPublishing(opts.repo, targets);
   const incumbent = opts.onlyIfBetter
     ? await incumbentOf(opts.repo, targets[0] as string, test, reuse)
     : undefined;
@@ -185,6 +196,19 @@ export async function select(opts: SelectOptions): Promise<SelectReport> {
     published,
     ...(incumbent ? { incumbent: { ...incumbent, kept: false } } : {}),
   };
+}
+
+/** Holds `<repo>/<model>/.publish.lock` of every target (taken in one order, so two selections never deadlock). */
+async function lockPublishing(repo: string, targets: string[]): Promise<AsyncDisposable> {
+  const held: HeldLock[] = [];
+  try {
+    for (const t of [...targets].sort())
+      held.push(await acquireLock(join(modelPath(repo, t), '.publish.lock')));
+  } catch (err) {
+    for (const l of held.reverse()) await l.release();
+    throw err;
+  }
+  return { [Symbol.asyncDispose]: async () => void (await Promise.all(held.map((l) => l.release()))) };
 }
 
 /** The newest version of `name` and its scores on `test`, or undefined when none is published yet. */

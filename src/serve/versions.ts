@@ -2,6 +2,8 @@
 // loaded (and warmed up) before anything older is let go, so a new version is swapped in without a gap, and
 // an old one is disposed only after the requests already queued on it are answered.
 import { watch, type FSWatcher } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Model } from '../engine/index.js';
 import { loadModel, type Manifest } from '../models/index.js';
 import { listVersions, modelPath, versionPath } from '../registry/index.js';
@@ -47,11 +49,31 @@ export interface ModelVersionsOptions {
   onEvent?: (e: VersionEvent) => void;
 }
 
+/** What a version folder holds (names, sizes, mtimes, recursively): any write to it changes this. */
+async function folderSignature(dir: string): Promise<string> {
+  const parts: string[] = [];
+  const walk = async (d: string, prefix: string): Promise<void> => {
+    const st = await stat(d);
+    parts.push(`${prefix}/:${st.mtimeMs}`);
+    for (const e of (await readdir(d, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) await walk(p, `${prefix}/${e.name}`);
+      else {
+        const f = await stat(p).catch(() => undefined);
+        parts.push(`${prefix}/${e.name}:${f?.size}:${f?.mtimeMs}`);
+      }
+    }
+  };
+  await walk(dir, '').catch((err: Error) => parts.push(`error:${err.message}`));
+  return parts.join('\n');
+}
+
 /** The loaded versions of one model, kept in step with its folder in the repository. */
 export class ModelVersions {
   private readonly loaded = new Map<number, LoadedVersion>();
   private readonly states = new Map<number, VersionStatus>();
-  private readonly failed = new Set<number>();
+  /** Versions that failed to load, with the signature their folder had then (see folderSignature). */
+  private readonly failed = new Map<number, string>();
   private syncing: Promise<void> | undefined;
   private again = false;
   private closed = false;
@@ -131,6 +153,7 @@ export class ModelVersions {
       return;
     }
     this.ensureWatcher();
+    await this.forgetChangedFailures(onDisk);
     const wanted = onDisk
       .filter((v) => !this.failed.has(v))
       .sort((a, b) => b - a)
@@ -140,9 +163,26 @@ export class ModelVersions {
     for (const v of this.states.keys()) if (!onDisk.includes(v)) this.states.delete(v);
   }
 
+  /**
+   * A failed version is tried again once its folder changes (as TF Serving does): the usual cause of a
+   * failure is a copy still in progress (`cp -r` into the repository), which is complete a moment later.
+   */
+  private async forgetChangedFailures(onDisk: number[]): Promise<void> {
+    for (const [v, signature] of [...this.failed]) {
+      if (!onDisk.includes(v)) this.failed.delete(v);
+      else if ((await folderSignature(this.path(v))) !== signature) this.failed.delete(v);
+    }
+  }
+
+  private path(version: number): string {
+    return versionPath(this.opts.repo, this.opts.name, version);
+  }
+
   private async load(version: number): Promise<void> {
-    const { repo, name } = this.opts;
-    const dir = versionPath(repo, name, version);
+    const { name } = this.opts;
+    const dir = this.path(version);
+    // Taken before reading, so a change made while we load still counts as a change.
+    const signature = await folderSignature(dir);
     this.states.set(version, { version, state: 'LOADING' });
     const t0 = performance.now();
     try {
@@ -176,8 +216,8 @@ export class ModelVersions {
       const seconds = (performance.now() - t0) / 1000;
       this.opts.onEvent?.({ event: 'version_loaded', model: name, version, seconds });
     } catch (err) {
-      // A broken version is not retried (it would fail the same way); older versions keep serving.
-      this.failed.add(version);
+      // Not retried until its folder changes (it would fail the same way); older versions keep serving.
+      this.failed.set(version, signature);
       const error = (err as Error).message;
       this.states.set(version, { version, state: 'END', error });
       this.opts.onEvent?.({ event: 'version_failed', model: name, version, error });

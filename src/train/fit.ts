@@ -1,7 +1,7 @@
 import type { ExampleBatch } from '../data/index.js';
 import type { Model } from '../engine/index.js';
 import type { Callback, EpochLog } from './callbacks.js';
-import { latestCheckpoint, restoreCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import { resumeLatest, saveCheckpoint, type SkippedCheckpoint, type TrainerState } from './checkpoint.js';
 import { TrainError } from './errors.js';
 import { BatchFeed, wholeSplit } from './feed.js';
 import type { TrainingJob } from './job.js';
@@ -13,6 +13,8 @@ export interface FitOptions extends TrainingJob {
   checkpoint?: { dir: string; everySteps?: number; keep?: number };
   /** Continue from the newest checkpoint in `checkpoint.dir` when there is one. */
   resume?: boolean;
+  /** Told about each newer checkpoint passed over on resume because it does not validate. */
+  onCheckpointSkipped?: (s: SkippedCheckpoint) => void;
   shuffleBuffer?: number;
 }
 
@@ -27,6 +29,8 @@ export interface FitResult {
   testLoss?: number;
   stoppedEarly: boolean;
   resumedFrom?: string;
+  /** Newer checkpoints passed over on resume (damaged or half-written), with the reason. */
+  skippedCheckpoints?: SkippedCheckpoint[];
   lastCheckpoint?: string;
 }
 
@@ -45,8 +49,12 @@ function freshState(seed: number): TrainerState {
 export async function fit(opts: FitOptions): Promise<FitResult> {
   const { model, callbacks = [] } = opts;
   const ckptDir = opts.checkpoint?.dir;
-  const resumeFrom = opts.resume && ckptDir ? await latestCheckpoint(ckptDir) : undefined;
-  const state = resumeFrom ? await restoreCheckpoint(resumeFrom, model) : freshState(opts.seed);
+  const resumed =
+    opts.resume && ckptDir
+      ? await resumeLatest(ckptDir, model, { spec: opts.spec, onSkip: opts.onCheckpointSkipped })
+      : undefined;
+  const resumeFrom = resumed?.path;
+  const state = resumed?.state ?? freshState(opts.seed);
   const feed = await BatchFeed.create(opts.train, {
     batchSize: opts.batchSize,
     seed: state.seed,
@@ -151,6 +159,7 @@ export async function fit(opts: FitOptions): Promise<FitResult> {
     testLoss: lastVal?.valLoss,
     stoppedEarly,
     resumedFrom: resumeFrom,
+    ...(resumed?.skipped.length ? { skippedCheckpoints: resumed.skipped } : {}),
     lastCheckpoint,
   };
 }

@@ -4,7 +4,15 @@ export { fit, type FitOptions, type FitResult } from './fit.js';
 export { packageMetrics, type TrainingJob } from './job.js';
 export { earlyStopping, printLr, type Callback, type StepLog, type EpochLog } from './callbacks.js';
 export { bookDecay, constantLr, SCHEDULES, type LrSchedule, type ScheduleName } from './schedule.js';
-export { saveCheckpoint, latestCheckpoint, restoreCheckpoint, type TrainerState } from './checkpoint.js';
+export {
+  saveCheckpoint,
+  latestCheckpoint,
+  restoreCheckpoint,
+  resumeLatest,
+  type ResumePoint,
+  type SkippedCheckpoint,
+  type TrainerState,
+} from './checkpoint.js';
 export { BatchFeed, wholeSplit } from './feed.js';
 export {
   readClusterEnv,

@@ -1,5 +1,13 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createModel, inspectModelSpec } from '../../src/engine/index.js';
@@ -86,19 +94,31 @@ describe('model package', () => {
     }
   });
 
-  it('replaces an existing package atomically, leaving no temp dirs', async () => {
+  it('replaces an existing package by swapping a symlink, keeping only the current and previous content', async () => {
     const spec = bookModelSpec('cnn');
     const m = createModel(spec, { seed: 1 });
     const tensors = (await m.getState()).tensors;
     const dir = join(tmp.dir, 'replace');
     const input = { name: 'cnn', spec, tensors, classNames: [], metrics: {}, lineage: {} };
+    for (const v of [1, 2, 3]) await savePackage(dir, { ...input, metrics: { v } });
+    assert.equal((await readPackage(dir)).manifest.metrics['v'], 3);
+    assert.ok(lstatSync(dir).isSymbolicLink(), 'the package folder is a pointer to its current content');
+    const hidden = readdirSync(tmp.dir).filter((f) => f.startsWith('.replace'));
+    assert.equal(hidden.length, 2, `current and previous content only: ${hidden.join(', ')}`);
+    assert.ok(hidden.includes(readlinkSync(dir)));
+    await m.dispose();
+  });
+
+  it('turns a plain package folder into a swapped one on its first replacement', async () => {
+    const spec = bookModelSpec('cnn');
+    const m = createModel(spec, { seed: 1 });
+    const dir = join(tmp.dir, 'plain');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'stale.txt'), 'made by hand');
+    const input = { name: 'cnn', spec, tensors: (await m.getState()).tensors, classNames: [], lineage: {} };
     await savePackage(dir, { ...input, metrics: { v: 1 } });
-    await savePackage(dir, { ...input, metrics: { v: 2 } });
-    assert.equal((await readPackage(dir)).manifest.metrics['v'], 2);
-    assert.deepEqual(
-      readdirSync(tmp.dir).filter((f) => f.startsWith('.replace')),
-      [],
-    );
+    assert.equal((await readPackage(dir)).manifest.metrics['v'], 1);
+    assert.ok(!existsSync(join(dir, 'stale.txt')));
     await m.dispose();
   });
 

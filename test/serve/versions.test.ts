@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ModelServer } from '../../src/serve/index.js';
@@ -108,5 +108,28 @@ describe('version pickup without a restart', () => {
     assert.equal(broken?.version, '2');
     assert.equal(broken?.state, 'END');
     assert.match(broken?.status.error_message ?? '', /model\.json/);
+  });
+
+  it('retries a version that failed to load once its folder changes (a copy that was still in progress)', async () => {
+    await publishNew(repo, 'copied', 7, tmp.dir);
+    const events: { event: string; version?: number }[] = [];
+    const { server, url } = await startServer({ repo, name: 'copied', onEvent: (e) => events.push(e) });
+    servers.push(server);
+    // A `cp -r` of a good package caught half-way: model.json is there, the weights are not yet.
+    const good = join(repo, 'copied', '1');
+    const half = join(repo, 'copied', '2');
+    await mkdir(half);
+    await copyFile(join(good, 'model.json'), join(half, 'model.json'));
+    await until('the failure', async () =>
+      events.some((e) => e.event === 'version_failed' && e.version === 2),
+    );
+    await copyFile(join(good, 'weights.safetensors'), join(half, 'weights.safetensors'));
+    await until(
+      'the retry',
+      async () => events.some((e) => e.event === 'version_loaded' && e.version === 2),
+      60_000,
+    );
+    const r = await call(`${url}/v1/models/copied/versions/2:predict`, { instances: [rows] });
+    assert.equal(r.status, 200);
   });
 });

@@ -1,4 +1,5 @@
-import { join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { basename, resolve } from 'node:path';
 import { z } from 'zod';
 import {
   CLASS_NAMES,
@@ -18,6 +19,7 @@ import {
   readClusterEnv,
   SCHEDULES,
   type Callback,
+  type SkippedCheckpoint,
   type TrainingJob,
 } from '../../train/index.js';
 import { parseFlags, UsageError, type Command } from '../command.js';
@@ -154,11 +156,15 @@ export const train: Command = {
     'checkpoint-dir': {
       type: 'string',
       valueName: 'DIR',
-      defaultText: '<workspace>/checkpoints/<out name>',
+      defaultText: '<workspace>/checkpoints/<out name>-<model>-seed<seed>-<hash of the out path>',
       description: 'where checkpoints go',
     },
     'checkpoint-every': { type: 'string', valueName: 'N', description: 'also checkpoint every N steps' },
-    resume: { type: 'boolean', description: 'continue from the newest checkpoint' },
+    resume: {
+      type: 'boolean',
+      description:
+        'continue from the newest checkpoint that validates (damaged ones are skipped, with a note)',
+    },
     'early-stopping': {
       type: 'string',
       valueName: 'P',
@@ -264,6 +270,7 @@ export const train: Command = {
         callbacks,
         checkpoint: { dir: checkpointDirOf(f, global.workspace, outDir), everySteps: f['checkpoint-every'] },
         resume: f.resume,
+        onCheckpointSkipped: (s) => warnSkipped(out, s),
       });
       const state = await model.getState();
       const metrics = packageMetrics(result);
@@ -296,6 +303,7 @@ export const train: Command = {
         testLoss: result.testLoss,
         stoppedEarly: result.stoppedEarly,
         resumedFrom: result.resumedFrom ?? null,
+        skippedCheckpoints: result.skippedCheckpoints ?? [],
         checkpoint: result.lastCheckpoint ?? null,
         path: outDir,
         history: result.history,
@@ -357,9 +365,21 @@ export function lineageOf(
   };
 }
 
-/** --checkpoint-dir, or a folder in the workspace named after the output directory. */
+/**
+ * --checkpoint-dir, or a folder in the workspace keyed by the resolved output path, the model and the seed:
+ * two experiments (say `a/cnn` and `b/cnn`) never share checkpoints. The readable part comes first.
+ */
 export function checkpointDirOf(f: TrainFlags, workspace: string, outDir: string): string {
-  return resolve(f['checkpoint-dir'] ?? join(workspace, 'checkpoints', outDir.split('/').pop() ?? f.model));
+  if (f['checkpoint-dir'] !== undefined) return resolve(f['checkpoint-dir']);
+  const out = resolve(outDir);
+  const key = createHash('sha256').update(`${out}\n${f.model}\n${f.seed}`).digest('hex').slice(0, 12);
+  return resolve(workspace, 'checkpoints', `${basename(out) || f.model}-${f.model}-seed${f.seed}-${key}`);
+}
+
+/** Says, on stderr, that resuming passed over a checkpoint that does not validate (an event with --json). */
+export function warnSkipped(out: Output, s: SkippedCheckpoint): void {
+  if (out.json) out.event({ event: 'checkpoint-skipped', path: s.path, reason: s.reason });
+  else out.info(`resume: skipping ${s.path}: ${s.reason}`);
 }
 
 /** Keras-like progress: a bar per epoch on a terminal, JSON lines otherwise. */

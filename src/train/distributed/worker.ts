@@ -11,7 +11,7 @@ import {
 } from '../../engine/index.js';
 import { savePackage } from '../../models/index.js';
 import type { EpochLog, StepLog } from '../callbacks.js';
-import { latestCheckpoint, restoreCheckpoint, saveCheckpoint, type TrainerState } from '../checkpoint.js';
+import { resumeLatest, saveCheckpoint, type TrainerState } from '../checkpoint.js';
 import { TrainError } from '../errors.js';
 import { wholeSplit } from '../feed.js';
 import { packageMetrics, type TrainingJob } from '../job.js';
@@ -272,11 +272,14 @@ class Trainer {
   private async syncFrom0(group: ProcessGroup, g: number): Promise<void> {
     if (group.rank === 0) {
       if (this.fresh && this.o.resume) {
-        const ckpt = await latestCheckpoint(this.o.checkpointDir);
+        const ckpt = await resumeLatest(this.o.checkpointDir, this.model, {
+          spec: this.o.spec,
+          onSkip: (s) => this.o.onEvent?.({ event: 'checkpoint-skipped', ...s }),
+        });
         if (ckpt) {
-          this.state = await restoreCheckpoint(ckpt, this.model);
+          this.state = ckpt.state;
           this.state.cursor ??= { pass: 0, offset: 0 };
-          this.resumedFrom = ckpt;
+          this.resumedFrom = ckpt.path;
         }
       }
       const opt = await this.model.getOptimizerState();
