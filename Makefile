@@ -32,9 +32,11 @@ run: setup
 	  node dist/src/cli/main.js run examples/book-pipeline.yaml --show summary -p hold=$$hold $(RUN_ARGS)
 
 lint:
-	@echo "lint: eslint, prettier, tsc"
+	@echo "lint: eslint, prettier, import cycles and module faces, file and function sizes"
 	@npx --no-install eslint .
 	@npx --no-install prettier --check . --log-level warn
+	@node scripts/check-imports.mjs
+	@node scripts/size.mjs
 
 unit:
 	@node --test --test-reporter=spec --test-concurrency=2 $$(find dist/test -name '*.test.js' | sort)

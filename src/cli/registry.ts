@@ -2,7 +2,7 @@ import type { Command } from './command.js';
 import { dataPrepare, dataShow } from './commands/data.js';
 import { evaluate } from './commands/evaluate.js';
 import { modelsList, modelsSummary } from './commands/models.js';
-import { train } from './commands/train.js';
+import { train } from './commands/train/index.js';
 import { predict } from './commands/predict.js';
 import { selectCommand } from './commands/select.js';
 import { serveCommand } from './commands/serve.js';

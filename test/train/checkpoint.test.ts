@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { checkpointDirOf } from '../../src/cli/commands/train.js';
+import { checkpointDirOf } from '../../src/cli/commands/train/job.js';
 import { createModel, setNumThreads, type Model } from '../../src/engine/index.js';
 import { bookModelSpec } from '../../src/models/index.js';
 import {

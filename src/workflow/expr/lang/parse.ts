@@ -79,41 +79,59 @@ const CONSTANTS: Record<string, unknown> = { true: true, false: false, nil: null
 
 /** Parses an expression; throws ExpressionError naming what is wrong. */
 export function parseExpr(text: string): Node {
-  const tokens = tokenize(text);
-  let i = 0;
-  const peek = (): Token | undefined => tokens[i];
-  const isOp = (v: string) => peek()?.t === 'op' && peek()?.v === v;
-  const expect = (v: string) => {
-    if (!isOp(v))
-      throw new ExpressionError(`expected "${v}"${peek() ? ` before "${peek()?.v}"` : ' at the end'}`);
-    i++;
-  };
-  const binaryOp = (): string | undefined => {
-    const t = peek();
+  return new Parser(tokenize(text)).parse();
+}
+
+/** A Pratt parser over the tokens: one method per rule of the grammar. */
+class Parser {
+  private i = 0;
+
+  constructor(private readonly tokens: Token[]) {}
+
+  private peek(): Token | undefined {
+    return this.tokens[this.i];
+  }
+  private isOp(v: string) {
+    return this.peek()?.t === 'op' && this.peek()?.v === v;
+  }
+  private expect(v: string) {
+    if (!this.isOp(v))
+      throw new ExpressionError(
+        `expected "${v}"${this.peek() ? ` before "${this.peek()?.v}"` : ' at the end'}`,
+      );
+    this.i++;
+  }
+  private binaryOp(): string | undefined {
+    const t = this.peek();
     if (!t) return undefined;
-    if (t.t === 'id' && t.v === 'not' && tokens[i + 1]?.t === 'id' && tokens[i + 1]?.v === 'in')
+    if (
+      t.t === 'id' &&
+      t.v === 'not' &&
+      this.tokens[this.i + 1]?.t === 'id' &&
+      this.tokens[this.i + 1]?.v === 'in'
+    )
       return 'not in';
     if ((t.t === 'op' || t.t === 'id') && BINARY[t.v] !== undefined) return t.v;
     return undefined;
-  };
+  }
 
-  const expression = (): Node => {
-    const c = binary(0);
-    if (isOp('?')) {
-      i++;
-      const a = expression();
-      expect(':');
-      return { k: 'cond', c, a, b: expression() };
+  private expression(): Node {
+    const c = this.binary(0);
+    if (this.isOp('?')) {
+      this.i++;
+      const a = this.expression();
+      this.expect(':');
+      return { k: 'cond', c, a, b: this.expression() };
     }
     return c;
-  };
-  const binary = (minPrec: number): Node => {
-    let left = unary();
-    for (let op = binaryOp(); op !== undefined; op = binaryOp()) {
+  }
+  private binary(minPrec: number): Node {
+    let left = this.unary();
+    for (let op = this.binaryOp(); op !== undefined; op = this.binaryOp()) {
       const prec = BINARY[op] as number;
       if (prec < minPrec) break;
-      i += op === 'not in' ? 2 : 1;
-      const right = binary(RIGHT_ASSOC.has(op) ? prec : prec + 1);
+      this.i += op === 'not in' ? 2 : 1;
+      const right = this.binary(RIGHT_ASSOC.has(op) ? prec : prec + 1);
       left = {
         k: 'binary',
         op: op === 'or' ? '||' : op === 'and' ? '&&' : op === '^' ? '**' : op,
@@ -122,117 +140,120 @@ export function parseExpr(text: string): Node {
       };
     }
     return left;
-  };
-  const unary = (): Node => {
-    const t = peek();
+  }
+  private unary(): Node {
+    const t = this.peek();
     if (t && ((t.t === 'op' && ['!', '-', '+'].includes(t.v)) || (t.t === 'id' && t.v === 'not'))) {
-      i++;
-      return { k: 'unary', op: t.v === 'not' ? '!' : t.v, x: binary(90) };
+      this.i++;
+      return { k: 'unary', op: t.v === 'not' ? '!' : t.v, x: this.binary(90) };
     }
-    return postfix(primary());
-  };
-  const postfix = (node: Node): Node => {
+    return this.postfix(this.primary());
+  }
+  private postfix(node: Node): Node {
     for (;;) {
-      if (isOp('.') || isOp('?.')) {
-        const optional = peek()?.v === '?.';
-        i++;
-        const name = tokens[i++];
+      if (this.isOp('.') || this.isOp('?.')) {
+        const optional = this.peek()?.v === '?.';
+        this.i++;
+        const name = this.tokens[this.i++];
         if (!name || name.t !== 'id') throw new ExpressionError('expected a field name after "."');
         node = { k: 'member', obj: node, prop: { k: 'lit', v: name.v }, optional };
-      } else if (isOp('[')) {
-        i++;
-        node = indexOrSlice(node);
-      } else if (isOp('(')) {
-        i++;
-        node = { k: 'call', fn: node, args: list(')') };
+      } else if (this.isOp('[')) {
+        this.i++;
+        node = this.indexOrSlice(node);
+      } else if (this.isOp('(')) {
+        this.i++;
+        node = { k: 'call', fn: node, args: this.list(')') };
       } else return node;
     }
-  };
-  const indexOrSlice = (obj: Node): Node => {
-    const from = isOp(':') ? undefined : expression();
-    if (isOp(']')) {
-      i++;
+  }
+  private indexOrSlice(obj: Node): Node {
+    const from = this.isOp(':') ? undefined : this.expression();
+    if (this.isOp(']')) {
+      this.i++;
       if (!from) throw new ExpressionError('empty index "[]"');
       return { k: 'member', obj, prop: from, optional: false };
     }
-    expect(':');
-    const to = isOp(']') ? undefined : expression();
-    expect(']');
+    this.expect(':');
+    const to = this.isOp(']') ? undefined : this.expression();
+    this.expect(']');
     return { k: 'slice', obj, from, to };
-  };
-  const list = (close: string): Node[] => {
+  }
+  private list(close: string): Node[] {
     const items: Node[] = [];
-    while (!isOp(close)) {
-      items.push(isOp('{') && close === ')' ? closureOrMap() : expression());
-      if (!isOp(close)) expect(',');
+    while (!this.isOp(close)) {
+      items.push(this.isOp('{') && close === ')' ? this.closureOrMap() : this.expression());
+      if (!this.isOp(close)) this.expect(',');
     }
-    i++;
+    this.i++;
     return items;
-  };
-  const closureOrMap = (): Node => {
+  }
+  private closureOrMap(): Node {
     // `{#...}` / `{ # > 1 }` is a closure; `{key: value}` a map. A closure's body uses `#` (or `.field`).
-    i++;
-    const first = peek();
-    const second = tokens[i + 1];
+    this.i++;
+    const first = this.peek();
+    const second = this.tokens[this.i + 1];
     const isMap =
-      isOp('}') || ((first?.t === 'id' || first?.t === 'str' || first?.t === 'num') && second?.v === ':');
-    if (isMap) return mapLiteral();
-    const body = expression();
-    expect('}');
+      this.isOp('}') ||
+      ((first?.t === 'id' || first?.t === 'str' || first?.t === 'num') && second?.v === ':');
+    if (isMap) return this.mapLiteral();
+    const body = this.expression();
+    this.expect('}');
     return { k: 'closure', body };
-  };
-  const primary = (): Node => {
-    const t = tokens[i++];
+  }
+  private primary(): Node {
+    const t = this.tokens[this.i++];
     if (!t) throw new ExpressionError('ends too early');
     if (t.t === 'num') return { k: 'lit', v: Number(t.v) };
     if (t.t === 'str') return { k: 'lit', v: t.v };
     if (t.t === 'id') return t.v in CONSTANTS ? { k: 'lit', v: CONSTANTS[t.v] } : { k: 'id', name: t.v };
     switch (t.v) {
       case '(': {
-        const e = expression();
-        expect(')');
+        const e = this.expression();
+        this.expect(')');
         return e;
       }
       case '[':
-        return { k: 'array', items: list(']') };
+        return { k: 'array', items: this.list(']') };
       case '{':
-        i--;
-        return closureOrMap();
+        this.i--;
+        return this.closureOrMap();
       case '#':
       case '@':
         return { k: 'id', name: t.v };
       case '.': {
         // `.field` inside a closure is `#.field`
-        const name = tokens[i++];
+        const name = this.tokens[this.i++];
         if (!name || name.t !== 'id') throw new ExpressionError('expected a field name after "."');
         return { k: 'member', obj: { k: 'id', name: '#' }, prop: { k: 'lit', v: name.v }, optional: false };
       }
     }
     throw new ExpressionError(`unexpected "${t.v}"`);
-  };
-  const mapLiteral = (): Node => {
+  }
+  private mapLiteral(): Node {
     const entries: [Node, Node][] = [];
-    while (!isOp('}')) {
-      const key = tokens[i++];
+    while (!this.isOp('}')) {
+      const key = this.tokens[this.i++];
       if (!key) throw new ExpressionError('unterminated map literal');
       const keyNode: Node =
         key.t === 'op' && key.v === '('
           ? (() => {
-              const e = expression();
-              expect(')');
+              const e = this.expression();
+              this.expect(')');
               return e;
             })()
           : { k: 'lit', v: key.v };
-      expect(':');
-      entries.push([keyNode, expression()]);
-      if (!isOp('}')) expect(',');
+      this.expect(':');
+      entries.push([keyNode, this.expression()]);
+      if (!this.isOp('}')) this.expect(',');
     }
-    i++;
+    this.i++;
     return { k: 'map', entries };
-  };
+  }
 
-  if (tokens.length === 0) throw new ExpressionError('is empty');
-  const node = expression();
-  if (i < tokens.length) throw new ExpressionError(`unexpected "${tokens[i]?.v}"`);
-  return node;
+  parse(): Node {
+    if (this.tokens.length === 0) throw new ExpressionError('is empty');
+    const node = this.expression();
+    if (this.i < this.tokens.length) throw new ExpressionError(`unexpected "${this.tokens[this.i]?.v}"`);
+    return node;
+  }
 }

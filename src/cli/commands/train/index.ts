@@ -1,107 +1,22 @@
-import { createHash } from 'node:crypto';
-import { basename, resolve } from 'node:path';
-import { z } from 'zod';
-import {
-  CLASS_NAMES,
-  resolveFashionMnist,
-  scaledSplit,
-  type Dataset,
-  type ResolvedSource,
-  type ScaledExample,
-} from '../../data/index.js';
-import { createModel, setNumThreads, threadBudget } from '../../engine/index.js';
-import { bookModelSpec, MODEL_NAMES, savePackage, workspaceScoreKey } from '../../models/index.js';
+import { resolve } from 'node:path';
+import { CLASS_NAMES } from '../../../data/index.js';
+import { createModel, threadBudget } from '../../../engine/index.js';
+import { MODEL_NAMES, savePackage } from '../../../models/index.js';
 import {
   earlyStopping,
   fit,
   packageMetrics,
   printLr,
   readClusterEnv,
-  SCHEDULES,
   type Callback,
-  type SkippedCheckpoint,
-  type TrainingJob,
-} from '../../train/index.js';
-import { parseFlags, UsageError, type Command } from '../command.js';
-import { cacheFlag, cacheOption, dataSourceFlags, dataSourceOptions } from '../data-source-flags.js';
-import { fmt, type Output } from '../output.js';
-import { runAsWorker, runLauncher } from './train-distributed.js';
-import { runParameterServer } from './train-ps.js';
-
-const positiveInt = (what = 'a positive integer') =>
-  z.coerce
-    .number({ message: `must be ${what}` })
-    .int(`must be ${what}`)
-    .positive(`must be ${what}`);
-
-const trainFlags = z.object({
-  ...dataSourceFlags,
-  model: z.enum(MODEL_NAMES, { message: `must be one of ${MODEL_NAMES.join(', ')}` }),
-  epochs: positiveInt(),
-  'steps-per-epoch': positiveInt().optional(),
-  'batch-size': positiveInt().default(64),
-  threads: positiveInt().max(256, 'must be at most 256').optional(),
-  seed: z.coerce
-    .number({ message: 'must be an integer' })
-    .int('must be an integer')
-    .min(0, 'must be 0 or more')
-    .default(1),
-  lr: z.coerce
-    .number({ message: 'must be a number' })
-    .positive('must be positive')
-    .max(10, 'must be at most 10')
-    .default(0.001),
-  'lr-schedule': z.enum(['book', 'constant'], { message: 'must be book or constant' }).default('book'),
-  out: z
-    .string({ message: 'is required: the directory for the trained model package' })
-    .min(1, 'must name a directory'),
-  'checkpoint-dir': z.string().min(1, 'must name a directory').optional(),
-  'checkpoint-every': positiveInt().optional(),
-  resume: z.boolean().default(false),
-  'early-stopping': positiveInt('a positive integer (epochs of patience)').optional(),
-  cache: cacheFlag,
-  workers: positiveInt().max(64, 'must be at most 64').optional(),
-  'min-workers': positiveInt().optional(),
-  'max-workers': positiveInt().max(64, 'must be at most 64').optional(),
-  'master-port': z.coerce
-    .number({ message: 'must be a port number' })
-    .int('must be a port number')
-    .min(0, 'must be a port number')
-    .max(65535, 'must be a port number')
-    .default(0),
-  'master-addr': z
-    .string()
-    .min(1, 'must name an address of this host')
-    .refine(
-      (a) => !['0.0.0.0', '::', '[::]'].includes(a),
-      'must be an address of this host that the other hosts reach, not a wildcard: workers hand it to their peers',
-    )
-    .default('127.0.0.1'),
-  'heartbeat-timeout': z.coerce
-    .number({ message: 'must be a number of seconds' })
-    .positive('must be positive')
-    .default(10),
-  'comm-timeout': z.coerce
-    .number({ message: 'must be a number of seconds' })
-    .positive('must be positive')
-    .default(30),
-  'max-restarts': z.coerce
-    .number({ message: 'must be an integer' })
-    .int('must be an integer')
-    .min(0, 'must be 0 or more')
-    .optional(),
-  strategy: z
-    .enum(['allreduce', 'parameter-server'], { message: 'must be allreduce or parameter-server' })
-    .default('allreduce'),
-  ps: positiveInt().max(64, 'must be at most 64').optional(),
-  staleness: z.coerce
-    .number({ message: 'must be an integer' })
-    .int('must be an integer')
-    .min(0, 'must be 0 or more')
-    .optional(),
-});
-
-export type TrainFlags = z.infer<typeof trainFlags>;
+} from '../../../train/index.js';
+import { parseFlags, UsageError, type Command } from '../../command.js';
+import { cacheOption, dataSourceOptions } from '../../data-source-flags.js';
+import { fmt } from '../../output.js';
+import { runAsWorker, runLauncher } from './distributed.js';
+import { trainFlags } from './flags.js';
+import { checkpointDirOf, jobFromFlags, lineageOf, progressCallback, warnSkipped } from './job.js';
+import { runParameterServer } from './ps.js';
 
 export const train: Command = {
   path: ['train'],
@@ -320,90 +235,3 @@ export const train: Command = {
     }
   },
 };
-
-/** Sets libtorch's thread count and describes the job the training flags ask for (data loads lazily). */
-export async function jobFromFlags(
-  f: TrainFlags,
-  workspace: string,
-  threads: number,
-): Promise<{ job: TrainingJob & { test: Dataset<ScaledExample> }; source: ResolvedSource }> {
-  setNumThreads(threads);
-  const source = await resolveFashionMnist({ source: f.source, urlBase: f['url-base'], workspace });
-  const dataOpts = { cache: f.cache, workspace };
-  return {
-    source,
-    job: {
-      name: f.model,
-      spec: bookModelSpec(f.model),
-      classNames: CLASS_NAMES,
-      train: scaledSplit('train', source.train, dataOpts),
-      test: scaledSplit('test', source.test, dataOpts),
-      epochs: f.epochs,
-      stepsPerEpoch: f['steps-per-epoch'],
-      batchSize: f['batch-size'],
-      seed: f.seed,
-      baseLr: f.lr,
-      schedule: SCHEDULES[f['lr-schedule']],
-      scoreKey: workspaceScoreKey(workspace),
-    },
-  };
-}
-
-/** Where a model package's data came from and how it was trained (recorded in its model.json). */
-export function lineageOf(
-  job: TrainingJob & { test: Dataset<ScaledExample> },
-  source: ResolvedSource,
-  f: TrainFlags,
-): Record<string, unknown> {
-  return {
-    dataFingerprint: job.train.fingerprint,
-    testFingerprint: job.test.fingerprint,
-    source: source.kind,
-    trainedAt: new Date().toISOString(),
-    seed: f.seed,
-    lrSchedule: f['lr-schedule'],
-  };
-}
-
-/**
- * --checkpoint-dir, or a folder in the workspace keyed by the resolved output path, the model and the seed:
- * two experiments (say `a/cnn` and `b/cnn`) never share checkpoints. The readable part comes first.
- */
-export function checkpointDirOf(f: TrainFlags, workspace: string, outDir: string): string {
-  if (f['checkpoint-dir'] !== undefined) return resolve(f['checkpoint-dir']);
-  const out = resolve(outDir);
-  const key = createHash('sha256').update(`${out}\n${f.model}\n${f.seed}`).digest('hex').slice(0, 12);
-  return resolve(workspace, 'checkpoints', `${basename(out) || f.model}-${f.model}-seed${f.seed}-${key}`);
-}
-
-/** Says, on stderr, that resuming passed over a checkpoint that does not validate (an event with --json). */
-export function warnSkipped(out: Output, s: SkippedCheckpoint): void {
-  if (out.json) out.event({ event: 'checkpoint-skipped', path: s.path, reason: s.reason });
-  else out.info(`resume: skipping ${s.path}: ${s.reason}`);
-}
-
-/** Keras-like progress: a bar per epoch on a terminal, JSON lines otherwise. */
-export function progressCallback(out: Output, epochs: number): Callback {
-  let bar = out.progress('epoch');
-  return {
-    onEpochBegin(epoch) {
-      bar = out.progress(`epoch ${epoch + 1}/${epochs}`);
-    },
-    onStepEnd(l) {
-      const detail = `loss ${l.loss.toFixed(4)} acc ${l.accuracy.toFixed(4)} ${Math.round(l.imagesPerSecond)} img/s`;
-      bar.update(l.step, l.stepsPerEpoch, detail, {
-        epoch: l.epoch + 1,
-        loss: l.loss,
-        accuracy: l.accuracy,
-        imagesPerSecond: l.imagesPerSecond,
-      });
-    },
-    onEpochEnd(l) {
-      if (out.interactive) {
-        out.info(
-          `epoch ${l.epoch + 1}/${epochs}: loss ${l.loss.toFixed(4)} acc ${l.accuracy.toFixed(4)} val_loss ${fmt(l.valLoss)} val_acc ${fmt(l.valAccuracy)} (${l.seconds.toFixed(1)} s)`,
-        );
-      } else out.event({ event: 'epoch', ...l, epoch: l.epoch + 1 });
-    },
-  };
-}

@@ -1,18 +1,19 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { threadBudget } from '../../engine/index.js';
+import { threadBudget } from '../../../engine/index.js';
 import {
   JOB_SECRET_ENV,
   launchWorkers,
   runWorker,
   type ClusterEnv,
   type DistributedResult,
-} from '../../train/index.js';
-import { UsageError, type CommandContext } from '../command.js';
-import { fmt } from '../output.js';
-import { childArgv, relayProgress } from '../relaunch.js';
-import { noticeWait } from '../wait-notice.js';
-import { checkpointDirOf, jobFromFlags, lineageOf, progressCallback, type TrainFlags } from './train.js';
+} from '../../../train/index.js';
+import { UsageError, type CommandContext } from '../../command.js';
+import { fmt } from '../../output.js';
+import { childArgv, relayProgress } from '../../relaunch.js';
+import { noticeWait } from '../../wait-notice.js';
+import { checkpointDirOf, jobFromFlags, lineageOf, progressCallback } from './job.js';
+import type { TrainFlags } from './flags.js';
 
 /** Flags that configure the launcher itself and are not passed on to the workers it starts. */
 const LAUNCHER_ONLY = ['workers', 'min-workers', 'max-workers', 'master-port', 'master-addr', 'max-restarts'];

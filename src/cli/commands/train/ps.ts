@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createModel, setNumThreads, threadBudget } from '../../engine/index.js';
-import { bookModelSpec } from '../../models/index.js';
-import { SCHEDULES } from '../../train/index.js';
+import { createModel, setNumThreads, threadBudget } from '../../../engine/index.js';
+import { bookModelSpec } from '../../../models/index.js';
+import { SCHEDULES } from '../../../train/index.js';
 import {
   launchParameterServer,
   partitionParameters,
@@ -14,11 +14,12 @@ import {
   type PsResult,
   type PsRole,
   type TensorSlot,
-} from '../../train/index.js';
-import { UsageError, type CommandContext } from '../command.js';
-import { fmt } from '../output.js';
-import { childArgv, relayProgress } from '../relaunch.js';
-import { jobFromFlags, lineageOf, progressCallback, type TrainFlags } from './train.js';
+} from '../../../train/index.js';
+import { UsageError, type CommandContext } from '../../command.js';
+import { fmt } from '../../output.js';
+import { childArgv, relayProgress } from '../../relaunch.js';
+import { jobFromFlags, lineageOf, progressCallback } from './job.js';
+import type { TrainFlags } from './flags.js';
 
 /** Flags of the launcher that its role processes must not see (they get roles and threads by env). */
 const LAUNCHER_ONLY = [
