@@ -8,7 +8,7 @@ import { call, pixelRows, publishNew, startServer, tempDir } from './fixtures.js
 const rows = pixelRows(new Uint8Array(784).fill(120));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -25,7 +25,7 @@ describe('version pickup without a restart', () => {
     tmp.cleanup();
   });
 
-  it('swaps in a newly published version while requests keep succeeding', async () => {
+  it('swaps in a newly published version while requests keep succeeding', { timeout: 300_000 }, async () => {
     await publishNew(repo, 'fmnist', 1, tmp.dir);
     const { server, url } = await startServer({ repo, name: 'fmnist' });
     servers.push(server);
@@ -37,15 +37,20 @@ describe('version pickup without a restart', () => {
         statuses.push(r.status);
       }
     })();
-    await sleep(100);
-    await publishNew(repo, 'fmnist', 2, tmp.dir);
-    await until('version 2', async () => {
-      const m = await call(`${url}/v1/models/fmnist/metadata`);
-      return (m.body.model_spec as { version: string }).version === '2';
-    });
-    await sleep(100);
-    stop = true;
-    await load;
+    try {
+      // Requests are answered before the swap and after it (counted, not timed: 100 ms sleeps were).
+      await until('answers before the swap', async () => statuses.length >= 3);
+      await publishNew(repo, 'fmnist', 2, tmp.dir);
+      await until('version 2', async () => {
+        const m = await call(`${url}/v1/models/fmnist/metadata`);
+        return (m.body.model_spec as { version: string }).version === '2';
+      });
+      const atSwap = statuses.length;
+      await until('answers after the swap', async () => statuses.length >= atSwap + 3);
+    } finally {
+      stop = true;
+      await load;
+    }
     assert.ok(statuses.length > 5);
     assert.deepEqual(new Set(statuses), new Set([200]));
     const v2 = await call(`${url}/v2/models/fmnist`);
@@ -74,39 +79,51 @@ describe('version pickup without a restart', () => {
     ]);
   });
 
-  it('is live but not ready until the first version appears, then becomes ready', async () => {
-    const server = new ModelServer({ repo, name: 'later', port: 0, pollMs: 100 });
-    servers.push(server);
-    const url = await server.listen();
-    assert.equal((await call(`${url}/v2/health/live`)).status, 200);
-    assert.equal((await call(`${url}/v2/health/ready`)).status, 503);
-    const early = await call(`${url}/v1/models/later:predict`, { instances: [rows] });
-    assert.equal(early.status, 503);
-    assert.match(early.body.error as string, /no version loaded yet/);
-    await publishNew(repo, 'later', 4, tmp.dir);
-    await until('readiness', async () => (await call(`${url}/v2/health/ready`)).status === 200);
-    assert.equal((await call(`${url}/v1/models/later:predict`, { instances: [rows] })).status, 200);
-  });
+  it(
+    'is live but not ready until the first version appears, then becomes ready',
+    { timeout: 300_000 },
+    async () => {
+      const server = new ModelServer({ repo, name: 'later', port: 0, pollMs: 100 });
+      servers.push(server);
+      const url = await server.listen();
+      assert.equal((await call(`${url}/v2/health/live`)).status, 200);
+      assert.equal((await call(`${url}/v2/health/ready`)).status, 503);
+      const early = await call(`${url}/v1/models/later:predict`, { instances: [rows] });
+      assert.equal(early.status, 503);
+      assert.match(early.body.error as string, /no version loaded yet/);
+      await publishNew(repo, 'later', 4, tmp.dir);
+      await until('readiness', async () => (await call(`${url}/v2/health/ready`)).status === 200);
+      assert.equal((await call(`${url}/v1/models/later:predict`, { instances: [rows] })).status, 200);
+    },
+  );
 
-  it('keeps serving the old version when a new one is broken, and reports it', async () => {
-    await publishNew(repo, 'sturdy', 5, tmp.dir);
-    const events: string[] = [];
-    const { server, url } = await startServer({ repo, name: 'sturdy', onEvent: (e) => events.push(e.event) });
-    servers.push(server);
-    await mkdir(join(repo, 'sturdy', '2'));
-    await writeFile(join(repo, 'sturdy', '2', 'model.json'), '{"not": "a package"}');
-    await until('the failure', async () => events.includes('version_failed'));
-    assert.equal((await call(`${url}/v1/models/sturdy:predict`, { instances: [rows] })).status, 200);
-    const status = await call(`${url}/v1/models/sturdy`);
-    const broken = (
-      status.body.model_version_status as {
-        version: string;
-        state: string;
-        status: { error_message: string };
-      }[]
-    )[0];
-    assert.equal(broken?.version, '2');
-    assert.equal(broken?.state, 'END');
-    assert.match(broken?.status.error_message ?? '', /model\.json/);
-  });
+  it(
+    'keeps serving the old version when a new one is broken, and reports it',
+    { timeout: 300_000 },
+    async () => {
+      await publishNew(repo, 'sturdy', 5, tmp.dir);
+      const events: string[] = [];
+      const { server, url } = await startServer({
+        repo,
+        name: 'sturdy',
+        onEvent: (e) => events.push(e.event),
+      });
+      servers.push(server);
+      await mkdir(join(repo, 'sturdy', '2'));
+      await writeFile(join(repo, 'sturdy', '2', 'model.json'), '{"not": "a package"}');
+      await until('the failure', async () => events.includes('version_failed'));
+      assert.equal((await call(`${url}/v1/models/sturdy:predict`, { instances: [rows] })).status, 200);
+      const status = await call(`${url}/v1/models/sturdy`);
+      const broken = (
+        status.body.model_version_status as {
+          version: string;
+          state: string;
+          status: { error_message: string };
+        }[]
+      )[0];
+      assert.equal(broken?.version, '2');
+      assert.equal(broken?.state, 'END');
+      assert.match(broken?.status.error_message ?? '', /model\.json/);
+    },
+  );
 });
