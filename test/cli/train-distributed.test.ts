@@ -9,8 +9,17 @@ import { CLI, runCli } from './run-cli.js';
 
 const tmp = tempDir();
 const procs: ChildProcess[] = [];
+/** Workers the tests froze or killed themselves: a frozen one outlives its launcher unless killed here. */
+const victims: number[] = [];
 after(() => {
   for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
+  for (const pid of victims) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
   tmp.cleanup();
 });
 const hasData = existsSync(join(DEBIAN_DIR, 'train-images-idx3-ubyte.gz'));
@@ -75,77 +84,85 @@ describe(
   'distml train --workers (allreduce over Gloo)',
   { skip: !hasData && 'dataset-fashion-mnist not installed' },
   () => {
-    it('2 workers train in sync: identical replicas, disjoint shards, per-worker compute/communication split', async () => {
-      const out = join(tmp.dir, 'two');
-      const { done } = launch([
-        '--model',
-        'cnn',
-        '--epochs',
-        '2',
-        '--steps-per-epoch',
-        '20',
-        '--workers',
-        '2',
-        '--out',
-        out,
-      ]);
-      const { code, result } = await done;
-      assert.equal(code, 0);
-      assert.equal(result.steps, 40);
-      assert.equal(result.worldSizeAtEnd, 2);
-      assert.deepEqual(
-        result.replicaChecks.map((c) => c.identical),
-        [true, true],
-      );
-      assert.equal(result.workers.length, 2);
-      for (const w of result.workers) {
-        assert.equal(w.steps, 40);
-        assert.ok(w.computeSeconds > 0 && w.commSeconds > 0 && w.bytesSent > 0);
-      }
-      assert.ok(existsSync(join(out, 'model.json')), 'the chief saved the model');
-    });
-
-    it('survives SIGKILL of one of 3 workers mid-epoch, finishes with 2, reaches 0.88 after 3 epochs', async (t) => {
-      let killed = false;
-      const { done } = launch(
-        [
+    it(
+      '2 workers train in sync: identical replicas, disjoint shards, per-worker compute/communication split',
+      { timeout: 600_000 },
+      async () => {
+        const out = join(tmp.dir, 'two');
+        const { done } = launch([
           '--model',
           'cnn',
           '--epochs',
-          '3',
-          // Global batch 3 x 32, then 2 x 32: enough optimizer steps in 3 epochs for the book's CNN.
-          '--batch-size',
-          '32',
+          '2',
+          '--steps-per-epoch',
+          '20',
           '--workers',
-          '3',
-          '--min-workers',
           '2',
           '--out',
-          join(tmp.dir, 'kill'),
-        ],
-        (e, child) => {
-          if (!killed && e['event'] === 'progress' && Number(e['done']) >= 100) {
-            killed = true;
-            const victim = workerPids(child.pid as number)[1];
-            if (victim) process.kill(victim, 'SIGKILL');
-          }
-        },
-      );
-      const { code, result } = await done;
-      assert.equal(code, 0);
-      assert.ok(killed);
-      assert.equal(result.worldSizeAtEnd, 2);
-      assert.equal(result.epochs, 3);
-      t.diagnostic(`test accuracy ${result.testAccuracy}, ${result.steps} steps`);
-      assert.ok(result.testAccuracy >= 0.88, `test accuracy ${result.testAccuracy}`);
-      assert.equal(result.membershipChanges.length, 1);
-      assert.equal(result.membershipChanges[0]?.from, 3);
-      assert.equal(result.membershipChanges[0]?.to, 2);
-      assert.match(result.membershipChanges[0]?.reason ?? '', /killed by SIGKILL/);
-      assert.ok(result.replicaChecks.every((c) => c.identical));
-    });
+          out,
+        ]);
+        const { code, result } = await done;
+        assert.equal(code, 0);
+        assert.equal(result.steps, 40);
+        assert.equal(result.worldSizeAtEnd, 2);
+        assert.deepEqual(
+          result.replicaChecks.map((c) => c.identical),
+          [true, true],
+        );
+        assert.equal(result.workers.length, 2);
+        for (const w of result.workers) {
+          assert.equal(w.steps, 40);
+          assert.ok(w.computeSeconds > 0 && w.commSeconds > 0 && w.bytesSent > 0);
+        }
+        assert.ok(existsSync(join(out, 'model.json')), 'the chief saved the model');
+      },
+    );
 
-    it('drops a frozen (SIGSTOP) worker within 30 s and goes on', async () => {
+    it(
+      'survives SIGKILL of one of 3 workers mid-epoch, finishes with 2, reaches 0.88 after 3 epochs',
+      { timeout: 1_800_000 },
+      async (t) => {
+        let killed = false;
+        const { done } = launch(
+          [
+            '--model',
+            'cnn',
+            '--epochs',
+            '3',
+            // Global batch 3 x 32, then 2 x 32: enough optimizer steps in 3 epochs for the book's CNN.
+            '--batch-size',
+            '32',
+            '--workers',
+            '3',
+            '--min-workers',
+            '2',
+            '--out',
+            join(tmp.dir, 'kill'),
+          ],
+          (e, child) => {
+            if (!killed && e['event'] === 'progress' && Number(e['done']) >= 100) {
+              killed = true;
+              const victim = workerPids(child.pid as number)[1];
+              if (victim) process.kill(victim, 'SIGKILL');
+            }
+          },
+        );
+        const { code, result } = await done;
+        assert.equal(code, 0);
+        assert.ok(killed);
+        assert.equal(result.worldSizeAtEnd, 2);
+        assert.equal(result.epochs, 3);
+        t.diagnostic(`test accuracy ${result.testAccuracy}, ${result.steps} steps`);
+        assert.ok(result.testAccuracy >= 0.88, `test accuracy ${result.testAccuracy}`);
+        assert.equal(result.membershipChanges.length, 1);
+        assert.equal(result.membershipChanges[0]?.from, 3);
+        assert.equal(result.membershipChanges[0]?.to, 2);
+        assert.match(result.membershipChanges[0]?.reason ?? '', /killed by SIGKILL/);
+        assert.ok(result.replicaChecks.every((c) => c.identical));
+      },
+    );
+
+    it('drops a frozen (SIGSTOP) worker within 30 s and goes on', { timeout: 600_000 }, async () => {
       let stoppedAt = 0;
       let stoppedPid = 0;
       const { done, events } = launch(
@@ -168,6 +185,7 @@ describe(
         (e, child) => {
           if (!stoppedAt && e['event'] === 'progress' && Number(e['done']) >= 10) {
             stoppedPid = workerPids(child.pid as number)[2] ?? 0;
+            victims.push(stoppedPid);
             process.kill(stoppedPid, 'SIGSTOP');
             stoppedAt = Date.now();
           }
@@ -189,77 +207,81 @@ describe(
       assert.equal(result.worldSizeAtEnd, 2);
     });
 
-    it('admits a worker started later by hand (MASTER_ADDR/MASTER_PORT) and trains it', async () => {
-      let joiner: ChildProcess | undefined;
-      let port = 0;
-      const { done, events } = launch(
-        [
-          '--model',
-          'cnn',
-          '--epochs',
-          '2',
-          '--steps-per-epoch',
-          '80',
-          '--workers',
-          '2',
-          '--max-workers',
-          '3',
-          '--out',
-          join(tmp.dir, 'join'),
-        ],
-        (e) => {
-          if (e['event'] === 'rendezvous') port = Number(e['masterPort']);
-          // Join once training is under way, so the newcomer is admitted at a step boundary.
-          if (!joiner && e['event'] === 'progress' && Number(e['done']) >= 10) {
-            joiner = spawn(
-              process.execPath,
-              [
-                CLI,
-                'train',
-                '--json',
-                '--workspace',
-                join(tmp.dir, 'ws'),
-                '--model',
-                'cnn',
-                '--epochs',
-                '2',
-                '--steps-per-epoch',
-                '80',
-                '--out',
-                join(tmp.dir, 'join'),
-                '--threads',
-                '1',
-              ],
-              {
-                env: {
-                  ...process.env,
-                  MASTER_ADDR: '127.0.0.1',
-                  MASTER_PORT: String(port),
-                  DISTML_ELASTIC: '1',
+    it(
+      'admits a worker started later by hand (MASTER_ADDR/MASTER_PORT) and trains it',
+      { timeout: 600_000 },
+      async () => {
+        let joiner: ChildProcess | undefined;
+        let port = 0;
+        const { done, events } = launch(
+          [
+            '--model',
+            'cnn',
+            '--epochs',
+            '2',
+            '--steps-per-epoch',
+            '80',
+            '--workers',
+            '2',
+            '--max-workers',
+            '3',
+            '--out',
+            join(tmp.dir, 'join'),
+          ],
+          (e) => {
+            if (e['event'] === 'rendezvous') port = Number(e['masterPort']);
+            // Join once training is under way, so the newcomer is admitted at a step boundary.
+            if (!joiner && e['event'] === 'progress' && Number(e['done']) >= 10) {
+              joiner = spawn(
+                process.execPath,
+                [
+                  CLI,
+                  'train',
+                  '--json',
+                  '--workspace',
+                  join(tmp.dir, 'ws'),
+                  '--model',
+                  'cnn',
+                  '--epochs',
+                  '2',
+                  '--steps-per-epoch',
+                  '80',
+                  '--out',
+                  join(tmp.dir, 'join'),
+                  '--threads',
+                  '1',
+                ],
+                {
+                  env: {
+                    ...process.env,
+                    MASTER_ADDR: '127.0.0.1',
+                    MASTER_PORT: String(port),
+                    DISTML_ELASTIC: '1',
+                  },
+                  stdio: 'ignore',
                 },
-                stdio: 'ignore',
-              },
-            );
-            procs.push(joiner);
-          }
-        },
-      );
-      const { code, result } = await done;
-      assert.equal(code, 0);
-      const grew = result.membershipChanges.find((c) => c.to === 3);
-      assert.ok(
-        grew,
-        `the group grew to 3: ${JSON.stringify(events.filter((e) => e['event'] === 'membership'))}`,
-      );
-      assert.match(grew.reason, /joined/);
-      assert.equal(result.worldSizeAtEnd, 3);
-      assert.ok(
-        result.workers.length === 3 && result.workers.every((w) => w.steps > 0),
-        'the newcomer trained',
-      );
-    });
+              );
+              procs.push(joiner);
+            }
+          },
+        );
+        const { code, result } = await done;
+        assert.equal(code, 0);
+        const grew = result.membershipChanges.find((c) => c.to === 3);
+        assert.ok(
+          grew,
+          `the group grew to 3: ${JSON.stringify(events.filter((e) => e['event'] === 'membership'))}`,
+        );
+        assert.match(grew.reason, /joined/);
+        assert.equal(result.worldSizeAtEnd, 3);
+        assert.ok(
+          result.workers.length === 3 && result.workers.every((w) => w.steps > 0),
+          'the newcomer trained',
+        );
+      },
+    );
 
-    it('rejects inconsistent worker counts', async () => {
+    it('rejects inconsistent worker counts', { timeout: 120_000 }, async () => {
       const r = await runCli([
         'train',
         '--model',
