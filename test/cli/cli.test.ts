@@ -70,7 +70,7 @@ describe('distml CLI', () => {
 
   it(
     'data prepare --json reports the real Fashion-MNIST',
-    { skip: !hasDebianData && 'dataset-fashion-mnist not installed' },
+    { skip: !hasDebianData && 'dataset-fashion-mnist not installed', timeout: 600_000 },
     async () => {
       const r = await runCli(['data', 'prepare', '--json', '--cache', 'none'], {
         DISTML_HOME: join(tmp.dir, 'ws-real'),

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { DEBIAN_DIR } from '../../src/data/index.js';
 import { tempDir } from '../data/fixtures.js';
-import { CLI, runCli } from './run-cli.js';
+import { CLI, owned, runCli } from './run-cli.js';
 
 const tmp = tempDir();
 const procs: ChildProcess[] = [];
@@ -40,10 +40,10 @@ function launch(
   args: string[],
   onEvent: (e: Record<string, unknown>, child: ChildProcess) => void = () => undefined,
 ) {
-  const child = spawn(
-    process.execPath,
-    [CLI, 'train', '--json', '--workspace', join(tmp.dir, 'ws'), ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+  const child = owned(
+    spawn(process.execPath, [CLI, 'train', '--json', '--workspace', join(tmp.dir, 'ws'), ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
   );
   procs.push(child);
   let stdout = '';

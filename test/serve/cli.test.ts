@@ -3,12 +3,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
-import { CLI } from '../cli/run-cli.js';
+import { CLI, owned } from '../cli/run-cli.js';
 import { bookRequest, call, encodeJpeg, fashionImage, publishNew, tempDir } from './fixtures.js';
 
 /** Starts `distml serve` and resolves with the child and the URL from its listening line. */
 async function serve(args: string[]): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
-  const child = spawn(process.execPath, [CLI, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = owned(
+    spawn(process.execPath, [CLI, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] }),
+  );
   let err = '';
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
   const lines = createInterface({ input: child.stdout! });

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { CLI } from '../../cli/run-cli.js';
+import { CLI, owned } from '../../cli/run-cli.js';
 import { publishNew, tempDir } from '../fixtures.js';
 
 /** A temp repository with `fmnist` and `fmnist-2` (different weights); `cleanup` removes it. */
@@ -32,9 +32,11 @@ const exited = (child: ChildProcess) =>
 
 /** Starts `distml serve --port 0 --json ARGS` and waits for its listening line (and readiness unless told). */
 export async function startGateway(args: string[], waitReady = true): Promise<RunningGateway> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--json', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = owned(
+    spawn(process.execPath, [CLI, 'serve', '--port', '0', '--json', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
   let err = '';
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
   const stop = async () => {

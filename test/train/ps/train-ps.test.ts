@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { DEBIAN_DIR } from '../../../src/data/index.js';
 import { tempDir } from '../../data/fixtures.js';
-import { CLI, runCli } from '../../cli/run-cli.js';
+import { CLI, owned, runCli } from '../../cli/run-cli.js';
 import { writeLearnableDataset } from './fixtures.js';
 
 const tmp = tempDir('distml-ps-');
@@ -135,7 +135,7 @@ describe('distml train --strategy parameter-server', () => {
         ],
         { stdio: ['ignore', 'pipe', 'pipe'] },
       );
-      launchers.push(child);
+      launchers.push(owned(child));
       let stdout = '';
       let stderr = '';
       const pids = new Set<number>();
@@ -193,7 +193,7 @@ describe('distml train --strategy parameter-server', () => {
       const child = spawn(process.execPath, [CLI, ...args, '--out', join(tmp.dir, 'dies'), '--json'], {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
-      launchers.push(child);
+      launchers.push(owned(child));
       let stdout = '';
       let killed: number[] = [];
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
