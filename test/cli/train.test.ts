@@ -130,66 +130,62 @@ describe('distml train / evaluate / models', () => {
     }
   });
 
-  it(
-    'trains all three models on a small directory, saves packages, and evaluates them',
-    { timeout: 600_000 },
-    async () => {
-      const data = join(tmp.dir, 'data');
-      mkdirSync(data);
-      writeDataset(data, 200, 40);
-      const ws = join(tmp.dir, 'ws');
-      for (const model of ['cnn', 'dropout', 'batch_norm']) {
-        const out = join(tmp.dir, `m-${model}`);
-        const r = await runCli([
-          'train',
-          '--model',
-          model,
-          '--epochs',
-          '2',
-          '--steps-per-epoch',
-          '3',
-          '--batch-size',
-          '16',
-          '--source',
-          data,
-          '--out',
-          out,
-          '--workspace',
-          ws,
-          '--json',
-          '--threads',
-          '1',
-        ]);
-        assert.equal(r.code, 0, r.stderr);
-        const rep = JSON.parse(r.stdout) as TrainReport;
-        assert.equal(rep.model, model);
-        assert.equal(rep.epochs, 2);
-        assert.equal(rep.steps, 6);
-        assert.equal(rep.path, out);
-        assert.ok(rep.testAccuracy >= 0 && rep.testAccuracy <= 1);
-        assert.ok(existsSync(join(out, 'model.json')) && existsSync(join(out, 'weights.safetensors')));
-        const lines = r.stderr
-          .trim()
-          .split('\n')
-          .map((l) => JSON.parse(l) as { event: string });
-        assert.ok(
-          lines.some((l) => l.event === 'epoch'),
-          'JSON-line progress on stderr',
-        );
-        const ev = await runCli(['evaluate', out, '--source', data, '--workspace', ws, '--json']);
-        assert.equal(ev.code, 0, ev.stderr);
-        const e = JSON.parse(ev.stdout) as { testAccuracy: number; count: number };
-        assert.equal(e.count, 40);
-        assert.ok(
-          Math.abs(e.testAccuracy - rep.testAccuracy) < 1e-9,
-          'evaluate agrees with the final validation',
-        );
-      }
-      const missing = await runCli(['evaluate', join(tmp.dir, 'nope')]);
-      assert.equal(missing.code, 1);
-      assert.match(missing.stderr, /no model package at .*nope/);
-    },
-  );
+  it('trains all three models on a small directory, saves packages, and evaluates them', async () => {
+    const data = join(tmp.dir, 'data');
+    mkdirSync(data);
+    writeDataset(data, 200, 40);
+    const ws = join(tmp.dir, 'ws');
+    for (const model of ['cnn', 'dropout', 'batch_norm']) {
+      const out = join(tmp.dir, `m-${model}`);
+      const r = await runCli([
+        'train',
+        '--model',
+        model,
+        '--epochs',
+        '2',
+        '--steps-per-epoch',
+        '3',
+        '--batch-size',
+        '16',
+        '--source',
+        data,
+        '--out',
+        out,
+        '--workspace',
+        ws,
+        '--json',
+        '--threads',
+        '1',
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const rep = JSON.parse(r.stdout) as TrainReport;
+      assert.equal(rep.model, model);
+      assert.equal(rep.epochs, 2);
+      assert.equal(rep.steps, 6);
+      assert.equal(rep.path, out);
+      assert.ok(rep.testAccuracy >= 0 && rep.testAccuracy <= 1);
+      assert.ok(existsSync(join(out, 'model.json')) && existsSync(join(out, 'weights.safetensors')));
+      const lines = r.stderr
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { event: string });
+      assert.ok(
+        lines.some((l) => l.event === 'epoch'),
+        'JSON-line progress on stderr',
+      );
+      const ev = await runCli(['evaluate', out, '--source', data, '--workspace', ws, '--json']);
+      assert.equal(ev.code, 0, ev.stderr);
+      const e = JSON.parse(ev.stdout) as { testAccuracy: number; count: number };
+      assert.equal(e.count, 40);
+      assert.ok(
+        Math.abs(e.testAccuracy - rep.testAccuracy) < 1e-9,
+        'evaluate agrees with the final validation',
+      );
+    }
+    const missing = await runCli(['evaluate', join(tmp.dir, 'nope')]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /no model package at .*nope/);
+  });
 
   it(
     'the book CNN reaches 0.83 test accuracy after one epoch of the real data',

@@ -36,35 +36,31 @@ describe(
       tmp.cleanup();
     });
 
-    it(
-      'posts inference-input.json (a JPEG as image_bytes.b64) and gets {"predictions": [[10 probabilities]]}',
-      { timeout: 300_000 },
-      async () => {
-        const repo = join(tmp.dir, 'repo');
-        await publishNew(repo, 'fashion-mnist', 3, tmp.dir);
-        const { server, url } = await startServer({ repo, name: 'fashion-mnist' });
-        stop = () => server.stop();
-        writeFileSync(
-          join(tmp.dir, 'inference-input.json'),
-          JSON.stringify(bookRequest(encodeJpeg(await fashionImage()))),
-        );
-        writeFileSync(join(tmp.dir, 'client.py'), LISTING_9_25);
-        // The server runs in this process: the client must run asynchronously, not with spawnSync.
-        const child = owned(
-          spawn(PYTHON, ['client.py', url], { cwd: tmp.dir, stdio: ['ignore', 'pipe', 'pipe'] }),
-        );
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-        assert.equal(code, 0, stderr);
-        const reply = JSON.parse(stdout) as { predictions: number[][] };
-        assert.equal(reply.predictions.length, 1);
-        assert.equal(reply.predictions[0]!.length, 10);
-        const sum = reply.predictions[0]!.reduce((a, b) => a + b, 0);
-        assert.ok(Math.abs(sum - 1) < 1e-4, `probabilities sum to ${sum}`);
-      },
-    );
+    it('posts inference-input.json (a JPEG as image_bytes.b64) and gets {"predictions": [[10 probabilities]]}', async () => {
+      const repo = join(tmp.dir, 'repo');
+      await publishNew(repo, 'fashion-mnist', 3, tmp.dir);
+      const { server, url } = await startServer({ repo, name: 'fashion-mnist' });
+      stop = () => server.stop();
+      writeFileSync(
+        join(tmp.dir, 'inference-input.json'),
+        JSON.stringify(bookRequest(encodeJpeg(await fashionImage()))),
+      );
+      writeFileSync(join(tmp.dir, 'client.py'), LISTING_9_25);
+      // The server runs in this process: the client must run asynchronously, not with spawnSync.
+      const child = owned(
+        spawn(PYTHON, ['client.py', url], { cwd: tmp.dir, stdio: ['ignore', 'pipe', 'pipe'] }),
+      );
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      assert.equal(code, 0, stderr);
+      const reply = JSON.parse(stdout) as { predictions: number[][] };
+      assert.equal(reply.predictions.length, 1);
+      assert.equal(reply.predictions[0]!.length, 10);
+      const sum = reply.predictions[0]!.reduce((a, b) => a + b, 0);
+      assert.ok(Math.abs(sum - 1) < 1e-4, `probabilities sum to ${sum}`);
+    });
   },
 );

@@ -59,39 +59,35 @@ describe('distml serve (a real server process)', () => {
     tmp.cleanup();
   });
 
-  it(
-    'prints a listening line, serves the book request, and on SIGTERM drains the request in flight, exit 0',
-    { timeout: 300_000 },
-    async () => {
-      await publishNew(repo, 'fmnist', 3, tmp.dir);
-      // A long batching delay keeps the request queued while we send SIGTERM, once the server has it.
-      const s = await serve([
-        '--repo',
-        repo,
-        '--model',
-        'fmnist',
-        '--port',
-        '0',
-        '--max-delay-ms',
-        '5000',
-        '--json',
-      ]);
-      children.push(s.child);
-      await ready(s.url);
-      const body = bookRequest(encodeJpeg(await fashionImage()));
-      const inFlight = call(`${s.url}/v1/models/fmnist:predict`, body);
-      const inFlight2 = async () =>
-        /distml_requests_in_flight (\d+)/.exec(await (await fetch(`${s.url}/metrics`)).text())?.[1] === '2';
-      await until('the request in flight (with this metrics request)', inFlight2);
-      s.child.kill('SIGTERM');
-      const r = await inFlight;
-      assert.equal(r.status, 200);
-      assert.equal((r.body.predictions as unknown[]).length, 1);
-      assert.equal(await exited(s.child), 0);
-      assert.match(s.stderr(), /"event":"stopped"/);
-      await assert.rejects(fetch(`${s.url}/v2/health/live`));
-    },
-  );
+  it('prints a listening line, serves the book request, and on SIGTERM drains the request in flight, exit 0', async () => {
+    await publishNew(repo, 'fmnist', 3, tmp.dir);
+    // A long batching delay keeps the request queued while we send SIGTERM, once the server has it.
+    const s = await serve([
+      '--repo',
+      repo,
+      '--model',
+      'fmnist',
+      '--port',
+      '0',
+      '--max-delay-ms',
+      '5000',
+      '--json',
+    ]);
+    children.push(s.child);
+    await ready(s.url);
+    const body = bookRequest(encodeJpeg(await fashionImage()));
+    const inFlight = call(`${s.url}/v1/models/fmnist:predict`, body);
+    const inFlight2 = async () =>
+      /distml_requests_in_flight (\d+)/.exec(await (await fetch(`${s.url}/metrics`)).text())?.[1] === '2';
+    await until('the request in flight (with this metrics request)', inFlight2);
+    s.child.kill('SIGTERM');
+    const r = await inFlight;
+    assert.equal(r.status, 200);
+    assert.equal((r.body.predictions as unknown[]).length, 1);
+    assert.equal(await exited(s.child), 0);
+    assert.match(s.stderr(), /"event":"stopped"/);
+    await assert.rejects(fetch(`${s.url}/v2/health/live`));
+  });
 
   it('exits 2 naming the flag on bad usage', async () => {
     const child = spawn(process.execPath, [CLI, 'serve', '--repo', repo, '--model', 'x', '--port', 'abc'], {

@@ -25,7 +25,7 @@ describe('version pickup without a restart', () => {
     tmp.cleanup();
   });
 
-  it('swaps in a newly published version while requests keep succeeding', { timeout: 300_000 }, async () => {
+  it('swaps in a newly published version while requests keep succeeding', async () => {
     await publishNew(repo, 'fmnist', 1, tmp.dir);
     const { server, url } = await startServer({ repo, name: 'fmnist' });
     servers.push(server);
@@ -79,51 +79,43 @@ describe('version pickup without a restart', () => {
     ]);
   });
 
-  it(
-    'is live but not ready until the first version appears, then becomes ready',
-    { timeout: 300_000 },
-    async () => {
-      const server = new ModelServer({ repo, name: 'later', port: 0, pollMs: 100 });
-      servers.push(server);
-      const url = await server.listen();
-      assert.equal((await call(`${url}/v2/health/live`)).status, 200);
-      assert.equal((await call(`${url}/v2/health/ready`)).status, 503);
-      const early = await call(`${url}/v1/models/later:predict`, { instances: [rows] });
-      assert.equal(early.status, 503);
-      assert.match(early.body.error as string, /no version loaded yet/);
-      await publishNew(repo, 'later', 4, tmp.dir);
-      await until('readiness', async () => (await call(`${url}/v2/health/ready`)).status === 200);
-      assert.equal((await call(`${url}/v1/models/later:predict`, { instances: [rows] })).status, 200);
-    },
-  );
+  it('is live but not ready until the first version appears, then becomes ready', async () => {
+    const server = new ModelServer({ repo, name: 'later', port: 0, pollMs: 100 });
+    servers.push(server);
+    const url = await server.listen();
+    assert.equal((await call(`${url}/v2/health/live`)).status, 200);
+    assert.equal((await call(`${url}/v2/health/ready`)).status, 503);
+    const early = await call(`${url}/v1/models/later:predict`, { instances: [rows] });
+    assert.equal(early.status, 503);
+    assert.match(early.body.error as string, /no version loaded yet/);
+    await publishNew(repo, 'later', 4, tmp.dir);
+    await until('readiness', async () => (await call(`${url}/v2/health/ready`)).status === 200);
+    assert.equal((await call(`${url}/v1/models/later:predict`, { instances: [rows] })).status, 200);
+  });
 
-  it(
-    'keeps serving the old version when a new one is broken, and reports it',
-    { timeout: 300_000 },
-    async () => {
-      await publishNew(repo, 'sturdy', 5, tmp.dir);
-      const events: string[] = [];
-      const { server, url } = await startServer({
-        repo,
-        name: 'sturdy',
-        onEvent: (e) => events.push(e.event),
-      });
-      servers.push(server);
-      await mkdir(join(repo, 'sturdy', '2'));
-      await writeFile(join(repo, 'sturdy', '2', 'model.json'), '{"not": "a package"}');
-      await until('the failure', async () => events.includes('version_failed'));
-      assert.equal((await call(`${url}/v1/models/sturdy:predict`, { instances: [rows] })).status, 200);
-      const status = await call(`${url}/v1/models/sturdy`);
-      const broken = (
-        status.body.model_version_status as {
-          version: string;
-          state: string;
-          status: { error_message: string };
-        }[]
-      )[0];
-      assert.equal(broken?.version, '2');
-      assert.equal(broken?.state, 'END');
-      assert.match(broken?.status.error_message ?? '', /model\.json/);
-    },
-  );
+  it('keeps serving the old version when a new one is broken, and reports it', async () => {
+    await publishNew(repo, 'sturdy', 5, tmp.dir);
+    const events: string[] = [];
+    const { server, url } = await startServer({
+      repo,
+      name: 'sturdy',
+      onEvent: (e) => events.push(e.event),
+    });
+    servers.push(server);
+    await mkdir(join(repo, 'sturdy', '2'));
+    await writeFile(join(repo, 'sturdy', '2', 'model.json'), '{"not": "a package"}');
+    await until('the failure', async () => events.includes('version_failed'));
+    assert.equal((await call(`${url}/v1/models/sturdy:predict`, { instances: [rows] })).status, 200);
+    const status = await call(`${url}/v1/models/sturdy`);
+    const broken = (
+      status.body.model_version_status as {
+        version: string;
+        state: string;
+        status: { error_message: string };
+      }[]
+    )[0];
+    assert.equal(broken?.version, '2');
+    assert.equal(broken?.state, 'END');
+    assert.match(broken?.status.error_message ?? '', /model\.json/);
+  });
 });

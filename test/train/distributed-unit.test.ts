@@ -63,7 +63,7 @@ describe('distributed training: pieces', () => {
     assert.equal(feed.batchesPerPass(8, 3), 4);
   });
 
-  it('Gloo allreduce and broadcast across two members', { timeout: 300_000 }, async () => {
+  it('Gloo allreduce and broadcast across two members', async () => {
     const server = await Store.connect({ host: '127.0.0.1', port: 0, isServer: true });
     const client = await Store.connect({ host: '127.0.0.1', port: server.port });
     const [g0, g1] = await Promise.all([
@@ -87,54 +87,50 @@ describe('distributed training: pieces', () => {
     await assert.rejects(g0.allreduce(a), /closed/);
   });
 
-  it(
-    'the agent forms generations: start, lost heartbeat, join, stall retry',
-    { timeout: 300_000 },
-    async () => {
-      const store = await Store.connect({ host: '127.0.0.1', port: 0, isServer: true });
-      const gens: { members: string[]; reason: string }[] = [];
-      const dead: string[] = [];
-      const agent = new ElasticAgent({
-        store,
-        initialWorkers: 3,
-        minWorkers: 2,
-        maxWorkers: 3,
-        // Live members beat every ~50 ms: 3 s of silence is a lost worker, never a busy machine's pause.
-        heartbeatTimeoutMs: 3000,
-        pollMs: 50,
-        onChange: (_c, g) => gens.push({ members: g.members, reason: g.reason }),
-        onDead: (id) => dead.push(id),
-      });
-      const run = agent.run();
-      let beats = 0;
-      const join = async (id: string) => store.set(`elastic/join/${await store.add('elastic/joins', 1)}`, id);
-      const beat = (ids: string[]) => Promise.all(ids.map((id) => store.add(`elastic/hb/${id}`, ++beats)));
-      const until = async (cond: () => boolean) => {
-        for (const deadline = Date.now() + 60_000; Date.now() < deadline && !cond();) {
-          await beat(alive);
-          await new Promise((r) => setTimeout(r, 50));
-        }
-        assert.ok(cond());
-      };
-      let alive = ['a', 'b', 'c'];
-      for (const id of alive) await join(id);
-      await until(() => gens.length === 1);
-      assert.deepEqual(gens[0], { members: ['a', 'b', 'c'], reason: 'job started' });
-      alive = ['a', 'c']; // b stops beating
-      await until(() => gens.length === 2);
-      assert.deepEqual(gens[1]?.members, ['a', 'c']);
-      assert.match(gens[1]?.reason ?? '', /worker lost \(b: missed heartbeats/);
-      assert.ok(dead.includes('b'));
-      await join('d');
-      alive = ['a', 'c', 'd'];
-      await until(() => gens.length === 3);
-      assert.deepEqual(gens[2], { members: ['a', 'c', 'd'], reason: 'worker joined (d)' });
-      await store.add('elastic/fault/2', 1);
-      await until(() => gens.length === 4);
-      assert.match(gens[3]?.reason ?? '', /network stall/);
-      assert.equal(agent.changes.length, 3);
-      await store.set('elastic/done', '{"ok":true}');
-      assert.equal(await run, '{"ok":true}');
-    },
-  );
+  it('the agent forms generations: start, lost heartbeat, join, stall retry', async () => {
+    const store = await Store.connect({ host: '127.0.0.1', port: 0, isServer: true });
+    const gens: { members: string[]; reason: string }[] = [];
+    const dead: string[] = [];
+    const agent = new ElasticAgent({
+      store,
+      initialWorkers: 3,
+      minWorkers: 2,
+      maxWorkers: 3,
+      // Live members beat every ~50 ms: 3 s of silence is a lost worker, never a busy machine's pause.
+      heartbeatTimeoutMs: 3000,
+      pollMs: 50,
+      onChange: (_c, g) => gens.push({ members: g.members, reason: g.reason }),
+      onDead: (id) => dead.push(id),
+    });
+    const run = agent.run();
+    let beats = 0;
+    const join = async (id: string) => store.set(`elastic/join/${await store.add('elastic/joins', 1)}`, id);
+    const beat = (ids: string[]) => Promise.all(ids.map((id) => store.add(`elastic/hb/${id}`, ++beats)));
+    const until = async (cond: () => boolean) => {
+      for (const deadline = Date.now() + 60_000; Date.now() < deadline && !cond();) {
+        await beat(alive);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(cond());
+    };
+    let alive = ['a', 'b', 'c'];
+    for (const id of alive) await join(id);
+    await until(() => gens.length === 1);
+    assert.deepEqual(gens[0], { members: ['a', 'b', 'c'], reason: 'job started' });
+    alive = ['a', 'c']; // b stops beating
+    await until(() => gens.length === 2);
+    assert.deepEqual(gens[1]?.members, ['a', 'c']);
+    assert.match(gens[1]?.reason ?? '', /worker lost \(b: missed heartbeats/);
+    assert.ok(dead.includes('b'));
+    await join('d');
+    alive = ['a', 'c', 'd'];
+    await until(() => gens.length === 3);
+    assert.deepEqual(gens[2], { members: ['a', 'c', 'd'], reason: 'worker joined (d)' });
+    await store.add('elastic/fault/2', 1);
+    await until(() => gens.length === 4);
+    assert.match(gens[3]?.reason ?? '', /network stall/);
+    assert.equal(agent.changes.length, 3);
+    await store.set('elastic/done', '{"ok":true}');
+    assert.equal(await run, '{"ok":true}');
+  });
 });

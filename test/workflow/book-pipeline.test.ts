@@ -34,75 +34,65 @@ describe(
       `repo=${join(box.dir, 'repo')}`,
     ];
 
-    it(
-      'trains with 2 workers each, answers predictions before the slowest training ends, ensembles the top 2',
-      { timeout: 1_800_000 },
-      async () => {
-        const r = await cli(args(), { cwd: box.dir });
-        assert.equal(r.code, 0, r.stderr.slice(-3000));
-        const run = runName(r);
-        const { status } = await getRun(box.ws, run);
-        assert.equal(status.phase, 'Succeeded');
-        const nodes = status.nodes;
-        for (const n of [
-          'ingest',
-          'train-cnn',
-          'train-dropout',
-          'train-batch-norm',
-          'serve',
-          'select-top-2',
-          'ensemble',
-          'predict',
-          'predict-ensemble',
-          'summary',
-        ]) {
-          assert.equal(
-            byName(nodes, n)?.phase,
-            'Succeeded',
-            `${n}: ${byName(nodes, n)?.message ?? 'missing'}`,
-          );
-        }
-        assert.equal(byName(nodes, 'hold')?.phase, 'Skipped', 'hold only on a terminal');
-        // Asynchronous steps (book 5.3): the server starts with the trainings, the first published model answers
-        // while a training still runs. The trainings take the pool's 2 cores each, so they run one after another;
-        // the server and the short publish/predict steps take no cores and never queue behind them. Which
-        // training ends first is not fixed (a retried one goes to the back of the queue): predict follows
-        // whichever model is published first.
-        const at = (n: string, k: 'startedAt' | 'finishedAt') => Date.parse(byName(nodes, n)?.[k] ?? '');
-        const timeline = Object.values(nodes)
-          .map(
-            (n) => `${n.displayName} ${n.phase} r${n.retries} ${n.startedAt ?? '-'} → ${n.finishedAt ?? '-'}`,
-          )
-          .join('\n');
-        const firstPublish = Math.min(
-          ...['publish-cnn', 'publish-dropout', 'publish-batch-norm']
-            .filter((n) => byName(nodes, n)?.phase === 'Succeeded')
-            .map((n) => at(n, 'finishedAt')),
-        );
-        assert.ok(at('predict', 'finishedAt') >= firstPublish, `predict waited for a model\n${timeline}`);
-        const lastTrainingEnd = Math.max(
-          ...['train-cnn', 'train-dropout', 'train-batch-norm'].map((n) => at(n, 'finishedAt')),
-        );
-        assert.ok(
-          at('predict', 'finishedAt') < lastTrainingEnd,
-          `answered before the slowest training finished\n${timeline}`,
-        );
-        const predicted = byName(nodes, 'predict')?.outputs?.parameters.find(
-          (p) => p.name === 'count',
-        )?.value;
-        assert.equal(predicted, '8');
-        // --show printed the summary with both URLs and a curl line.
-        assert.match(r.stdout, /test accuracy after training: cnn=0\.\d+ dropout=0\.\d+ batch_norm=0\.\d+/);
-        assert.match(r.stdout, /serving fashion-mnist \(autoscaled\): http:\/\/127\.0\.0\.1:\d+/);
-        assert.match(r.stdout, /curl -s http:\/\/127\.0\.0\.1:\d+\/v1\/models\/ensemble:predict/);
-        assert.ok(
-          existsSync(join(box.dir, 'repo', 'fashion-mnist-1')) &&
-            existsSync(join(box.dir, 'repo', 'fashion-mnist-2')),
-        );
-      },
-    );
+    it('trains with 2 workers each, answers predictions before the slowest training ends, ensembles the top 2', async () => {
+      const r = await cli(args(), { cwd: box.dir });
+      assert.equal(r.code, 0, r.stderr.slice(-3000));
+      const run = runName(r);
+      const { status } = await getRun(box.ws, run);
+      assert.equal(status.phase, 'Succeeded');
+      const nodes = status.nodes;
+      for (const n of [
+        'ingest',
+        'train-cnn',
+        'train-dropout',
+        'train-batch-norm',
+        'serve',
+        'select-top-2',
+        'ensemble',
+        'predict',
+        'predict-ensemble',
+        'summary',
+      ]) {
+        assert.equal(byName(nodes, n)?.phase, 'Succeeded', `${n}: ${byName(nodes, n)?.message ?? 'missing'}`);
+      }
+      assert.equal(byName(nodes, 'hold')?.phase, 'Skipped', 'hold only on a terminal');
+      // Asynchronous steps (book 5.3): the server starts with the trainings, the first published model answers
+      // while a training still runs. The trainings take the pool's 2 cores each, so they run one after another;
+      // the server and the short publish/predict steps take no cores and never queue behind them. Which
+      // training ends first is not fixed (a retried one goes to the back of the queue): predict follows
+      // whichever model is published first.
+      const at = (n: string, k: 'startedAt' | 'finishedAt') => Date.parse(byName(nodes, n)?.[k] ?? '');
+      const timeline = Object.values(nodes)
+        .map(
+          (n) => `${n.displayName} ${n.phase} r${n.retries} ${n.startedAt ?? '-'} → ${n.finishedAt ?? '-'}`,
+        )
+        .join('\n');
+      const firstPublish = Math.min(
+        ...['publish-cnn', 'publish-dropout', 'publish-batch-norm']
+          .filter((n) => byName(nodes, n)?.phase === 'Succeeded')
+          .map((n) => at(n, 'finishedAt')),
+      );
+      assert.ok(at('predict', 'finishedAt') >= firstPublish, `predict waited for a model\n${timeline}`);
+      const lastTrainingEnd = Math.max(
+        ...['train-cnn', 'train-dropout', 'train-batch-norm'].map((n) => at(n, 'finishedAt')),
+      );
+      assert.ok(
+        at('predict', 'finishedAt') < lastTrainingEnd,
+        `answered before the slowest training finished\n${timeline}`,
+      );
+      const predicted = byName(nodes, 'predict')?.outputs?.parameters.find((p) => p.name === 'count')?.value;
+      assert.equal(predicted, '8');
+      // --show printed the summary with both URLs and a curl line.
+      assert.match(r.stdout, /test accuracy after training: cnn=0\.\d+ dropout=0\.\d+ batch_norm=0\.\d+/);
+      assert.match(r.stdout, /serving fashion-mnist \(autoscaled\): http:\/\/127\.0\.0\.1:\d+/);
+      assert.match(r.stdout, /curl -s http:\/\/127\.0\.0\.1:\d+\/v1\/models\/ensemble:predict/);
+      assert.ok(
+        existsSync(join(box.dir, 'repo', 'fashion-mnist-1')) &&
+          existsSync(join(box.dir, 'repo', 'fashion-mnist-2')),
+      );
+    });
 
-    it('a second run finds ingestion and training memoized', { timeout: 1_800_000 }, async () => {
+    it('a second run finds ingestion and training memoized', async () => {
       const r = await cli(args(), { cwd: box.dir });
       assert.equal(r.code, 0, r.stderr.slice(-3000));
       const { status } = await getRun(box.ws, runName(r));

@@ -8,21 +8,18 @@ describe('daemon steps', () => {
   const box = sandbox();
   after(box.cleanup);
 
-  it(
-    'keep their scratch dir (their cwd) while they run, so the processes they start later can too',
-    { timeout: 300_000 },
-    async () => {
-      const probe = join(box.dir, 'probe.txt');
-      const go = join(box.dir, 'probe.go');
-      // The daemon is ready at its first line, then checks its cwd once the next step has started (signalled by
-      // a file, not guessed with a timer), and that step ends once the check is written.
-      // Node caches its own cwd, so the probe is a child process started after the next step has started: it
-      // inherits the daemon's cwd and fails at start-up if that was removed.
-      const daemon = `console.log('ready'); const fs = require('fs'); const t = setInterval(() => { if (!fs.existsSync(process.argv[2])) return; clearInterval(t); let s; try { require('child_process').execFileSync(process.execPath, ['-e', 'process.cwd()'], { stdio: 'ignore' }); s = 'cwd ok'; } catch { s = 'cwd gone'; } fs.writeFileSync(process.argv[1], s); }, 50); setInterval(() => {}, 1000);`;
-      const wait = `const fs = require('fs'); fs.writeFileSync(process.argv[1], ''); setInterval(() => fs.existsSync(process.argv[2]) && process.exit(0), 50); setTimeout(() => process.exit(3), 120000);`;
-      const file = box.file(
-        'daemon.yaml',
-        `apiVersion: argoproj.io/v1alpha1
+  it('keep their scratch dir (their cwd) while they run, so the processes they start later can too', async () => {
+    const probe = join(box.dir, 'probe.txt');
+    const go = join(box.dir, 'probe.go');
+    // The daemon is ready at its first line, then checks its cwd once the next step has started (signalled by
+    // a file, not guessed with a timer), and that step ends once the check is written.
+    // Node caches its own cwd, so the probe is a child process started after the next step has started: it
+    // inherits the daemon's cwd and fails at start-up if that was removed.
+    const daemon = `console.log('ready'); const fs = require('fs'); const t = setInterval(() => { if (!fs.existsSync(process.argv[2])) return; clearInterval(t); let s; try { require('child_process').execFileSync(process.execPath, ['-e', 'process.cwd()'], { stdio: 'ignore' }); s = 'cwd ok'; } catch { s = 'cwd gone'; } fs.writeFileSync(process.argv[1], s); }, 50); setInterval(() => {}, 1000);`;
+    const wait = `const fs = require('fs'); fs.writeFileSync(process.argv[1], ''); setInterval(() => fs.existsSync(process.argv[2]) && process.exit(0), 50); setTimeout(() => process.exit(3), 120000);`;
+    const file = box.file(
+      'daemon.yaml',
+      `apiVersion: argoproj.io/v1alpha1
 kind: Workflow
 metadata: {generateName: daemon-}
 spec:
@@ -40,25 +37,21 @@ spec:
       container:
         command: [node, -e, ${JSON.stringify(wait)}, ${JSON.stringify(go)}, ${JSON.stringify(probe)}]
 `,
-      );
-      const r = await cli(['run', file, '--json', `--workspace=${box.ws}`]);
-      assert.equal(r.code, 0, r.stderr.slice(-2000));
-      assert.equal(readFileSync(probe, 'utf8'), 'cwd ok');
-      const { status } = await getRun(box.ws, runName(r));
-      assert.equal(byName(status.nodes, 'server')?.phase, 'Succeeded');
-    },
-  );
+    );
+    const r = await cli(['run', file, '--json', `--workspace=${box.ws}`]);
+    assert.equal(r.code, 0, r.stderr.slice(-2000));
+    assert.equal(readFileSync(probe, 'utf8'), 'cwd ok');
+    const { status } = await getRun(box.ws, runName(r));
+    assert.equal(byName(status.nodes, 'server')?.phase, 'Succeeded');
+  });
 
-  it(
-    'start as soon as their own dependencies are met; with --sync, only after all the batch work',
-    { timeout: 300_000 },
-    async () => {
-      // `slow` ends only once the server has started (async) — or, with --sync, the server starts only once
-      // `slow` has ended. `client` needs the server; it is not batch work, so --sync does not wait for it.
-      const flag = join(box.dir, 'server-started');
-      const file = box.file(
-        'sync.yaml',
-        `apiVersion: argoproj.io/v1alpha1
+  it('start as soon as their own dependencies are met; with --sync, only after all the batch work', async () => {
+    // `slow` ends only once the server has started (async) — or, with --sync, the server starts only once
+    // `slow` has ended. `client` needs the server; it is not batch work, so --sync does not wait for it.
+    const flag = join(box.dir, 'server-started');
+    const file = box.file(
+      'sync.yaml',
+      `apiVersion: argoproj.io/v1alpha1
 kind: Workflow
 metadata: {generateName: sync-}
 spec:
@@ -84,35 +77,28 @@ spec:
       daemon: true
       container: {command: [sh, -c, "touch ${flag}; echo listening; sleep 600"]}
 `,
-      );
-      const async = await cli(['run', file, '--json', `--workspace=${box.ws}`]);
-      assert.equal(async.code, 0, async.stderr.slice(-2000));
+    );
+    const async = await cli(['run', file, '--json', `--workspace=${box.ws}`]);
+    assert.equal(async.code, 0, async.stderr.slice(-2000));
 
-      const sync = await cli(['run', file, '--sync', '-p', 'gate=false', '--json', `--workspace=${box.ws}`]);
-      assert.equal(sync.code, 0, sync.stderr.slice(-2000));
-      const { status } = await getRun(box.ws, runName(sync));
-      const at = (n: string, k: 'startedAt' | 'finishedAt') => Date.parse(byName(status.nodes, n)![k]!);
-      assert.ok(
-        at('server', 'startedAt') >= at('slow', 'finishedAt'),
-        'the server waited for the batch work',
-      );
-      assert.equal(byName(status.nodes, 'client')?.phase, 'Succeeded');
-      const run = JSON.parse(
-        (await cli(['get', runName(sync), '-o', 'json', `--workspace=${box.ws}`])).stdout,
-      ) as {
-        metadata: { annotations?: Record<string, string> };
-      };
-      assert.equal(run.metadata.annotations?.['workflows.distml.io/sync'], 'true', 'saved with the run');
-    },
-  );
+    const sync = await cli(['run', file, '--sync', '-p', 'gate=false', '--json', `--workspace=${box.ws}`]);
+    assert.equal(sync.code, 0, sync.stderr.slice(-2000));
+    const { status } = await getRun(box.ws, runName(sync));
+    const at = (n: string, k: 'startedAt' | 'finishedAt') => Date.parse(byName(status.nodes, n)![k]!);
+    assert.ok(at('server', 'startedAt') >= at('slow', 'finishedAt'), 'the server waited for the batch work');
+    assert.equal(byName(status.nodes, 'client')?.phase, 'Succeeded');
+    const run = JSON.parse(
+      (await cli(['get', runName(sync), '-o', 'json', `--workspace=${box.ws}`])).stdout,
+    ) as {
+      metadata: { annotations?: Record<string, string> };
+    };
+    assert.equal(run.metadata.annotations?.['workflows.distml.io/sync'], 'true', 'saved with the run');
+  });
 
-  it(
-    'run --detach returns once the first daemon is up, with the run still going',
-    { timeout: 300_000 },
-    async () => {
-      const file = box.file(
-        'detach.yaml',
-        `apiVersion: argoproj.io/v1alpha1
+  it('run --detach returns once the first daemon is up, with the run still going', async () => {
+    const file = box.file(
+      'detach.yaml',
+      `apiVersion: argoproj.io/v1alpha1
 kind: Workflow
 metadata: {generateName: detach-}
 spec:
@@ -134,26 +120,25 @@ spec:
       container:
         command: [node, -e, "setInterval(() => {}, 1000)"]
 `,
+    );
+    const t0 = Date.now();
+    const r = await cli(['run', file, '--detach', '--json', `--workspace=${box.ws}`]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { run: string; phase: string; serving: { step: string }[] };
+    // The run goes on in the background: it is stopped whatever the assertions say.
+    let stopped = false;
+    try {
+      assert.ok(Date.now() - t0 >= 900, 'waited for the warm-up step and the server');
+      assert.deepEqual(
+        out.serving.map((s) => s.step),
+        ['server'],
       );
-      const t0 = Date.now();
-      const r = await cli(['run', file, '--detach', '--json', `--workspace=${box.ws}`]);
-      assert.equal(r.code, 0, r.stderr);
-      const out = JSON.parse(r.stdout) as { run: string; phase: string; serving: { step: string }[] };
-      // The run goes on in the background: it is stopped whatever the assertions say.
-      let stopped = false;
-      try {
-        assert.ok(Date.now() - t0 >= 900, 'waited for the warm-up step and the server');
-        assert.deepEqual(
-          out.serving.map((s) => s.step),
-          ['server'],
-        );
-        assert.equal(out.phase, 'Running');
-        const stop = await cli(['stop', out.run, `--workspace=${box.ws}`]);
-        stopped = true;
-        assert.equal(stop.code, 0, stop.stderr);
-      } finally {
-        if (!stopped) await cli(['stop', out.run, `--workspace=${box.ws}`]);
-      }
-    },
-  );
+      assert.equal(out.phase, 'Running');
+      const stop = await cli(['stop', out.run, `--workspace=${box.ws}`]);
+      stopped = true;
+      assert.equal(stop.code, 0, stop.stderr);
+    } finally {
+      if (!stopped) await cli(['stop', out.run, `--workspace=${box.ws}`]);
+    }
+  });
 });
