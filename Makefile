@@ -36,7 +36,7 @@ lint:
 	@npx --no-install eslint .
 	@npx --no-install prettier --check . --log-level warn
 
-# Every test runs under a timeout (10 min), the whole run under a deadline (60 min, naming the files still
+# Every test and file runs under a timeout (40 min), the whole run under a deadline (60 min, naming the files still
 # running), and a leak check fails the run when a test left a process, a listening port or a temp entry
 # (see test/suite/run.ts). `timeout` is the last backstop should the runner itself ever stick.
 # TEST_FILES=dist/test/x.test.js runs a subset the same way.

@@ -10,7 +10,7 @@ const tmp = tempDir();
 after(tmp.cleanup);
 const hasDebianData = existsSync(join(DEBIAN_DIR, 'train-images-idx3-ubyte.gz'));
 
-describe('distml CLI', () => {
+describe('distml CLI', { timeout: 900_000 }, () => {
   it('prints its version and help', async () => {
     const v = await runCli(['--version']);
     assert.equal(v.code, 0);

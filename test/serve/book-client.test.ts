@@ -27,7 +27,7 @@ const hasRequests = spawnSync(PYTHON, ['-c', 'import requests']).status === 0;
 
 describe(
   "the book's Python client (Listing 9.25)",
-  { skip: !hasRequests && 'python3-requests not installed' },
+  { skip: !hasRequests && 'python3-requests not installed', timeout: 900_000 },
   () => {
     const tmp = tempDir('distml-book-client-');
     let stop: (() => Promise<void>) | undefined;

@@ -50,7 +50,7 @@ const exited = (child: ChildProcess) =>
     else child.once('exit', (code) => resolve(code));
   });
 
-describe('distml serve (a real server process)', () => {
+describe('distml serve (a real server process)', { timeout: 900_000 }, () => {
   const tmp = tempDir();
   const repo = join(tmp.dir, 'repo');
   const children: ChildProcess[] = [];

@@ -30,7 +30,7 @@ const SEED = 20240917;
 const HTTP_REQUESTS = 2500;
 const RAW_REQUESTS = 300;
 
-describe('fuzzing the model server with malformed requests', () => {
+describe('fuzzing the model server with malformed requests', { timeout: 900_000 }, () => {
   const tmp = tempDir();
   const repo = join(tmp.dir, 'repo');
   let server: ModelServer;

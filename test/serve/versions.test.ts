@@ -16,7 +16,7 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60
   }
 }
 
-describe('version pickup without a restart', () => {
+describe('version pickup without a restart', { timeout: 900_000 }, () => {
   const tmp = tempDir();
   const repo = join(tmp.dir, 'repo');
   const servers: ModelServer[] = [];

@@ -135,6 +135,20 @@ it('leaks', async () => {
     }
   });
 
+  it('ends a run whose file keeps a handle open after its tests pass (--test-force-exit)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'distml-leak-open-'));
+    try {
+      const fixture = join(dir, 'open.test.js');
+      writeFileSync(fixture, `require('node:test').it('passes', () => void setInterval(() => {}, 1000));\n`);
+      // Without force-exit the file never ends and the runner waits for it until the deadline (124).
+      const r = await runSuite(['--deadline-minutes=5', fixture], { TMPDIR: dir });
+      assert.equal(r.code, 0, r.out);
+      assert.match(r.out, /leak check passed/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('stops a run that passes its deadline and names the file still running', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'distml-leak-hang-'));
     try {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { byName, cli, getRun, runName, sandbox } from './helpers.js';
 
-describe('daemon steps', () => {
+describe('daemon steps', { timeout: 900_000 }, () => {
   const box = sandbox();
   after(box.cleanup);
 

@@ -24,7 +24,7 @@ const mark = (log: string) => `  - name: mark
     container: {command: [sh, -c, 'echo "$0" >> ${log}; echo "$0"', "{{inputs.parameters.n}}"]}
 `;
 
-describe('workflow engine', () => {
+describe('workflow engine', { timeout: 900_000 }, () => {
   it('runs steps groups in order, fans out over items, fans in their results, skips on when', async () => {
     const log = join(box.dir, 'steps.log');
     const file = workflowFile(

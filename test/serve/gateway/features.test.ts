@@ -19,7 +19,7 @@ async function post(url: string, body: unknown, headers: Record<string, string> 
   return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
 }
 
-describe('gateway features (real processes)', () => {
+describe('gateway features (real processes)', { timeout: 900_000 }, () => {
   let fx: Awaited<ReturnType<typeof twoModelRepo>>;
   const running: RunningGateway[] = [];
   before(async () => {

@@ -15,7 +15,7 @@ import {
 
 const body = { instances: examples(1) };
 
-describe('gateway scaling (real processes)', () => {
+describe('gateway scaling (real processes)', { timeout: 900_000 }, () => {
   let fx: Awaited<ReturnType<typeof twoModelRepo>>;
   const running: RunningGateway[] = [];
   before(async () => {
