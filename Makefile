@@ -38,8 +38,12 @@ lint:
 	@node scripts/check-imports.mjs
 	@node scripts/size.mjs
 
+# Every test and file runs under a timeout (40 min), the whole run under a deadline (60 min, naming the files still
+# running), and a leak check fails the run when a test left a process, a listening port or a temp entry
+# (see test/suite/run.ts). `timeout` is the last backstop should the runner itself ever stick.
+# TEST_FILES=dist/test/x.test.js runs a subset the same way.
 unit:
-	@node --test --test-reporter=spec --test-concurrency=2 $$(find dist/test -name '*.test.js' | sort)
+	@timeout --kill-after=30s 62m node dist/test/suite/run.js $(TEST_FILES)
 
 test: setup
 	@$(MAKE) --no-print-directory lint

@@ -10,7 +10,7 @@ const tmp = tempDir();
 after(tmp.cleanup);
 const hasDebianData = existsSync(join(DEBIAN_DIR, 'train-images-idx3-ubyte.gz'));
 
-describe('distml CLI', () => {
+describe('distml CLI', { timeout: 900_000 }, () => {
   it('prints its version and help', async () => {
     const v = await runCli(['--version']);
     assert.equal(v.code, 0);
@@ -70,7 +70,7 @@ describe('distml CLI', () => {
 
   it(
     'data prepare --json reports the real Fashion-MNIST',
-    { skip: !hasDebianData && 'dataset-fashion-mnist not installed' },
+    { skip: !hasDebianData && 'dataset-fashion-mnist not installed', timeout: 600_000 },
     async () => {
       const r = await runCli(['data', 'prepare', '--json', '--cache', 'none'], {
         DISTML_HOME: join(tmp.dir, 'ws-real'),

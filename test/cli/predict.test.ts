@@ -9,7 +9,7 @@ import { runCli } from './run-cli.js';
 
 describe(
   'distml predict (the book client)',
-  { skip: !hasDebianData && 'dataset-fashion-mnist not installed' },
+  { skip: !hasDebianData && 'dataset-fashion-mnist not installed', timeout: 900_000 },
   () => {
     const tmp = tempDir('distml-predict-');
     const closers: (() => Promise<void>)[] = [];

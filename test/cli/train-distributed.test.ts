@@ -5,13 +5,22 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { DEBIAN_DIR } from '../../src/data/index.js';
 import { tempDir } from '../data/fixtures.js';
-import { CLI, runCli } from './run-cli.js';
+import { CLI, owned, runCli } from './run-cli.js';
 import { INTRUSIONS, rawExchange, type RawReply } from '../engine/store-client.js';
 
 const tmp = tempDir();
 const procs: ChildProcess[] = [];
+/** Workers the tests froze or killed themselves: a frozen one outlives its launcher unless killed here. */
+const victims: number[] = [];
 after(() => {
   for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
+  for (const pid of victims) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
   tmp.cleanup();
 });
 /** The secret a job spanning processes started by hand shares (set in the launcher's environment too). */
@@ -35,10 +44,11 @@ function launch(
   onEvent: (e: Record<string, unknown>, child: ChildProcess) => void = () => undefined,
   env: NodeJS.ProcessEnv = {},
 ) {
-  const child = spawn(
-    process.execPath,
-    [CLI, 'train', '--json', '--workspace', join(tmp.dir, 'ws'), ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
+  const child = owned(
+    spawn(process.execPath, [CLI, 'train', '--json', '--workspace', join(tmp.dir, 'ws'), ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    }),
   );
   procs.push(child);
   let stdout = '';
@@ -118,48 +128,52 @@ describe(
       assert.ok(existsSync(join(out, 'model.json')), 'the chief saved the model');
     });
 
-    it('survives SIGKILL of one of 3 workers mid-epoch, finishes with 2, reaches 0.88 after 3 epochs', async (t) => {
-      let killed = false;
-      const { done } = launch(
-        [
-          '--model',
-          'cnn',
-          '--epochs',
-          '3',
-          // Global batch 3 x 32, then 2 x 32: enough optimizer steps in 3 epochs for the book's CNN.
-          '--batch-size',
-          '32',
-          '--workers',
-          '3',
-          '--min-workers',
-          '2',
-          // This test is about going on smaller; replacing the worker is the next test's.
-          '--max-restarts',
-          '0',
-          '--out',
-          join(tmp.dir, 'kill'),
-        ],
-        (e, child) => {
-          if (!killed && e['event'] === 'progress' && Number(e['done']) >= 100) {
-            killed = true;
-            const victim = workerPids(child.pid as number)[1];
-            if (victim) process.kill(victim, 'SIGKILL');
-          }
-        },
-      );
-      const { code, result } = await done;
-      assert.equal(code, 0);
-      assert.ok(killed);
-      assert.equal(result.worldSizeAtEnd, 2);
-      assert.equal(result.epochs, 3);
-      t.diagnostic(`test accuracy ${result.testAccuracy}, ${result.steps} steps`);
-      assert.ok(result.testAccuracy >= 0.88, `test accuracy ${result.testAccuracy}`);
-      assert.equal(result.membershipChanges.length, 1);
-      assert.equal(result.membershipChanges[0]?.from, 3);
-      assert.equal(result.membershipChanges[0]?.to, 2);
-      assert.match(result.membershipChanges[0]?.reason ?? '', /killed by SIGKILL/);
-      assert.ok(result.replicaChecks.every((c) => c.identical));
-    });
+    it(
+      'survives SIGKILL of one of 3 workers mid-epoch, finishes with 2, reaches 0.88 after 3 epochs',
+      { timeout: 1_800_000 },
+      async (t) => {
+        let killed = false;
+        const { done } = launch(
+          [
+            '--model',
+            'cnn',
+            '--epochs',
+            '3',
+            // Global batch 3 x 32, then 2 x 32: enough optimizer steps in 3 epochs for the book's CNN.
+            '--batch-size',
+            '32',
+            '--workers',
+            '3',
+            '--min-workers',
+            '2',
+            // This test is about going on smaller; replacing the worker is the next test's.
+            '--max-restarts',
+            '0',
+            '--out',
+            join(tmp.dir, 'kill'),
+          ],
+          (e, child) => {
+            if (!killed && e['event'] === 'progress' && Number(e['done']) >= 100) {
+              killed = true;
+              const victim = workerPids(child.pid as number)[1];
+              if (victim) process.kill(victim, 'SIGKILL');
+            }
+          },
+        );
+        const { code, result } = await done;
+        assert.equal(code, 0);
+        assert.ok(killed);
+        assert.equal(result.worldSizeAtEnd, 2);
+        assert.equal(result.epochs, 3);
+        t.diagnostic(`test accuracy ${result.testAccuracy}, ${result.steps} steps`);
+        assert.ok(result.testAccuracy >= 0.88, `test accuracy ${result.testAccuracy}`);
+        assert.equal(result.membershipChanges.length, 1);
+        assert.equal(result.membershipChanges[0]?.from, 3);
+        assert.equal(result.membershipChanges[0]?.to, 2);
+        assert.match(result.membershipChanges[0]?.reason ?? '', /killed by SIGKILL/);
+        assert.ok(result.replicaChecks.every((c) => c.identical));
+      },
+    );
 
     it(
       'replaces a SIGKILLed worker of 3 (no other flags): finishes with 3, records the loss and the join',
@@ -244,6 +258,7 @@ describe(
         (e, child) => {
           if (!stoppedAt && e['event'] === 'progress' && Number(e['done']) >= 10) {
             stoppedPid = workerPids(child.pid as number)[2] ?? 0;
+            victims.push(stoppedPid);
             process.kill(stoppedPid, 'SIGSTOP');
             stoppedAt = Date.now();
           }

@@ -220,7 +220,8 @@ describe('distml train / evaluate / models', () => {
 
   it(
     'the book CNN reaches 0.83 test accuracy after one epoch of the real data',
-    { skip: !hasDebianData && 'dataset-fashion-mnist not installed' },
+    // A full epoch (937 steps): minutes on an idle machine, more when it is shared.
+    { skip: !hasDebianData && 'dataset-fashion-mnist not installed', timeout: 1_800_000 },
     async () => {
       const out = join(tmp.dir, 'real-cnn');
       const r = await runCli(['train', '--model', 'cnn', '--epochs', '1', '--out', out, '--json'], {

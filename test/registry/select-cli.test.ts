@@ -6,7 +6,7 @@ import { runCli } from '../cli/run-cli.js';
 import { writeDataset } from '../data/fixtures.js';
 import { makePackage, tempDir } from '../serve/fixtures.js';
 
-describe('distml select', () => {
+describe('distml select', { timeout: 900_000 }, () => {
   const tmp = tempDir('distml-select-cli-');
   after(() => tmp.cleanup());
 

@@ -39,7 +39,9 @@ describe('dynamic batcher', () => {
 
   it('waits up to maxDelayMs for company when idle', async () => {
     const f = fake(1);
-    const b = new DynamicBatcher(f.predict, { maxBatch: 8, maxDelayMs: 50, inputSize: 2, outputSize: 1 });
+    // A delay far beyond the test's pace, and a batch the second request fills: the first waits for it
+    // however long the 10 ms pause really takes (a 50 ms delay flushed it alone on a busy machine).
+    const b = new DynamicBatcher(f.predict, { maxBatch: 2, maxDelayMs: 60_000, inputSize: 2, outputSize: 1 });
     const first = b.submit(new Float32Array(2));
     await new Promise((r) => setTimeout(r, 10));
     const second = b.submit(new Float32Array(2));

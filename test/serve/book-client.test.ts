@@ -3,6 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { owned } from '../cli/run-cli.js';
 import { bookRequest, encodeJpeg, fashionImage, publishNew, startServer, tempDir } from './fixtures.js';
 
 // The book's client exactly as Listing 9.25 writes it (Python `requests`), with our URL and model name in place of
@@ -26,7 +27,7 @@ const hasRequests = spawnSync(PYTHON, ['-c', 'import requests']).status === 0;
 
 describe(
   "the book's Python client (Listing 9.25)",
-  { skip: !hasRequests && 'python3-requests not installed' },
+  { skip: !hasRequests && 'python3-requests not installed', timeout: 900_000 },
   () => {
     const tmp = tempDir('distml-book-client-');
     let stop: (() => Promise<void>) | undefined;
@@ -46,7 +47,9 @@ describe(
       );
       writeFileSync(join(tmp.dir, 'client.py'), LISTING_9_25);
       // The server runs in this process: the client must run asynchronously, not with spawnSync.
-      const child = spawn(PYTHON, ['client.py', url], { cwd: tmp.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = owned(
+        spawn(PYTHON, ['client.py', url], { cwd: tmp.dir, stdio: ['ignore', 'pipe', 'pipe'] }),
+      );
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

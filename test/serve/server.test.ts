@@ -23,7 +23,7 @@ function assertProbabilities(row: unknown): number[] {
   return row as number[];
 }
 
-describe('model server (TF Serving REST and KServe V2)', () => {
+describe('model server (TF Serving REST and KServe V2)', { timeout: 900_000 }, () => {
   const tmp = tempDir();
   const repo = join(tmp.dir, 'repo');
   let server: ModelServer;

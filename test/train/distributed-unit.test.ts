@@ -118,7 +118,8 @@ describe('distributed training: pieces', () => {
       initialWorkers: 3,
       minWorkers: 2,
       maxWorkers: 3,
-      heartbeatTimeoutMs: 600,
+      // Live members beat every ~50 ms: 3 s of silence is a lost worker, never a busy machine's pause.
+      heartbeatTimeoutMs: 3000,
       pollMs: 50,
       onChange: (_c, g) => gens.push({ members: g.members, reason: g.reason }),
       onDead: (id) => dead.push(id),
@@ -128,7 +129,7 @@ describe('distributed training: pieces', () => {
     const join = async (id: string) => store.set(`elastic/join/${await store.add('elastic/joins', 1)}`, id);
     const beat = (ids: string[]) => Promise.all(ids.map((id) => store.add(`elastic/hb/${id}`, ++beats)));
     const until = async (cond: () => boolean) => {
-      for (let i = 0; i < 100 && !cond(); i++) {
+      for (const deadline = Date.now() + 60_000; Date.now() < deadline && !cond();) {
         await beat(alive);
         await new Promise((r) => setTimeout(r, 50));
       }

@@ -11,7 +11,7 @@ const hasData = existsSync(join(DEBIAN_DIR, 'train-images-idx3-ubyte.gz'));
 
 describe(
   "the book's pipeline, shortened, end to end",
-  { skip: !hasData && 'dataset-fashion-mnist not installed' },
+  { skip: !hasData && 'dataset-fashion-mnist not installed', timeout: 900_000 },
   () => {
     const box = sandbox();
     after(box.cleanup);

@@ -4,16 +4,19 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { byName, cli, getRun, runName, sandbox } from './helpers.js';
 
-describe('daemon steps', () => {
+describe('daemon steps', { timeout: 900_000 }, () => {
   const box = sandbox();
   after(box.cleanup);
 
   it('keep their scratch dir (their cwd) while they run, so the processes they start later can too', async () => {
     const probe = join(box.dir, 'probe.txt');
-    // The daemon is ready at its first line, then checks its cwd after the next step has finished.
-    // Node caches its own cwd, so the probe is a child process started after the next step has finished: it
+    const go = join(box.dir, 'probe.go');
+    // The daemon is ready at its first line, then checks its cwd once the next step has started (signalled by
+    // a file, not guessed with a timer), and that step ends once the check is written.
+    // Node caches its own cwd, so the probe is a child process started after the next step has started: it
     // inherits the daemon's cwd and fails at start-up if that was removed.
-    const daemon = `console.log('ready'); setTimeout(() => { let s; try { require('child_process').execFileSync(process.execPath, ['-e', 'process.cwd()'], { stdio: 'ignore' }); s = 'cwd ok'; } catch { s = 'cwd gone'; } require('fs').writeFileSync(process.argv[1], s); }, 1500); setInterval(() => {}, 1000);`;
+    const daemon = `console.log('ready'); const fs = require('fs'); const t = setInterval(() => { if (!fs.existsSync(process.argv[2])) return; clearInterval(t); let s; try { require('child_process').execFileSync(process.execPath, ['-e', 'process.cwd()'], { stdio: 'ignore' }); s = 'cwd ok'; } catch { s = 'cwd gone'; } fs.writeFileSync(process.argv[1], s); }, 50); setInterval(() => {}, 1000);`;
+    const wait = `const fs = require('fs'); fs.writeFileSync(process.argv[1], ''); setInterval(() => fs.existsSync(process.argv[2]) && process.exit(0), 50); setTimeout(() => process.exit(3), 120000);`;
     const file = box.file(
       'daemon.yaml',
       `apiVersion: argoproj.io/v1alpha1
@@ -29,10 +32,10 @@ spec:
     - name: server
       daemon: true
       container:
-        command: [node, -e, ${JSON.stringify(daemon)}, ${JSON.stringify(probe)}]
+        command: [node, -e, ${JSON.stringify(daemon)}, ${JSON.stringify(probe)}, ${JSON.stringify(go)}]
     - name: wait
       container:
-        command: [node, -e, "setTimeout(() => {}, 2500)"]
+        command: [node, -e, ${JSON.stringify(wait)}, ${JSON.stringify(go)}, ${JSON.stringify(probe)}]
 `,
     );
     const r = await cli(['run', file, '--json', `--workspace=${box.ws}`]);
@@ -122,13 +125,20 @@ spec:
     const r = await cli(['run', file, '--detach', '--json', `--workspace=${box.ws}`]);
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout) as { run: string; phase: string; serving: { step: string }[] };
-    assert.ok(Date.now() - t0 >= 900, 'waited for the warm-up step and the server');
-    assert.deepEqual(
-      out.serving.map((s) => s.step),
-      ['server'],
-    );
-    assert.equal(out.phase, 'Running');
-    const stop = await cli(['stop', out.run, `--workspace=${box.ws}`]);
-    assert.equal(stop.code, 0, stop.stderr);
+    // The run goes on in the background: it is stopped whatever the assertions say.
+    let stopped = false;
+    try {
+      assert.ok(Date.now() - t0 >= 900, 'waited for the warm-up step and the server');
+      assert.deepEqual(
+        out.serving.map((s) => s.step),
+        ['server'],
+      );
+      assert.equal(out.phase, 'Running');
+      const stop = await cli(['stop', out.run, `--workspace=${box.ws}`]);
+      stopped = true;
+      assert.equal(stop.code, 0, stop.stderr);
+    } finally {
+      if (!stopped) await cli(['stop', out.run, `--workspace=${box.ws}`]);
+    }
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
@@ -24,7 +24,7 @@ const mark = (log: string) => `  - name: mark
     container: {command: [sh, -c, 'echo "$0" >> ${log}; echo "$0"', "{{inputs.parameters.n}}"]}
 `;
 
-describe('workflow engine', () => {
+describe('workflow engine', { timeout: 900_000 }, () => {
   it('runs steps groups in order, fans out over items, fans in their results, skips on when', async () => {
     const log = join(box.dir, 'steps.log');
     const file = workflowFile(
@@ -159,20 +159,24 @@ spec:
 
   it('memoizes: hit, miss when the fingerprint in the key changes, miss after maxAge', async () => {
     const count = join(box.dir, 'ingest.count');
-    const file = box.file(
-      'memo.yaml',
-      `kind: Workflow
+    // A long maxAge while hits are checked (a 2 s one expired between two runs on a busy machine); then the
+    // same entries under a 1 s maxAge, after more than 1 s has passed, must miss.
+    const memoFile = (maxAge: string) =>
+      box.file(
+        'memo.yaml',
+        `kind: Workflow
 metadata: {generateName: memo-}
 spec:
   entrypoint: ingest
   arguments: {parameters: [{name: fingerprint, value: abc}]}
   templates:
   - name: ingest
-    memoize: {key: "ingest-{{workflow.parameters.fingerprint}}", maxAge: 2s, cache: {configMap: {name: ingest-cache}}}
+    memoize: {key: "ingest-{{workflow.parameters.fingerprint}}", maxAge: ${maxAge}, cache: {configMap: {name: ingest-cache}}}
     outputs: {parameters: [{name: rows, valueFrom: {path: rows.txt}}]}
     container: {command: [sh, -c, 'echo x >> ${count}; echo 42 > rows.txt; echo ingested']}
 `,
-    );
+      );
+    const file = memoFile('1h');
     const node = async (r: { stderr: string }) =>
       byName((await getRun(box.ws, runName(r))).status.nodes, runName(r))!;
     const first = await cli(['run', file, '--json', ws]);
@@ -191,7 +195,8 @@ spec:
     const changed = await cli(['run', file, '-p', 'fingerprint=def', '--json', ws]);
     assert.equal((await node(changed)).memoizationStatus?.hit, false);
     assert.equal(lines(count).length, 2);
-    await sleep(2100);
+    memoFile('1s');
+    await sleep(1100); // at least: the entries are older than 1 s however long the runs above took
     const expired = await cli(['run', file, '--json', ws]);
     assert.equal((await node(expired)).memoizationStatus?.hit, false);
     assert.equal(lines(count).length, 3);
@@ -240,6 +245,9 @@ spec:
 
   it('resumes a run whose engine was SIGKILLed without re-running finished steps', async () => {
     const log = join(box.dir, 'resume.log');
+    // `slow` ends when the test says so, not after `sleep 2`: on a busy machine the killed engine's attempt
+    // finished its 2 s before `resume` got to reap it.
+    const go = join(box.dir, 'resume.go');
     const file = workflowFile(
       'resume',
       `  templates:
@@ -249,20 +257,33 @@ spec:
     - - {name: slow, template: slow}
     - - {name: three, template: mark, arguments: {parameters: [{name: n, value: three}]}}
   - name: slow
-    container: {command: [sh, -c, 'echo slow-start >> ${log}; sleep 2; echo slow-end >> ${log}']}
+    container: {command: [sh, -c, 'echo slow-start >> ${log}; i=0; until [ -f ${go} ]; do sleep 0.1; i=$((i+1)); [ $i -lt 1200 ] || exit 3; done; echo slow-end >> ${log}']}
 ${mark(log)}`,
     );
     const { child, done } = startCli(['run', file, '--json', ws]);
-    for (let i = 0; i < 100 && !lines(log).includes('slow-start'); i++) await sleep(50);
-    assert.ok(lines(log).includes('slow-start'), 'the slow step started');
-    child.kill('SIGKILL');
+    try {
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline && !lines(log).includes('slow-start')) await sleep(50);
+      assert.ok(lines(log).includes('slow-start'), 'the slow step started');
+    } finally {
+      child.kill('SIGKILL');
+    }
     const killed = await done;
     const name = runName(killed);
     assert.equal((await getRun(box.ws, name)).status.phase, 'Running');
-    const resumed = await cli(['resume', name, '--json', ws]);
+    const resuming = startCli(['resume', name, '--json', ws]);
+    try {
+      const deadline = Date.now() + 60_000;
+      const starts = () => lines(log).filter((l) => l === 'slow-start').length;
+      while (Date.now() < deadline && starts() < 2) await sleep(50);
+      assert.equal(starts(), 2, 'the resumed run started the slow step again');
+    } finally {
+      writeFileSync(go, ''); // lets every attempt of `slow` end, so nothing waits on a failed test
+    }
+    const resumed = await resuming.done;
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.deepEqual(lines(log), ['one', 'slow-start', 'slow-start', 'slow-end', 'three']);
-    await sleep(2200);
+    await sleep(1000); // an attempt left running polls for the flag every 0.1 s: it would have ended by now
     assert.equal(
       lines(log).filter((l) => l === 'slow-end').length,
       1,

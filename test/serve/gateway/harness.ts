@@ -1,10 +1,10 @@
 // Shared pieces for gateway integration tests: a repository with two small models, a `distml serve` gateway
-// process on a free port, its status, and a bounded closed-loop load generator aimed at 127.0.0.1.
+// process on a free port, its status, and a closed-loop load generator aimed at 127.0.0.1 that runs until told.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { CLI } from '../../cli/run-cli.js';
+import { CLI, owned } from '../../cli/run-cli.js';
 import { publishNew, tempDir } from '../fixtures.js';
 
 /** A temp repository with `fmnist` and `fmnist-2` (different weights); `cleanup` removes it. */
@@ -32,30 +32,37 @@ const exited = (child: ChildProcess) =>
 
 /** Starts `distml serve --port 0 --json ARGS` and waits for its listening line (and readiness unless told). */
 export async function startGateway(args: string[], waitReady = true): Promise<RunningGateway> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--json', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = owned(
+    spawn(process.execPath, [CLI, 'serve', '--port', '0', '--json', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
   let err = '';
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const first = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`gateway exited ${code}: ${err}`)));
-  });
-  const { url } = JSON.parse(first) as { url: string };
-  const gw: RunningGateway = {
-    child,
-    url,
-    stderr: () => err,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      const code = await exited(child);
-      clearTimeout(timer);
-      return code;
-    },
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const code = await exited(child);
+    clearTimeout(timer);
+    return code;
   };
-  if (waitReady) await waitFor(async () => (await fetch(`${url}/v2/health/ready`)).status === 200, 30_000);
-  return gw;
+  // A gateway that never gets up is stopped here: the caller has nothing to stop yet.
+  try {
+    const first = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no listening line after 60 s: ${err}`)), 60_000);
+      createInterface({ input: child.stdout! }).once('line', (l) => (clearTimeout(timer), resolve(l)));
+      child.once(
+        'exit',
+        (code) => (clearTimeout(timer), reject(new Error(`gateway exited ${code}: ${err}`))),
+      );
+    });
+    const { url } = JSON.parse(first) as { url: string };
+    if (waitReady) await waitFor(async () => (await fetch(`${url}/v2/health/ready`)).status === 200, 60_000);
+    return { child, url, stderr: () => err, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
 }
 
 export interface ModelStatus {
@@ -96,21 +103,31 @@ export interface LoadResult {
   errors: string[];
 }
 
-/** `concurrency` clients POSTing `body` back to back for `ms` (bounded in time and count). */
-export async function load(
+export interface RunningLoad {
+  /** Counts so far (updated as answers arrive). */
+  result: LoadResult;
+  /** Ends the load after the requests in flight and resolves with the counts. */
+  stop: () => Promise<LoadResult>;
+}
+
+/**
+ * `concurrency` clients POSTing `body` back to back until `stop()` (bounded by `maxMs` and `maxRequests`,
+ * so a forgotten load cannot run on).
+ */
+export function startLoad(
   url: string,
   body: unknown,
   concurrency: number,
-  ms: number,
-  maxRequests = 20_000,
-): Promise<LoadResult> {
-  const r: LoadResult = { sent: 0, codes: {}, errors: [] };
+  { maxMs = 120_000, maxRequests = 100_000 } = {},
+): RunningLoad {
+  const result: LoadResult = { sent: 0, codes: {}, errors: [] };
   const text = JSON.stringify(body);
-  const deadline = Date.now() + ms;
-  await Promise.all(
+  const deadline = Date.now() + maxMs;
+  let stopped = false;
+  const clients = Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (Date.now() < deadline && r.sent < maxRequests) {
-        r.sent++;
+      while (!stopped && Date.now() < deadline && result.sent < maxRequests) {
+        result.sent++;
         try {
           const res = await fetch(url, {
             method: 'POST',
@@ -118,14 +135,21 @@ export async function load(
             body: text,
           });
           await res.arrayBuffer();
-          r.codes[res.status] = (r.codes[res.status] ?? 0) + 1;
+          result.codes[res.status] = (result.codes[res.status] ?? 0) + 1;
         } catch (err) {
-          r.errors.push((err as Error).message);
+          result.errors.push((err as Error).message);
         }
       }
     }),
   );
-  return r;
+  return {
+    result,
+    stop: async () => {
+      stopped = true;
+      await clients;
+      return result;
+    },
+  };
 }
 
 /** `n` distinct examples as [28, 28] pixel rows in [0, 1]. */

@@ -15,7 +15,7 @@ after(() => tmp.cleanup());
 describe('parameter-server workers (in one process, over real sockets)', () => {
   it(
     'two asynchronous workers and two servers train the CNN: loss falls, the chief saves the model',
-    { timeout: 120_000 },
+    { timeout: 600_000 },
     async () => {
       setNumThreads(1);
       const spec = bookModelSpec('cnn');
