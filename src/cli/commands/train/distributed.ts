@@ -31,7 +31,7 @@ export async function runLauncher(ctx: CommandContext, f: TrainFlags): Promise<v
     );
   }
   const threads = f.threads ?? Math.max(1, Math.floor(threadBudget() / workers));
-  const cli = fileURLToPath(new URL('../main.js', import.meta.url));
+  const cli = fileURLToPath(new URL('../../main.js', import.meta.url));
   const bar = { current: out.progress('train') };
   const result = await launchWorkers({
     command: [

@@ -82,7 +82,7 @@ async function runPsLauncher(ctx: CommandContext, f: TrainFlags): Promise<void> 
   const threads = f.threads ?? Math.max(1, Math.floor(threadBudget() / workers));
   const partition = partitionParameters(await trainableTensors(f), servers);
   out.info(describePartition(partition));
-  const cli = fileURLToPath(new URL('../main.js', import.meta.url));
+  const cli = fileURLToPath(new URL('../../main.js', import.meta.url));
   const bar = { current: out.progress('train') };
   const result = await launchParameterServer({
     command: [process.execPath, cli, '--workspace', global.workspace, ...childArgv(argv, LAUNCHER_ONLY)],
