@@ -105,9 +105,7 @@ export async function replaceDirAtomic(dir: string, files: DirFiles): Promise<vo
     throw err;
   }
   await fsyncDir(parent);
-  // What `dir` points to now is kept even if a writer that swapped after us has died since.
-  const now = (await currentTarget(dir).catch(() => undefined)) ?? '';
-  await sweepTemps(parent, base, [basename(target), moved ?? previous ?? '', now]);
+  await sweepTemps(parent, base, [basename(target), moved ?? previous ?? '']);
 }
 
 /** The symlink target `dir` points to; undefined when `dir` is missing or a plain folder. */
@@ -168,6 +166,9 @@ export async function resolveDir(dir: string): Promise<string> {
  * own old contents of `base` go too.
  */
 async function sweepTemps(parent: string, base: string, keep: string[] = []): Promise<void> {
+  // Whatever `base` points to now is never swept, whoever swapped it in and whether they are still alive.
+  const current = await currentTarget(join(parent, base)).catch(() => undefined);
+  if (current) keep = [...keep, current];
   const names = await readdir(parent).catch(() => [] as string[]);
   for (const name of names) {
     const m = TEMP.exec(name);

@@ -35,6 +35,7 @@ describe('waits that say what they wait for', () => {
           MASTER_PORT: String(port),
           WORLD_SIZE: '2',
           RANK: '1',
+          DISTML_JOB_SECRET: 'waits-test-secret',
         },
         stdio: ['ignore', 'pipe', 'pipe'],
         cwd: tmp.dir,
