@@ -118,7 +118,7 @@ export class MetadataStore {
     // a lock that another process opening it at the same moment may hold. WAL lets `distml get` read while an
     // engine writes.
     db.pragma('busy_timeout = 10000');
-    db.pragma('journal_mode = WAL');
+    switchToWal(db);
     db.pragma('foreign_keys = ON');
     db.pragma('synchronous = NORMAL');
     migrate(db);
@@ -428,4 +428,21 @@ function toMemo(r: Row): MemoEntry {
     lastHitAt: (r['last_hit_at'] as number | null) ?? null,
     expiresAt: (r['expires_at'] as number | null) ?? null,
   };
+}
+
+/**
+ * Puts the database in WAL mode. The switch can answer SQLITE_BUSY at once, without waiting out the busy
+ * timeout, while another process opening a new workspace holds the lock it needs: try again for up to 30 s.
+ */
+function switchToWal(db: Database.Database): void {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+  }
 }

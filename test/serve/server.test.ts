@@ -155,15 +155,24 @@ describe('model server (TF Serving REST and KServe V2)', { timeout: 900_000 }, (
 
   it('coalesces concurrent requests into fewer forward passes and counts them in /metrics', async () => {
     const rows = pixelRows(image);
-    const before = batchCount(await metricsText(url));
     const n = 24;
-    const replies = await Promise.all(
-      Array.from({ length: n }, () => call(`${url}/v1/models/fmnist:predict`, { instances: [rows] })),
+    // Whether a burst coalesces depends on how fast its requests arrive; on a busy machine one burst may
+    // trickle in. So bursts are sent until one is answered in fewer passes than requests (60 s deadline).
+    const seen: number[] = [];
+    const deadline = Date.now() + 60_000;
+    do {
+      const before = batchCount(await metricsText(url));
+      const replies = await Promise.all(
+        Array.from({ length: n }, () => call(`${url}/v1/models/fmnist:predict`, { instances: [rows] })),
+      );
+      for (const r of replies) assert.equal(r.status, 200);
+      seen.push(batchCount(await metricsText(url)) - before);
+    } while (seen[seen.length - 1]! >= n && Date.now() < deadline);
+    assert.ok(
+      seen[seen.length - 1]! < n,
+      `expected fewer than ${n} forward passes in a burst, got ${seen.join(', ')}`,
     );
-    for (const r of replies) assert.equal(r.status, 200);
     const text = await metricsText(url);
-    const batches = batchCount(text) - before;
-    assert.ok(batches < n, `expected fewer than ${n} forward passes, got ${batches}`);
     assert.match(text, /distml_requests_total\{api="v1",code="200"\} \d+/);
     assert.match(text, /distml_request_duration_seconds_bucket\{le="\+Inf"\} \d+/);
     assert.match(text, /distml_requests_in_flight 1/); // the /metrics request itself
