@@ -1,14 +1,9 @@
 import type { RunRecord } from '../../metadata/index.js';
+import { DAYS, MONTHS, pad } from '../expr/lang/functions.js';
 import type { WorkflowSpec } from '../spec/schema.js';
 
 /** Argo's `workflow.creationTimestamp` is RFC 3339 to the second. */
 const rfc3339 = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
-
-const pad = (n: number, w = 2) => String(n).padStart(w, '0');
-const MONTHS = 'January February March April May June July August September October November December'.split(
-  ' ',
-);
-const DAYS = 'Sunday Monday Tuesday Wednesday Thursday Friday Saturday'.split(' ');
 
 /** The strftime characters Argo offers as `workflow.creationTimestamp.<C>`, in UTC. */
 export function strftimeFields(ms: number): Record<string, string> {

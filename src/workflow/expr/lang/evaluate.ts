@@ -108,11 +108,14 @@ class Evaluator {
     } catch (err) {
       throw new ExpressionError(`jsonpath: not JSON (${(err as Error).message}): ${json.slice(0, 60)}`);
     }
-    return queryJsonPath(
-      value,
-      String(path),
-      (cond, element) => this.eval(parseExpr(cond), element) === true,
-    );
+    // A filter's condition is parsed once per query, not once per element it is tested on.
+    const parsed = new Map<string, Node>();
+    const test = (cond: string, element: unknown) => {
+      let node = parsed.get(cond);
+      if (!node) parsed.set(cond, (node = parseExpr(cond)));
+      return this.eval(node, element) === true;
+    };
+    return queryJsonPath(value, String(path), test);
   };
 
   private member(n: Extract<Node, { k: 'member' }>, pointer: unknown): unknown {

@@ -55,11 +55,12 @@ function loose(v: unknown): number {
   return Number.isFinite(n) ? n : 0;
 }
 
-const pad = (n: number, w = 2) => String(n).padStart(w, '0');
-const MONTHS = 'January February March April May June July August September October November December'.split(
-  ' ',
-);
-const DAYS = 'Sunday Monday Tuesday Wednesday Thursday Friday Saturday'.split(' ');
+/** Zero-padded decimal, for dates. */
+export const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+/** Month and weekday names in English, as Go's and strftime's formats print them. */
+export const MONTHS =
+  'January February March April May June July August September October November December'.split(' ');
+export const DAYS = 'Sunday Monday Tuesday Wednesday Thursday Friday Saturday'.split(' ');
 
 /** Formats a UTC date with a Go layout (`2006-01-02 15:04:05`), as Sprig's `date` does. */
 export function goDate(layout: string, when: unknown): string {
