@@ -75,7 +75,8 @@ const CONTAINER_FIELDS = [
   'volumeMounts',
 ];
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
+/** A YAML mapping (not a list, not a scalar). */
+export const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function strip(

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isNode, LineCounter, parseDocument, stringify, type Document } from 'yaml';
 import type { z } from 'zod';
 import { formatPath, WorkflowError, type SpecProblem } from '../errors.js';
-import { withoutKubernetesFields } from './kubernetes.js';
+import { isObject, withoutKubernetesFields } from './kubernetes.js';
 import { workflowSchema, type WorkflowInput, type WorkflowSpec } from './schema.js';
 import { validateWorkflow } from './validate.js';
 
@@ -111,8 +111,6 @@ function lineOf(doc: Document, lines: LineCounter, path: (string | number)[]): n
 }
 
 const KIND_KEYS = ['steps', 'dag', 'container', 'script', 'distml'];
-const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** `a` under `b`: b's fields win, nested objects merge (Argo merges templateDefaults into each template). */
 function mergeUnder(
@@ -122,7 +120,7 @@ function mergeUnder(
   const out: Record<string, unknown> = { ...defaults };
   for (const [k, v] of Object.entries(own)) {
     const d = out[k];
-    out[k] = isPlainObject(d) && isPlainObject(v) ? mergeUnder(d, v) : v;
+    out[k] = isObject(d) && isObject(v) ? mergeUnder(d, v) : v;
   }
   return out;
 }
@@ -132,11 +130,11 @@ function mergeUnder(
  * reaches templates of that kind, so a DAG never becomes a container too.
  */
 function withTemplateDefaults(value: unknown): unknown {
-  if (!isPlainObject(value) || !isPlainObject(value.spec)) return value;
+  if (!isObject(value) || !isObject(value.spec)) return value;
   const { templateDefaults, templates } = value.spec;
-  if (!isPlainObject(templateDefaults) || !Array.isArray(templates)) return value;
+  if (!isObject(templateDefaults) || !Array.isArray(templates)) return value;
   const merged = templates.map((t: unknown) => {
-    if (!isPlainObject(t)) return t;
+    if (!isObject(t)) return t;
     const defaults = Object.fromEntries(
       Object.entries(templateDefaults).filter(([k]) => !KIND_KEYS.includes(k) || t[k] !== undefined),
     );
