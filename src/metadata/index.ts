@@ -12,4 +12,5 @@ export {
   type NodeRecord,
   type RunPhase,
   type RunRecord,
+  type StoredArtifact,
 } from './store.js';

@@ -27,6 +27,30 @@ export interface NodeOutputs {
   result?: string;
   parameters?: Record<string, string>;
   exitCode?: number;
+  /** Files or folders the step saved to the workspace's artifact repository (Argo's outputs.artifacts). */
+  artifacts?: StoredArtifact[];
+}
+
+/** An artifact in the content-addressed repository, as a node's outputs and the memo cache keep it. */
+export interface StoredArtifact {
+  name: string;
+  /** `sha256:<hex>` of the stored blob (the file itself, or the archive of it). */
+  digest: string;
+  /** Bytes of the blob. */
+  size: number;
+  /** How the blob holds it: the bytes as they are, or a tar archive (gzip-compressed unless level 0). */
+  archive: 'none' | 'tar' | 'tgz';
+  type: 'file' | 'dir';
+  /** `run/node` that produced it. */
+  node: string;
+  /** Where the producing step wrote it. */
+  path?: string;
+  /** Exported as `workflow.outputs.artifacts.<globalName>`. */
+  globalName?: string;
+  /** As an input: the file or folder inside this artifact that was used (Argo's subPath). */
+  subPath?: string;
+  /** Its row in the lineage tables (artifacts), for consumers to link to. */
+  id?: number;
 }
 
 export interface RunRecord {

@@ -2,8 +2,11 @@
 // judge it, read its outputs, record its metrics, and remove its scratch dir when it succeeded.
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import type { StoredArtifact } from '../../metadata/index.js';
+import { isolatedArgv, pruneKeepPoints } from '../artifacts/private-paths.js';
 import type { Template } from '../spec/schema.js';
 import { BUILTINS } from '../steps/builtin.js';
+import { pathVariables, placeInputs, planStepFiles, saveOutputs, type StepFiles } from './artifacts.js';
 import { fileName, runDirs, transition, type RunContext } from './context.js';
 import { commandOf, readCapped, waitExit } from './launch.js';
 import { lastJson, leafParameter } from './outputs.js';
@@ -29,20 +32,26 @@ export async function runAttempt(ctx: RunContext, t: Template, a: AttemptPlan): 
   const base = join(dirs.logs, fileName(id));
   mkdirSync(scratch, { recursive: true });
   mkdirSync(dirs.logs, { recursive: true });
+  const env = { ...process.env };
+  const files = planStepFiles(ctx, t, id, scratch, env);
+  if (typeof files === 'string') return { phase: 'Error', message: files, outputs: {}, exitCode: null };
+  pathVariables(t, files, a.scope);
   let launch;
   try {
     launch = commandOf(ctx, t, id, a.scope, scratch);
+    await placeInputs(ctx, t, id, files, { scope: a.scope, cwd: launch.cwd, scratch });
   } catch (err) {
     return { phase: 'Error', message: (err as Error).message, outputs: {}, exitCode: null };
   }
+  const argv = files.mounts.length ? isolatedArgv(files.mounts, launch.argv) : launch.argv;
   const started = Date.now();
   // Set up before the step starts, so its first lines (after what earlier attempts wrote) are not missed.
   const unfollow = followProgress(ctx, id, `${base}.stderr.log`);
   const proc = startProcess({
-    argv: launch.argv,
+    argv,
     cwd: launch.cwd,
     env: {
-      ...process.env,
+      ...env,
       ...launch.env,
       DISTML_RUN: ctx.run,
       DISTML_SCRATCH: scratch,
@@ -69,6 +78,7 @@ export async function runAttempt(ctx: RunContext, t: Template, a: AttemptPlan): 
       })
     : await waitExit(ctx, t, proc, a.deadlineAt);
   if (exit === 'ready') ctx.daemons.add(proc);
+  if (exit !== 'ready') pruneKeepPoints(files.mounts);
   const stdout = readCapped(`${base}.stdout.log`);
   const metrics: Record<string, number> = {
     durationSeconds: (Date.now() - started) / 1000,
@@ -82,7 +92,7 @@ export async function runAttempt(ctx: RunContext, t: Template, a: AttemptPlan): 
           stdout,
           stderrTail: () => readCapped(`${base}.stderr.log`),
         });
-  const r = failed ?? success(ctx, t, id, stdout, launch.cwd);
+  const r = failed ?? (await success(ctx, t, id, stdout, { cwd: launch.cwd, files }));
   // A server's progress goes on while it serves; a finished step's is final.
   if (exit === 'ready') void proc.exited.then(() => unfollow(false));
   else unfollow(r.phase === 'Succeeded');
@@ -99,11 +109,18 @@ export async function runAttempt(ctx: RunContext, t: Template, a: AttemptPlan): 
 }
 
 /** A clean exit's outputs: `outputs.result`, output parameters, and a built-in step's figures and artifacts. */
-function success(ctx: RunContext, t: Template, id: string, stdout: string, cwd: string): Attempt {
+async function success(
+  ctx: RunContext,
+  t: Template,
+  id: string,
+  stdout: string,
+  { cwd, files }: { cwd: string; files: StepFiles },
+): Promise<Attempt> {
   const exitCode = 0;
   const result = stdout.replace(/\r?\n$/, '');
   const parameters: Record<string, string> = {};
   let metrics: Record<string, number> = {};
+  let artifacts: StoredArtifact[] = [];
   try {
     if (t.distml) {
       const read = BUILTINS[t.distml.kind].read(lastJson(result));
@@ -118,9 +135,12 @@ function success(ctx: RunContext, t: Template, id: string, stdout: string, cwd: 
           digest: x.digest ?? null,
         });
     }
-    for (const p of t.outputs?.parameters ?? []) parameters[p.name] = leafParameter(p, result, cwd);
+    for (const p of t.outputs?.parameters ?? [])
+      parameters[p.name] = leafParameter(p, result, cwd, (path) => files.hostPath(path, cwd));
+    artifacts = await saveOutputs(ctx, t, id, files, cwd);
   } catch (err) {
     return { phase: 'Error', message: (err as Error).message, outputs: { result }, exitCode };
   }
-  return { phase: 'Succeeded', message: null, outputs: { result, parameters, exitCode }, exitCode, metrics };
+  const outputs = { result, parameters, exitCode, ...(artifacts.length ? { artifacts } : {}) };
+  return { phase: 'Succeeded', message: null, outputs, exitCode, metrics };
 }

@@ -1,6 +1,7 @@
 // A container, script or distml template run as a node: the memo cache first, then its share of the pool,
 // then attempts until one succeeds or the retry policy (retry.ts) says stop.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ArtifactRepository } from '../artifacts/repository.js';
 import { parseDuration, parseMemory } from '../expr/quantity.js';
 import { substitute } from '../expr/template.js';
 import type { Template } from '../spec/schema.js';
@@ -21,7 +22,9 @@ export async function runLeaf(
   const memo = t.memoize ? planMemo(t, scope) : undefined;
   if (memo) {
     const hit = lookupMemo(ctx, memo);
-    if (hit) {
+    // A hit restores the step's artifacts from the repository: one whose blob is gone is a miss.
+    const repo = ArtifactRepository.of(ctx.workspace);
+    if (hit && (hit.artifacts ?? []).every((x) => repo.has(x.digest))) {
       transition(ctx, id, {
         phase: 'Succeeded',
         outputs: hit,

@@ -1,0 +1,70 @@
+// The artifact half of the semantic checks: where each kind of template takes its artifacts from, and which
+// `{{…artifacts…}}` names exist where they are used (Argo's validation of inputs/outputs.artifacts).
+import type { Template } from './schema.js';
+
+type Path = (string | number)[];
+type Check = (text: string, at: Path) => void;
+interface Ctx {
+  add: (path: Path, message: string) => void;
+}
+/** What a placeholder may name where it appears (validate.ts's VarScope, the parts read here). */
+interface VarScope {
+  inputArtifacts?: Set<string>;
+  siblings?: { prefix: 'steps' | 'tasks'; names: Map<string, Template | undefined> };
+}
+
+/** Path or from, as the template's kind needs; `from` tags checked by `check`. */
+export function checkArtifacts(ctx: Ctx, t: Template, path: Path, check: Check): void {
+  const composite = t.steps !== undefined || t.dag !== undefined;
+  t.inputs?.artifacts.forEach((a, i) => {
+    const at = [...path, 'inputs', 'artifacts', i];
+    if (!composite && a.path === undefined)
+      ctx.add([...at, 'path'], `input artifact "${a.name}" needs a path: where the step finds it`);
+    if (a.from !== undefined) check(a.from, [...at, 'from']);
+  });
+  t.outputs?.artifacts.forEach((a, i) => {
+    const at = [...path, 'outputs', 'artifacts', i];
+    if (composite && a.path !== undefined)
+      ctx.add(
+        [...at, 'path'],
+        'a steps or dag template writes no files: take the artifact from a child (from)',
+      );
+    if (!composite && a.from !== undefined)
+      ctx.add([...at, 'from'], 'only steps and dag templates take output artifacts from their children');
+  });
+}
+
+/**
+ * The problem with an artifact variable, undefined when it is fine, or false when `ref` is not about
+ * artifacts: `inputs.artifacts.X[.path]`, `outputs.artifacts.X.path`, `outputs.parameters.X.path`,
+ * `steps.X.outputs.artifacts.Y` / `tasks.…`, `workflow.outputs.artifacts.G` / `workflow.outputs.parameters.G`.
+ */
+export function artifactVarProblem(
+  ref: string,
+  parts: string[],
+  scope: VarScope,
+): string | undefined | false {
+  const [head, second, third, fourth] = parts;
+  if (head === 'inputs' && second === 'artifacts') {
+    if (parts.length === 3 || (parts.length === 4 && fourth === 'path')) {
+      return scope.inputArtifacts?.has(third ?? '')
+        ? undefined
+        : `unknown input artifact "${third}" in {{${ref}}} (declare it in inputs.artifacts)`;
+    }
+    return `unknown variable {{${ref}}}`;
+  }
+  if (head === 'outputs' && (second === 'artifacts' || second === 'parameters') && fourth === 'path')
+    return parts.length === 4 ? undefined : `unknown variable {{${ref}}}`;
+  if (head === 'workflow' && second === 'outputs' && (third === 'artifacts' || third === 'parameters'))
+    return parts.length === 4 ? undefined : `unknown variable {{${ref}}}`;
+  if ((head === 'steps' || head === 'tasks') && third === 'outputs' && fourth === 'artifacts') {
+    if (parts.length !== 5) return `unknown variable {{${ref}}}`;
+    const sib = scope.siblings;
+    if (!sib || sib.prefix !== head || !sib.names.has(second ?? '')) return false; // the sibling check says why
+    const target = sib.names.get(second ?? '');
+    return !target || (target.outputs?.artifacts ?? []).some((a) => a.name === parts[4])
+      ? undefined
+      : `{{${ref}}}: template "${target.name}" has no output artifact "${parts[4]}"`;
+  }
+  return false;
+}
