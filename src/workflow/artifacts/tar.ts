@@ -2,7 +2,7 @@
 // times, owners and groups zeroed, so the same content always makes the same bytes and so the same digest
 // (content addressing depends on it). Read back by the same module; entries that would land outside the
 // destination are refused. Regular files, folders and symbolic links; other kinds are refused by name.
-import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join, posix } from 'node:path';
 
 const BLOCK = 512;
@@ -17,9 +17,13 @@ export interface TarEntry {
   linkname?: string;
 }
 
-/** The entries of `path` (a file, or a folder and everything under it) named from `root`. */
-export function collectEntries(path: string, root: string): TarEntry[] {
-  const st = lstatSync(path);
+/**
+ * The entries of `path` (a file, or a folder and everything under it) named from `root`. A symbolic link at
+ * `path` itself is followed (a folder written with src/durable is a link to its current content); links
+ * inside are kept as links.
+ */
+export function collectEntries(path: string, root: string, follow = true): TarEntry[] {
+  const st = follow ? statSync(path) : lstatSync(path);
   const mode = st.mode & 0o7777;
   if (st.isSymbolicLink()) return [{ name: root, type: 'symlink', mode, linkname: readlinkSync(path) }];
   if (st.isFile()) return [{ name: root, type: 'file', mode, data: readFileSync(path) }];
@@ -27,7 +31,7 @@ export function collectEntries(path: string, root: string): TarEntry[] {
   const children = readdirSync(path).sort();
   return [
     { name: root, type: 'dir', mode },
-    ...children.flatMap((c) => collectEntries(join(path, c), posix.join(root, c))),
+    ...children.flatMap((c) => collectEntries(join(path, c), posix.join(root, c), false)),
   ];
 }
 

@@ -106,10 +106,11 @@ export function compositeArtifacts(
 ): StoredArtifact[] {
   const out: StoredArtifact[] = [];
   for (const o of t.outputs?.artifacts ?? []) {
-    const ref = artifactFrom(ctx, o.from!, scope);
+    const from = o.from ?? `{{=${o.fromExpression}}}`;
+    const ref = artifactFrom(ctx, from, scope);
     if (!ref) {
       if (o.optional) continue;
-      throw new Error(`output artifact "${o.name}": ${o.from} names no artifact (mark it optional: true)`);
+      throw new Error(`output artifact "${o.name}": ${from} names no artifact (mark it optional: true)`);
     }
     const { subPath: _unused, ...rest } = ref;
     out.push({ ...rest, name: o.name, ...(o.globalName ? { globalName: o.globalName } : {}) });
@@ -134,10 +135,18 @@ export function planStepFiles(
   scratch: string,
   env: NodeJS.ProcessEnv,
 ): StepFiles | string {
-  const declared = [
+  const artifactPaths = [
     ...(t.inputs?.artifacts ?? []).map((a) => a.path),
     ...(t.outputs?.artifacts ?? []).map((a) => a.path),
   ].filter((p): p is string => p !== undefined);
+  // A step that has private folders anyway gets its output parameters' files in them too (Argo examples put
+  // both side by side); a step without artifacts keeps today's shared paths for its parameters.
+  const parameterPaths = artifactPaths.some(isAbsolute)
+    ? (t.outputs?.parameters ?? []).flatMap((p) =>
+        p.valueFrom?.path !== undefined ? [p.valueFrom.path] : [],
+      )
+    : [];
+  const declared = [...artifactPaths, ...parameterPaths];
   const plan = planPrivatePaths(node, declared, {
     scratch,
     keep: [resolve(ctx.workspace), process.cwd()],
@@ -153,12 +162,15 @@ export function planStepFiles(
   };
 }
 
-/** Adds `{{inputs.artifacts.X.path}}` and `{{outputs.artifacts.X.path}}` for a leaf step. */
+/** Adds `{{inputs.artifacts.X.path}}`, `{{outputs.artifacts.X.path}}`, `{{outputs.parameters.X.path}}`. */
 export function pathVariables(t: Template, files: StepFiles, scope: Map<string, string>): void {
   for (const a of t.inputs?.artifacts ?? [])
     if (a.path !== undefined) scope.set(`inputs.artifacts.${a.name}.path`, files.stepPath(a.path));
   for (const a of t.outputs?.artifacts ?? [])
     if (a.path !== undefined) scope.set(`outputs.artifacts.${a.name}.path`, files.stepPath(a.path));
+  for (const p of t.outputs?.parameters ?? [])
+    if (p.valueFrom?.path !== undefined)
+      scope.set(`outputs.parameters.${p.name}.path`, files.stepPath(p.valueFrom.path));
 }
 
 /** Puts each bound input artifact at its path (a fresh private folder per attempt), linking it as consumed. */

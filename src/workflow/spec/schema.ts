@@ -75,6 +75,8 @@ const outputArtifact = z
     name,
     path: z.string().min(1).optional(),
     from: z.string().optional(),
+    /** For steps and dag templates: an expression choosing a child's artifact (`a ? steps.x.outputs.artifacts.y : …`). */
+    fromExpression: z.string().optional(),
     archive: archiveSchema.optional(),
     /** A step that did not write it still succeeds. */
     optional: z.boolean().optional(),
@@ -82,8 +84,8 @@ const outputArtifact = z
     globalName: name.optional(),
   })
   .strict()
-  .refine((a) => (a.path === undefined) !== (a.from === undefined), {
-    message: 'must set exactly one of path, from',
+  .refine((a) => [a.path, a.from, a.fromExpression].filter((x) => x !== undefined).length === 1, {
+    message: 'must set exactly one of path, from, fromExpression',
   });
 
 const outputParameter = z

@@ -29,7 +29,7 @@ export function checkArtifacts(ctx: Ctx, t: Template, path: Path, check: Check):
         [...at, 'path'],
         'a steps or dag template writes no files: take the artifact from a child (from)',
       );
-    if (!composite && a.from !== undefined)
+    if (!composite && (a.from !== undefined || a.fromExpression !== undefined))
       ctx.add([...at, 'from'], 'only steps and dag templates take output artifacts from their children');
   });
 }
