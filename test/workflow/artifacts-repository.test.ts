@@ -18,6 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { planPrivatePaths } from '../../src/workflow/artifacts/private-paths.js';
+import { parseWorkflowYaml } from '../../src/workflow/index.js';
 import { ArtifactRepository, sha256 } from '../../src/workflow/artifacts/repository.js';
 import { collectEntries, packTar, unpackTar } from '../../src/workflow/artifacts/tar.js';
 import { restoreArtifact, saveArtifact } from '../../src/workflow/artifacts/transfer.js';
@@ -175,5 +176,51 @@ describe('private artifact paths', () => {
     );
     const rel = planPrivatePaths('s', ['rel'], { ...o, allowed: false });
     assert.ok(!('error' in rel) && rel.mounts.length === 0, 'relative paths need no namespace');
+  });
+});
+
+describe('artifact references in a spec', () => {
+  const spec = (call: string, extra = '') => `apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: refs-}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - [{name: make, template: make}]
+        - [${call}]
+    - name: make
+      container: {command: [sh, -c, 'echo > f']}
+      outputs: {artifacts: [{name: f, path: f${extra}}]}
+    - name: use
+      inputs: {artifacts: [{name: f, path: f}]}
+      container: {command: [cat, f]}
+`;
+  it('accepts a call that passes an artifact some earlier step makes', () => {
+    parseWorkflowYaml(
+      spec(
+        `{name: use, template: use, arguments: {artifacts: [{name: f, from: '{{steps.make.outputs.artifacts.f}}'}]}}`,
+      ),
+    );
+  });
+  it('names an unknown output artifact, a missing required one, and a bad archive', () => {
+    assert.throws(
+      () =>
+        parseWorkflowYaml(
+          spec(
+            `{name: use, template: use, arguments: {artifacts: [{name: f, from: '{{steps.make.outputs.artifacts.nope}}'}]}}`,
+          ),
+        ),
+      /template "make" has no output artifact "nope"/,
+    );
+    assert.throws(
+      () => parseWorkflowYaml(spec('{name: use, template: use}')),
+      /missing artifact "f" required by template "use"/,
+    );
+    assert.throws(
+      () => parseWorkflowYaml(spec('{name: use, template: use}', ', archive: {zip: {}}')),
+      /archive/,
+    );
   });
 });

@@ -147,7 +147,7 @@ export function planStepFiles(
       )
     : [];
   const declared = [...artifactPaths, ...parameterPaths];
-  const plan = planPrivatePaths(node, declared, {
+  const plan = planPrivatePaths(ctx.store.getNode(ctx.run, node)?.displayName ?? node, declared, {
     scratch,
     keep: [resolve(ctx.workspace), process.cwd()],
     allowed: declared.some(isAbsolute) && isolationAvailable(env),

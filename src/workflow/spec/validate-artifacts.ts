@@ -37,7 +37,7 @@ export function checkArtifacts(ctx: Ctx, t: Template, path: Path, check: Check):
 /**
  * The problem with an artifact variable, undefined when it is fine, or false when `ref` is not about
  * artifacts: `inputs.artifacts.X[.path]`, `outputs.artifacts.X.path`, `outputs.parameters.X.path`,
- * `steps.X.outputs.artifacts.Y` / `tasks.…`, `workflow.outputs.artifacts.G` / `workflow.outputs.parameters.G`.
+ * `steps.X.outputs.artifacts.Y` / `tasks.…`, `workflow.outputs.artifacts.G`.
  */
 export function artifactVarProblem(
   ref: string,
@@ -55,7 +55,7 @@ export function artifactVarProblem(
   }
   if (head === 'outputs' && (second === 'artifacts' || second === 'parameters') && fourth === 'path')
     return parts.length === 4 ? undefined : `unknown variable {{${ref}}}`;
-  if (head === 'workflow' && second === 'outputs' && (third === 'artifacts' || third === 'parameters'))
+  if (head === 'workflow' && second === 'outputs' && third === 'artifacts')
     return parts.length === 4 ? undefined : `unknown variable {{${ref}}}`;
   if ((head === 'steps' || head === 'tasks') && third === 'outputs' && fourth === 'artifacts') {
     if (parts.length !== 5) return `unknown variable {{${ref}}}`;
