@@ -25,6 +25,28 @@ export interface AttemptPlan {
   deadlineAt: number | undefined;
 }
 
+/** The step's command with its artifacts in place, or the Error that kept it from starting. */
+async function prepare(
+  ctx: RunContext,
+  t: Template,
+  a: AttemptPlan,
+  scratch: string,
+  env: NodeJS.ProcessEnv,
+) {
+  const files = planStepFiles(ctx, t, a.id, scratch, env);
+  if (typeof files === 'string') return files;
+  pathVariables(t, files, a.scope);
+  try {
+    const launch = commandOf(ctx, t, a.id, a.scope, scratch);
+    await placeInputs(ctx, t, a.id, files, { scope: a.scope, cwd: launch.cwd, scratch });
+    const argv = files.mounts.length ? isolatedArgv(files.mounts, launch.argv) : launch.argv;
+    return { files, launch, argv };
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+/** Runs one attempt of a leaf step to its end (a daemon: to its readiness) and reads its outputs. */
 export async function runAttempt(ctx: RunContext, t: Template, a: AttemptPlan): Promise<Attempt> {
   const { id } = a;
   const dirs = runDirs(ctx.workspace, ctx.run);
@@ -33,17 +55,9 @@ export async function runAttempt(ctx: RunContext, t: Template, a: AttemptPlan): 
   mkdirSync(scratch, { recursive: true });
   mkdirSync(dirs.logs, { recursive: true });
   const env = { ...process.env };
-  const files = planStepFiles(ctx, t, id, scratch, env);
-  if (typeof files === 'string') return { phase: 'Error', message: files, outputs: {}, exitCode: null };
-  pathVariables(t, files, a.scope);
-  let launch;
-  try {
-    launch = commandOf(ctx, t, id, a.scope, scratch);
-    await placeInputs(ctx, t, id, files, { scope: a.scope, cwd: launch.cwd, scratch });
-  } catch (err) {
-    return { phase: 'Error', message: (err as Error).message, outputs: {}, exitCode: null };
-  }
-  const argv = files.mounts.length ? isolatedArgv(files.mounts, launch.argv) : launch.argv;
+  const ready = await prepare(ctx, t, a, scratch, env);
+  if (typeof ready === 'string') return { phase: 'Error', message: ready, outputs: {}, exitCode: null };
+  const { files, launch, argv } = ready;
   const started = Date.now();
   // Set up before the step starts, so its first lines (after what earlier attempts wrote) are not missed.
   const unfollow = followProgress(ctx, id, `${base}.stderr.log`);

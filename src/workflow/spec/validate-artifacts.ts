@@ -1,6 +1,6 @@
 // The artifact half of the semantic checks: where each kind of template takes its artifacts from, and which
 // `{{…artifacts…}}` names exist where they are used (Argo's validation of inputs/outputs.artifacts).
-import type { Template } from './schema.js';
+import type { DagTask, Step, Template } from './schema.js';
 
 type Path = (string | number)[];
 type Check = (text: string, at: Path) => void;
@@ -67,4 +67,26 @@ export function artifactVarProblem(
       : `{{${ref}}}: template "${target.name}" has no output artifact "${parts[4]}"`;
   }
   return false;
+}
+
+/** A call's arguments.artifacts: each names an input of the template, and every required input is given. */
+export function checkCallArtifacts(
+  ctx: Ctx,
+  s: Step | DagTask,
+  target: Template | undefined,
+  at: Path,
+  check: Check,
+): void {
+  const given = s.arguments?.artifacts ?? [];
+  given.forEach((a, j) => {
+    const argPath = [...at, 'arguments', 'artifacts', j];
+    if (a.from !== undefined) check(a.from, [...argPath, 'from']);
+    if (target && !(target.inputs?.artifacts ?? []).some((p) => p.name === a.name))
+      ctx.add([...argPath, 'name'], `template "${target.name}" has no input artifact "${a.name}"`);
+  });
+  for (const p of target?.inputs?.artifacts ?? []) {
+    if (given.some((a) => a.name === p.name) || p.optional || p.from !== undefined || p.raw !== undefined)
+      continue;
+    ctx.add([...at, 'arguments'], `missing artifact "${p.name}" required by template "${target?.name}"`);
+  }
 }

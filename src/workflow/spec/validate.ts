@@ -5,7 +5,7 @@ import { references } from '../expr/template.js';
 import { evalWhen } from '../expr/when.js';
 import type { SpecProblem } from '../errors.js';
 import { BUILTINS } from '../steps/builtin.js';
-import { artifactVarProblem, checkArtifacts } from './validate-artifacts.js';
+import { artifactVarProblem, checkArtifacts, checkCallArtifacts } from './validate-artifacts.js';
 import { templateKind, type DagTask, type Step, type Template, type WorkflowSpec } from './schema.js';
 
 type Path = (string | number)[];
@@ -190,17 +190,7 @@ function validateCall(
       ctx.add([...at, 'arguments'], `missing parameter "${p.name}" required by template "${target?.name}"`);
     }
   }
-  (s.arguments?.artifacts ?? []).forEach((a, j) => {
-    const argPath = [...at, 'arguments', 'artifacts', j];
-    if (a.from !== undefined) checkVars(ctx, a.from, [...argPath, 'from'], scope, all);
-    if (target && !(target.inputs?.artifacts ?? []).some((p) => p.name === a.name))
-      ctx.add([...argPath, 'name'], `template "${target.name}" has no input artifact "${a.name}"`);
-  });
-  for (const p of target?.inputs?.artifacts ?? []) {
-    const given = (s.arguments?.artifacts ?? []).some((a) => a.name === p.name);
-    if (!given && !p.optional && p.from === undefined && p.raw === undefined)
-      ctx.add([...at, 'arguments'], `missing artifact "${p.name}" required by template "${target?.name}"`);
-  }
+  checkCallArtifacts(ctx, s, target, at, (text, path) => checkVars(ctx, text, path, scope, all));
   if (s.withParam !== undefined) checkVars(ctx, s.withParam, [...at, 'withParam'], scope, all);
   if (s.when !== undefined) {
     checkVars(ctx, s.when, [...at, 'when'], scope, all);
