@@ -4,42 +4,57 @@ import type Database from 'better-sqlite3';
 
 export type Row = Record<string, unknown>;
 
-/**
- * How a field is stored: `text` and `number` as themselves, `json` as JSON text, `bool` as 0/1.
- */
+/** How a field is stored: `text` and `number` as themselves, `json` as JSON text, `bool` as 0/1. */
 export type Codec = 'text' | 'number' | 'json' | 'bool';
 
-/** One field of record R and the column that stores it. */
-export interface Column<R> {
-  field: keyof R & string;
-  column: string;
-  codec: Codec;
-  /** A NULL reads as null. Otherwise text and number read as String/Number of the value, json as `empty`. */
-  nullable?: boolean;
-  /** json, not nullable: what a NULL reads as (a fresh value each time). */
-  empty?: () => unknown;
-  /** Part of the primary key: read, never updated. */
-  key?: boolean;
-}
+/**
+ * A column as a table declares it: its codec, then `?` when a NULL reads as null, or ` key` for a primary
+ * key field (read, never updated). Without `?`, text and number read as String/Number of the value, and
+ * json (an object) reads a NULL as `{}`. The column is the field's name in snake_case.
+ */
+export type ColumnSpec = Codec | `${Exclude<Codec, 'bool'>}?` | `${'text' | 'number'} key`;
 
 /** A field stored across several columns: it reads and writes them itself. */
-export interface CompositeColumn<R> {
-  field: keyof R & string;
+export interface CompositeColumn {
   read: (row: Row) => unknown;
   /** The columns to set for a value (null included). */
   write: (value: unknown) => Row;
 }
 
-export type ColumnTable<R> = ReadonlyArray<Column<R> | CompositeColumn<R>>;
+/** A simple column as columnTable resolves it. */
+type Column = { field: string; column: string; codec: Codec } & Record<'nullable' | 'key', boolean>;
+
+/** A record's columns, built once by columnTable. */
+export type ColumnTable<R> = ReadonlyArray<Column | (CompositeColumn & { field: string })> & {
+  /** Never set: ties the table to its record type, so readRecord and updateRow check what they are given. */
+  readonly of?: R;
+};
+
+/** Declares every field of R (the mapped type makes leaving one out a compile error). */
+export function columnTable<R>(spec: {
+  [K in keyof R & string]-?: ColumnSpec | CompositeColumn;
+}): ColumnTable<R> {
+  return Object.entries(spec as Record<string, ColumnSpec | CompositeColumn>).map(([field, s]) =>
+    typeof s === 'string'
+      ? {
+          field,
+          column: field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`),
+          codec: s.split(/[ ?]/)[0] as Codec,
+          nullable: s.endsWith('?'),
+          key: s.endsWith(' key'),
+        }
+      : { field, ...s },
+  );
+}
 
 const parse = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : null);
 
-function readColumn<R>(c: Column<R>, v: unknown): unknown {
+function readColumn(c: Column, v: unknown): unknown {
   switch (c.codec) {
     case 'bool':
       return Boolean(v);
     case 'json':
-      return parse(v) ?? (c.nullable ? null : (c.empty?.() ?? null));
+      return parse(v) ?? (c.nullable ? null : {});
     case 'text':
       return c.nullable ? (v ?? null) : String(v);
     case 'number':
@@ -47,7 +62,7 @@ function readColumn<R>(c: Column<R>, v: unknown): unknown {
   }
 }
 
-function writeColumn<R>(c: Column<R>, v: unknown): unknown {
+function writeColumn(c: Column, v: unknown): unknown {
   if (c.codec === 'json') return v === null || v === undefined ? null : JSON.stringify(v);
   if (c.codec === 'bool') return v ? 1 : 0;
   return v;
