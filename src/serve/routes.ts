@@ -120,21 +120,29 @@ function resolveVersion(c: RouteContext, raw: string | undefined): LoadedVersion
   return found;
 }
 
-async function predict(c: RouteContext, version: string | undefined): Promise<Reply> {
+/**
+ * What V1 predict and V2 infer share: the body parsed for the version's input, its images decoded, the
+ * examples run through the version's batcher.
+ */
+async function runModel<R extends { images: ImageJob[]; inputs: Float32Array }>(
+  c: RouteContext,
+  version: string | undefined,
+  parse: (body: unknown, inputName: string) => R,
+): Promise<{ v: LoadedVersion; req: R; probs: Float32Array }> {
   const body = await c.json();
   const v = resolveVersion(c, version);
-  const req = parsePredict(body, v.manifest.inputSignature.name);
+  const req = parse(body, v.manifest.inputSignature.name);
   await c.decode(req.images, req.inputs);
-  const probs = await v.batcher.submit(req.inputs, c.signal);
+  return { v, req, probs: await v.batcher.submit(req.inputs, c.signal) };
+}
+
+async function predict(c: RouteContext, version: string | undefined): Promise<Reply> {
+  const { v, req, probs } = await runModel(c, version, parsePredict);
   return ok(predictResponse(probs, req, v.model.numClasses));
 }
 
 async function infer(c: RouteContext, version: string | undefined): Promise<Reply> {
-  const body = await c.json();
-  const v = resolveVersion(c, version);
-  const req = parseInfer(body, v.manifest.inputSignature.name);
-  await c.decode(req.images, req.inputs);
-  const probs = await v.batcher.submit(req.inputs, c.signal);
+  const { v, req, probs } = await runModel(c, version, parseInfer);
   return ok(inferResponse(c.versions.name, v.version, req, probs, v.manifest.classNames));
 }
 
