@@ -1,5 +1,9 @@
 #include "convert.h"
 
+#include <initializer_list>
+#include <string>
+#include <utility>
+
 namespace distml {
 
 Napi::TypedArray typedArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
@@ -41,25 +45,30 @@ std::vector<int64_t> intsField(const Napi::Object& o, const char* key) {
   return out;
 }
 
+namespace {
+
+// The value a lowered spec's name stands for; an unknown name is the caller's mistake (ENGINE_BAD_INPUT).
+template <typename E>
+E named(std::initializer_list<std::pair<const char*, E>> names, const std::string& s, const char* what) {
+  for (const auto& [name, value] : names)
+    if (s == name) return value;
+  throw InputError("unknown " + std::string(what) + " '" + s + "'");
+}
+
 Act parseAct(const std::string& s) {
-  if (s == "relu") return Act::Relu;
-  if (s == "sigmoid") return Act::Sigmoid;
-  if (s == "tanh") return Act::Tanh;
-  if (s == "softmax") return Act::Softmax;
-  if (s == "linear") return Act::Linear;
-  throw InputError("unknown activation '" + s + "'");
+  return named<Act>({{"relu", Act::Relu}, {"sigmoid", Act::Sigmoid}, {"tanh", Act::Tanh}, {"softmax", Act::Softmax},
+                     {"linear", Act::Linear}},
+                    s, "activation");
 }
 
 Kind parseKind(const std::string& s) {
-  if (s == "conv2d") return Kind::Conv2d;
-  if (s == "maxPooling2d") return Kind::MaxPool2d;
-  if (s == "dense") return Kind::Dense;
-  if (s == "dropout") return Kind::Dropout;
-  if (s == "batchNormalization") return Kind::BatchNorm;
-  if (s == "flatten") return Kind::Flatten;
-  if (s == "activation") return Kind::Activation;
-  throw InputError("unknown layer type '" + s + "'");
+  return named<Kind>({{"conv2d", Kind::Conv2d}, {"maxPooling2d", Kind::MaxPool2d}, {"dense", Kind::Dense},
+                      {"dropout", Kind::Dropout}, {"batchNormalization", Kind::BatchNorm}, {"flatten", Kind::Flatten},
+                      {"activation", Kind::Activation}},
+                     s, "layer type");
 }
+
+}  // namespace
 
 // Reads the lowered layer list produced by src/engine/shapes.ts (lowerSpec).
 NetDef parseNetDef(const Napi::Object& o) {
