@@ -46,34 +46,36 @@ function accessConfig(f: ServeFlags): AccessConfig | undefined {
   return undefined;
 }
 
-/** `distml serve` as a gateway in front of replica processes; returns when stopped by a signal. */
-export async function runGateway(
-  f: ServeFlags,
-  repoFlag: string,
-  { out, global }: CommandContext,
-): Promise<void> {
-  const repo = resolve(repoFlag);
-  const models = f.ensemble ?? (f.model ? [f.model] : []);
-  if (models.length === 0)
-    throw new UsageError('--model: is required: the model name in the repository (got nothing)');
-  const access = accessConfig(f);
+/** A replica's command line: `distml serve` for one model, with the model server's flags passed through. */
+function replicaCommand(f: ServeFlags, repo: string): GatewayOptions['replicaCommand'] {
   const main = fileURLToPath(new URL('../../main.js', import.meta.url));
-  const opts: GatewayOptions = {
+  return (model) => [
+    process.execPath,
+    main,
+    'serve',
+    ...['--repo', repo, '--model', model, '--threads', String(f['replica-threads'])],
+    ...['--max-batch', String(f['max-batch']), '--max-delay-ms', String(f['max-delay-ms'])],
+    ...['--max-body', String(f['max-body']), '--keep-versions', String(f['keep-versions'])],
+    ...['--max-decode-pixels', String(f['max-decode-pixels'])],
+    ...['--max-decode-bytes', String(f['max-decode-bytes'])],
+    ...['--decode-threads', String(f['decode-threads']), '--max-queue', String(f['max-queue'])],
+    ...['--queue-deadline', `${f['queue-deadline']}ms`],
+    ...(f['wait-for-model'] !== undefined ? [`--wait-for-model=${f['wait-for-model']}ms`] : []),
+    '--exit-with-parent',
+  ];
+}
+
+/** The gateway's options from its flags (all but where its events go). */
+function gatewayOptions(
+  f: ServeFlags,
+  repo: string,
+  models: string[],
+  workspace: string,
+): Omit<GatewayOptions, 'onEvent'> {
+  const access = accessConfig(f);
+  return {
     models,
-    replicaCommand: (model) => [
-      process.execPath,
-      main,
-      'serve',
-      ...['--repo', repo, '--model', model, '--threads', String(f['replica-threads'])],
-      ...['--max-batch', String(f['max-batch']), '--max-delay-ms', String(f['max-delay-ms'])],
-      ...['--max-body', String(f['max-body']), '--keep-versions', String(f['keep-versions'])],
-      ...['--max-decode-pixels', String(f['max-decode-pixels'])],
-      ...['--max-decode-bytes', String(f['max-decode-bytes'])],
-      ...['--decode-threads', String(f['decode-threads']), '--max-queue', String(f['max-queue'])],
-      ...['--queue-deadline', `${f['queue-deadline']}ms`],
-      ...(f['wait-for-model'] !== undefined ? [`--wait-for-model=${f['wait-for-model']}ms`] : []),
-      '--exit-with-parent',
-    ],
+    replicaCommand: replicaCommand(f, repo),
     host: f.host,
     port: f.port,
     replicas: f.replicas ?? 1,
@@ -94,15 +96,28 @@ export async function runGateway(
     queueTimeoutMs: f['queue-timeout'],
     probeMs: f['probe-interval'],
     access,
-    auditLog: access
-      ? resolve(f['audit-log'] ?? join(global.workspace, 'logs', 'gateway-audit.jsonl'))
-      : undefined,
+    auditLog: access ? resolve(f['audit-log'] ?? join(workspace, 'logs', 'gateway-audit.jsonl')) : undefined,
     shardThreshold: f['shard-threshold'],
     shards: f.shards,
     ensembleName: f['ensemble-name'],
     maxBody: f['max-body'],
     maxInFlight: f['max-in-flight'],
     maxConnections: f['max-connections'],
+  };
+}
+
+/** `distml serve` as a gateway in front of replica processes; returns when stopped by a signal. */
+export async function runGateway(
+  f: ServeFlags,
+  repoFlag: string,
+  { out, global }: CommandContext,
+): Promise<void> {
+  const repo = resolve(repoFlag);
+  const models = f.ensemble ?? (f.model ? [f.model] : []);
+  if (models.length === 0)
+    throw new UsageError('--model: is required: the model name in the repository (got nothing)');
+  const opts: GatewayOptions = {
+    ...gatewayOptions(f, repo, models, global.workspace),
     onEvent: (e) => (out.json ? out.event(e) : out.info(describeGateway(e))),
   };
   const gw = new Gateway(opts);

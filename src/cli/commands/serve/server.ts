@@ -19,19 +19,7 @@ export async function runServer(
   // CNN served 5,100 requests/s with 1 libtorch thread and 4,300 with 2 (bench/serve).
   setNumThreads(f.threads ?? Math.max(1, threadBudget() - 1));
   const server = new ModelServer({
-    repo: resolve(repo),
-    name: model,
-    host: f.host,
-    port: f.port,
-    maxBatch: f['max-batch'],
-    maxDelayMs: f['max-delay-ms'],
-    maxBody: f['max-body'],
-    maxDecodePixels: f['max-decode-pixels'],
-    maxDecodeBytes: f['max-decode-bytes'],
-    decodeThreads: f['decode-threads'],
-    maxQueue: f['max-queue'],
-    queueDeadlineMs: f['queue-deadline'],
-    keepVersions: f['keep-versions'],
+    ...serverOptions(f, repo, model),
     onEvent: (e) => (out.json ? out.event(e) : out.info(describeServerEvent(e))),
   });
   const url = await server.listen();
@@ -72,6 +60,25 @@ export async function runServer(
   }
   if (out.json) out.event({ event: 'stopped' });
   else out.info('stopped');
+}
+
+/** The model server's options from the flags (all but where its events go). */
+function serverOptions(f: ServeFlags, repo: string, model: string): Omit<ModelServerOptions, 'onEvent'> {
+  return {
+    repo: resolve(repo),
+    name: model,
+    host: f.host,
+    port: f.port,
+    maxBatch: f['max-batch'],
+    maxDelayMs: f['max-delay-ms'],
+    maxBody: f['max-body'],
+    maxDecodePixels: f['max-decode-pixels'],
+    maxDecodeBytes: f['max-decode-bytes'],
+    decodeThreads: f['decode-threads'],
+    maxQueue: f['max-queue'],
+    queueDeadlineMs: f['queue-deadline'],
+    keepVersions: f['keep-versions'],
+  };
 }
 
 type ServerEvent = Parameters<NonNullable<ModelServerOptions['onEvent']>>[0];
