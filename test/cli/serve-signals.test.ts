@@ -72,47 +72,53 @@ const exited = (child: ChildProcess): Promise<{ code: number | null; signal: Nod
     ? Promise.resolve({ code: child.exitCode, signal: child.signalCode })
     : new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
 
+const children: ChildProcess[] = [];
+
+/**
+ * Starts a stopper, then for each step sends its signal and, when the step names one, waits for that line;
+ * resolves with what it printed and how it exited.
+ */
+async function play(
+  o: Parameters<typeof stopper>[0],
+  steps: [NodeJS.Signals, string?][],
+): Promise<{ lines: string[]; exit: { code: number | null; signal: NodeJS.Signals | null } }> {
+  const child = stopper(o);
+  children.push(child);
+  const lines = collect(child);
+  await printed(child, lines, 'ready');
+  for (const [signal, line] of steps) {
+    child.kill(signal);
+    if (line) await printed(child, lines, line);
+  }
+  return { lines, exit: await exited(child) };
+}
+
 describe('distml serve stops on a signal (one path for server and gateway)', { timeout: 120_000 }, () => {
-  const children: ChildProcess[] = [];
   after(() => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   });
 
   it('with "again" (the gateway): the first signal stops, later ones call again, and it exits 0', async () => {
-    const child = stopper({ again: true, settle: 'again', linger: false });
-    children.push(child);
-    const lines = collect(child);
-    await printed(child, lines, 'ready');
-    child.kill('SIGHUP');
-    await printed(child, lines, 'stop SIGHUP');
-    child.kill('SIGTERM');
-    await printed(child, lines, 'again');
-    await printed(child, lines, 'stopped');
-    assert.deepEqual(lines.slice(0, 4), ['ready', 'stop SIGHUP', 'again', 'stopped']);
-    assert.deepEqual(await exited(child), { code: 0, signal: null });
+    const r = await play({ again: true, settle: 'again', linger: false }, [
+      ['SIGHUP', 'stop SIGHUP'],
+      ['SIGTERM', 'stopped'],
+    ]);
+    assert.deepEqual(r.lines, ['ready', 'stop SIGHUP', 'again', 'stopped']);
+    assert.deepEqual(r.exit, { code: 0, signal: null });
   });
 
   it('without "again" (the model server): a second signal ends the process the default way', async () => {
-    const child = stopper({ again: false, settle: 'never', linger: false });
-    children.push(child);
-    const lines = collect(child);
-    await printed(child, lines, 'ready');
-    child.kill('SIGINT');
-    await printed(child, lines, 'stop SIGINT');
-    child.kill('SIGTERM');
-    assert.deepEqual(await exited(child), { code: null, signal: 'SIGTERM' });
-    assert.deepEqual(lines, ['ready', 'stop SIGINT']);
+    const r = await play({ again: false, settle: 'never', linger: false }, [
+      ['SIGINT', 'stop SIGINT'],
+      ['SIGTERM'],
+    ]);
+    assert.deepEqual(r.exit, { code: null, signal: 'SIGTERM' });
+    assert.deepEqual(r.lines, ['ready', 'stop SIGINT']);
   });
 
   it('once stopped and disposed, a signal is no longer caught', async () => {
-    const child = stopper({ again: true, settle: 'now', linger: true });
-    children.push(child);
-    const lines = collect(child);
-    await printed(child, lines, 'ready');
-    child.kill('SIGTERM');
-    await printed(child, lines, 'stopped');
-    child.kill('SIGTERM');
-    assert.deepEqual(await exited(child), { code: null, signal: 'SIGTERM' });
-    assert.deepEqual(lines, ['ready', 'stop SIGTERM', 'stopped']);
+    const r = await play({ again: true, settle: 'now', linger: true }, [['SIGTERM', 'stopped'], ['SIGTERM']]);
+    assert.deepEqual(r.exit, { code: null, signal: 'SIGTERM' });
+    assert.deepEqual(r.lines, ['ready', 'stop SIGTERM', 'stopped']);
   });
 });
