@@ -1,7 +1,6 @@
 export { MetadataError } from './errors.js';
 export { SCHEMA_VERSION } from './schema.js';
 export {
-  MetadataStore,
   NODE_PHASES,
   type ArtifactRecord,
   type MemoEntry,
@@ -13,4 +12,5 @@ export {
   type RunPhase,
   type RunRecord,
   type StoredArtifact,
-} from './store.js';
+} from './records.js';
+export { MetadataStore } from './store.js';
