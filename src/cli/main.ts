@@ -4,8 +4,9 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ownerGone, OWNER_ENV } from '../process/index.js';
-import { UsageError, type Command, type GlobalOptions } from './command.js';
+import { parseFlags, UsageError, type Command, type GlobalOptions } from './command.js';
 import { describeError, exitCodeFor, EXIT_OK, EXIT_USAGE } from './errors.js';
+import { GLOBAL_FLAGS } from './global-options.js';
 import { commandHelp, GLOBAL_OPTIONS, overviewHelp } from './help.js';
 import { Output } from './output.js';
 import { COMMANDS, GROUPS } from './registry.js';
@@ -92,8 +93,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       process.stdout.write(`${commandHelp(command)}\n`);
       return EXIT_OK;
     }
-    const workspaceFlag = values['workspace'];
-    if (workspaceFlag === '') throw new UsageError('--workspace: must name a directory (got "")');
+    const workspaceFlag = parseFlags(GLOBAL_FLAGS, values).workspace;
     const global: GlobalOptions = {
       json,
       debug,

@@ -1,17 +1,8 @@
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
 import { setNumThreads, threadBudget } from '../../engine/index.js';
 import {
   anonymousOnly,
-  BALANCE_POLICIES,
-  DEFAULT_ANONYMOUS,
-  DEFAULT_MAX_BODY,
-  DEFAULT_MAX_CONNECTIONS,
-  DEFAULT_MAX_DECODE_BYTES,
-  DEFAULT_MAX_DECODE_PIXELS,
-  DEFAULT_MAX_IN_FLIGHT,
-  DEFAULT_MAX_QUEUE,
   Gateway,
   hashKey,
   loadAccessConfig,
@@ -20,262 +11,10 @@ import {
   type GatewayOptions,
 } from '../../serve/index.js';
 import { parseFlags, UsageError, type Command, type CommandContext } from '../command.js';
-import { durationFlag } from '../duration-flag.js';
 import type { Output } from '../output.js';
+import { isGateway, serveFlags, type ServeFlags } from './serve-flags.js';
 import { reportServing } from './serve-stats.js';
 import { checkRepository, watchModelWait } from './serve-wait.js';
-
-const int = (min: number, what: string) =>
-  z.coerce
-    .number({ message: `must be ${what}` })
-    .int(`must be ${what}`)
-    .min(min, `must be ${what}`);
-
-const duration = (min: number, max: number, fallback: string) => durationFlag(min, max).default(fallback);
-
-const positive = (what: string) =>
-  z.coerce
-    .number({ message: `must be ${what}` })
-    .positive(`must be ${what}`)
-    .max(1e6, 'must be at most 1000000');
-
-// The gateway (replicas, autoscaling, rate limits, shards, ensemble): active with --replicas, --autoscale or
-// --ensemble; see src/serve/gateway/.
-const gatewayFlags = {
-  replicas: int(1, 'a positive integer').max(64, 'must be at most 64').optional(),
-  autoscale: z.boolean().default(false),
-  min: int(0, 'a whole number (0 or more)').max(64, 'must be at most 64').default(1),
-  max: int(1, 'a positive integer').max(64, 'must be at most 64').default(5),
-  'target-concurrency': positive('a positive number').default(1),
-  'stable-window': duration(100, 3_600_000, '60s'),
-  'panic-window': durationFlag(10, 3_600_000).optional(),
-  'panic-threshold': z.coerce
-    .number({ message: 'must be a number of at least 1' })
-    .min(1, 'must be a number of at least 1')
-    .max(100, 'must be at most 100')
-    .default(2),
-  'scale-down-delay': duration(0, 3_600_000, '0s'),
-  'scale-interval': duration(10, 60_000, '1s'),
-  'queue-timeout': duration(1, 3_600_000, '60s'),
-  'probe-interval': duration(10, 60_000, '500ms'),
-  balance: z
-    .enum(BALANCE_POLICIES as [string, ...string[]], {
-      message: `must be one of ${BALANCE_POLICIES.join(', ')}`,
-    })
-    .default('least-connections'),
-  'hash-header': z.string().min(1, 'must name a header').default('x-session-id'),
-  'replica-threads': int(1, 'a positive integer').max(256, 'must be at most 256').default(1),
-  'api-keys': z.string().min(1, 'must name a file').optional(),
-  'rate-limit': z.boolean().default(false),
-  'anon-concurrency': int(1, 'a positive integer').max(100_000, 'must be at most 100000').optional(),
-  'anon-rps': positive('a positive number of requests per second').optional(),
-  'anon-queue': int(0, 'a whole number (0 or more)').max(100_000, 'must be at most 100000').optional(),
-  'audit-log': z.string().min(1, 'must name a file').optional(),
-  'shard-threshold': int(1, 'a positive integer').max(1_000_000, 'must be at most 1000000').optional(),
-  shards: int(2, 'an integer of at least 2').max(64, 'must be at most 64').optional(),
-  ensemble: z
-    .string()
-    .transform((v) => v.split(',').map((m) => m.trim()))
-    .refine((ms) => ms.length >= 2 && ms.every((m) => m.length > 0) && new Set(ms).size === ms.length, {
-      message: 'must list at least two different model names separated by commas',
-    })
-    .optional(),
-  'ensemble-name': z.string().min(1, 'must name the endpoint').default('ensemble'),
-  'max-in-flight': int(1, 'a positive integer')
-    .max(1_000_000, 'must be at most 1000000')
-    .default(DEFAULT_MAX_IN_FLIGHT),
-  'max-connections': int(1, 'a positive integer')
-    .max(1_000_000, 'must be at most 1000000')
-    .default(DEFAULT_MAX_CONNECTIONS),
-  'exit-with-parent': z.boolean().default(false),
-  'hash-key': z.string().min(1, 'must be a key, or - to read it from stdin').optional(),
-};
-
-const serveFlags = z.object({
-  repo: z
-    .string({ message: 'is required: the model repository directory' })
-    .min(1, 'must name a directory')
-    .optional(),
-  model: z
-    .string({ message: 'is required: the model name in the repository' })
-    .min(1, 'must name a model')
-    .optional(),
-  host: z.string().min(1, 'must name an address').default('127.0.0.1'),
-  port: int(0, 'a port number in [0, 65535]').max(65535, 'must be a port number in [0, 65535]').default(8080),
-  'max-batch': int(1, 'a positive integer').max(4096, 'must be at most 4096').default(64),
-  'max-delay-ms': int(0, 'a whole number of milliseconds (0 or more)')
-    .max(10_000, 'must be at most 10000')
-    .default(0),
-  'max-body': int(1024, 'a number of bytes, at least 1024').default(DEFAULT_MAX_BODY),
-  'max-decode-pixels': int(1, 'a positive number of pixels').default(DEFAULT_MAX_DECODE_PIXELS),
-  'max-decode-bytes': int(1024, 'a number of bytes, at least 1024').default(DEFAULT_MAX_DECODE_BYTES),
-  'decode-threads': int(1, 'a positive integer').max(64, 'must be at most 64').default(1),
-  'max-queue': int(1, 'a positive integer')
-    .max(1_000_000, 'must be at most 1000000')
-    .default(DEFAULT_MAX_QUEUE),
-  'queue-deadline': duration(1, 3_600_000, '30s'),
-  'keep-versions': int(1, 'a positive integer').max(100, 'must be at most 100').default(2),
-  threads: int(1, 'a positive integer').max(256, 'must be at most 256').optional(),
-  'wait-for-model': durationFlag(0).optional(),
-  ...gatewayFlags,
-});
-
-type ServeFlags = z.infer<typeof serveFlags>;
-
-const GATEWAY_OPTIONS: Command['options'] = {
-  replicas: {
-    type: 'string',
-    valueName: 'N',
-    description: 'gateway: run N replica processes behind a load balancer',
-  },
-  autoscale: {
-    type: 'boolean',
-    description: 'gateway: scale replicas on concurrency between --min and --max (KServe/Knative KPA)',
-  },
-  min: {
-    type: 'string',
-    valueName: 'N',
-    defaultText: '1',
-    description: 'autoscale: fewest replicas (0 = scale to zero)',
-  },
-  max: { type: 'string', valueName: 'N', defaultText: '5', description: 'autoscale: most replicas' },
-  'target-concurrency': {
-    type: 'string',
-    valueName: 'C',
-    defaultText: '1',
-    description: 'autoscale: requests in flight per replica to aim for (KServe scaleTarget)',
-  },
-  'stable-window': {
-    type: 'string',
-    valueName: 'DUR',
-    defaultText: '60s',
-    description: 'autoscale: averaging window for normal decisions (e.g. 60s, 5s, 800ms)',
-  },
-  'panic-window': {
-    type: 'string',
-    valueName: 'DUR',
-    defaultText: '10% of stable',
-    description: 'autoscale: short window that scales up fast in a burst',
-  },
-  'panic-threshold': {
-    type: 'string',
-    valueName: 'X',
-    defaultText: '2',
-    description: 'autoscale: panic when panic-window concurrency is X times what ready replicas take',
-  },
-  'scale-down-delay': {
-    type: 'string',
-    valueName: 'DUR',
-    defaultText: '0s',
-    description: 'autoscale: hold the highest recommendation this long before scaling down',
-  },
-  'scale-interval': {
-    type: 'string',
-    valueName: 'DUR',
-    defaultText: '1s',
-    description: 'autoscale: decision tick',
-  },
-  'queue-timeout': {
-    type: 'string',
-    valueName: 'DUR',
-    defaultText: '60s',
-    description: 'gateway: longest a request waits for a ready replica (e.g. from zero) before 503',
-  },
-  'probe-interval': {
-    type: 'string',
-    valueName: 'DUR',
-    defaultText: '500ms',
-    description: 'gateway: readiness probe period per replica',
-  },
-  balance: {
-    type: 'string',
-    valueName: 'POLICY',
-    defaultText: 'least-connections',
-    description: `gateway: ${BALANCE_POLICIES.join(' | ')}`,
-  },
-  'hash-header': {
-    type: 'string',
-    valueName: 'H',
-    defaultText: 'x-session-id',
-    description: 'consistent-hash key header (else the client address)',
-  },
-  'replica-threads': {
-    type: 'string',
-    valueName: 'T',
-    defaultText: '1',
-    description: 'gateway: libtorch threads per replica',
-  },
-  'api-keys': {
-    type: 'string',
-    valueName: 'FILE',
-    description: 'gateway: rate-limit tiers and SHA-256 key hashes (YAML/JSON); turns on rate limits',
-  },
-  'rate-limit': { type: 'boolean', description: 'gateway: rate-limit anonymous clients (no keys file)' },
-  'anon-concurrency': {
-    type: 'string',
-    valueName: 'N',
-    defaultText: String(DEFAULT_ANONYMOUS.concurrency),
-    description: 'rate limit: requests at once per anonymous client',
-  },
-  'anon-rps': {
-    type: 'string',
-    valueName: 'R',
-    defaultText: String(DEFAULT_ANONYMOUS.rps),
-    description: 'rate limit: requests/s per anonymous client (token bucket, burst 2R)',
-  },
-  'anon-queue': {
-    type: 'string',
-    valueName: 'N',
-    defaultText: String(DEFAULT_ANONYMOUS.queue),
-    description: 'rate limit: requests an anonymous client may have waiting before 429',
-  },
-  'audit-log': {
-    type: 'string',
-    valueName: 'FILE',
-    defaultText: 'WORKSPACE/logs/gateway-audit.jsonl',
-    description: 'rate limit: per-client request counts (JSON lines, hashed ids)',
-  },
-  'shard-threshold': {
-    type: 'string',
-    valueName: 'N',
-    description: 'gateway: split requests of more than N examples across replicas',
-  },
-  shards: {
-    type: 'string',
-    valueName: 'S',
-    defaultText: 'ready replicas',
-    description: 'sub-requests per split',
-  },
-  ensemble: {
-    type: 'string',
-    valueName: 'A,B',
-    description: 'gateway: serve several models and average them at /v1/models/ensemble:predict',
-  },
-  'ensemble-name': {
-    type: 'string',
-    valueName: 'NAME',
-    defaultText: 'ensemble',
-    description: 'model name of the averaging endpoint',
-  },
-  'max-in-flight': {
-    type: 'string',
-    valueName: 'N',
-    defaultText: String(DEFAULT_MAX_IN_FLIGHT),
-    description: 'gateway: model requests worked on at once; beyond, 503 with Retry-After',
-  },
-  'max-connections': {
-    type: 'string',
-    valueName: 'N',
-    defaultText: String(DEFAULT_MAX_CONNECTIONS),
-    description: 'gateway: open client connections; beyond, new ones are closed',
-  },
-  'exit-with-parent': { type: 'boolean', description: 'exit when stdin closes (replicas of a gateway)' },
-  'hash-key': {
-    type: 'string',
-    valueName: 'KEY',
-    description: 'print the SHA-256 of an API key for --api-keys and exit (- reads it from stdin)',
-  },
-};
 
 export const serveCommand: Command = {
   path: ['serve'],
@@ -316,98 +55,15 @@ export const serveCommand: Command = {
     '--max-in-flight model requests, closes connections above --max-connections, and cancels the forwarded',
     'request of a client that has gone.',
   ].join('\n'),
-  options: {
-    repo: { type: 'string', valueName: 'REPO', description: 'model repository directory' },
-    model: { type: 'string', valueName: 'NAME', description: 'model name (folder) in the repository' },
-    host: {
-      type: 'string',
-      valueName: 'ADDR',
-      defaultText: '127.0.0.1',
-      description: 'address to listen on',
-    },
-    port: {
-      type: 'string',
-      valueName: 'P',
-      defaultText: '8080',
-      description: 'port to listen on (0 picks a free one)',
-    },
-    'max-batch': {
-      type: 'string',
-      valueName: 'N',
-      defaultText: '64',
-      description: 'most examples per forward pass',
-    },
-    'max-delay-ms': {
-      type: 'string',
-      valueName: 'MS',
-      defaultText: '0',
-      description: 'longest an idle model waits to fill a batch',
-    },
-    'max-body': {
-      type: 'string',
-      valueName: 'BYTES',
-      defaultText: String(DEFAULT_MAX_BODY),
-      description: 'largest request body (413 beyond)',
-    },
-    'max-decode-pixels': {
-      type: 'string',
-      valueName: 'PX',
-      defaultText: String(DEFAULT_MAX_DECODE_PIXELS),
-      description: "a request's images, width x height summed, read from their headers (413 beyond)",
-    },
-    'max-decode-bytes': {
-      type: 'string',
-      valueName: 'BYTES',
-      defaultText: String(DEFAULT_MAX_DECODE_BYTES),
-      description: "bytes the decoders may write for one request's images (413 beyond)",
-    },
-    'decode-threads': {
-      type: 'string',
-      valueName: 'N',
-      defaultText: '1',
-      description: 'PNG decode threads (JPEG decodes on the libuv pool), so the event loop keeps answering',
-    },
-    'max-queue': {
-      type: 'string',
-      valueName: 'N',
-      defaultText: String(DEFAULT_MAX_QUEUE),
-      description: 'examples waiting for the model; beyond, 503 with Retry-After',
-    },
-    'queue-deadline': {
-      type: 'string',
-      valueName: 'DUR',
-      defaultText: '30s',
-      description: 'longest a request waits for the model to start on it; beyond, 503 with Retry-After',
-    },
-    'keep-versions': {
-      type: 'string',
-      valueName: 'K',
-      defaultText: '2',
-      description: 'newest versions kept loaded and reachable by /versions/V',
-    },
-    threads: {
-      type: 'string',
-      valueName: 'T',
-      defaultText: 'one less than $DISTML_THREADS or the cores, at least 1',
-      description: 'libtorch intra-op threads (one core is left to the event loop: HTTP, JSON, decoding)',
-    },
-    'wait-for-model': {
-      type: 'string',
-      valueName: 'DUR',
-      description:
-        'start even if REPO does not exist yet and wait this long (e.g. 10m) for a loadable version; else exit 1',
-    },
-    ...GATEWAY_OPTIONS,
-  },
+  options: serveFlags.options,
   async run(ctx) {
     const f = parseFlags(serveFlags, ctx.values);
     const { out } = ctx;
     if (f['hash-key'] !== undefined) return printKeyHash(f['hash-key'], out);
-    const gateway = checkGatewayFlags(f, ctx.values);
     const repo = f.repo;
     if (!repo) throw new UsageError('--repo: is required: the model repository directory (got nothing)');
     checkRepository(resolve(repo), f['wait-for-model']);
-    if (gateway) return runGateway(f, repo, ctx);
+    if (isGateway(f)) return runGateway(f, repo, ctx);
     if (!f.model)
       throw new UsageError('--model: is required: the model name in the repository (got nothing)');
     // Under load the event loop needs a core of its own: on 2 cores with the load generator beside it, the book
@@ -491,29 +147,6 @@ function describe(e: { event: string } & Record<string, unknown>): string {
     default:
       return `${e.event}: ${String(e.error ?? '')}`;
   }
-}
-
-/** True when the flags ask for the gateway; rejects gateway flags that would be silently ignored. */
-function checkGatewayFlags(f: ServeFlags, given: Record<string, unknown>): boolean {
-  const gateway = f.replicas !== undefined || f.autoscale || f.ensemble !== undefined;
-  if (f.replicas !== undefined && f.autoscale)
-    throw new UsageError(
-      '--replicas: fixes the replica count; leave it out with --autoscale (use --min/--max)',
-    );
-  if (f.autoscale && f.min > f.max)
-    throw new UsageError(`--min: must be at most --max (${f.max}) (got ${f.min})`);
-  if (f.ensemble && f.model)
-    throw new UsageError('--model: leave it out with --ensemble, which names the models');
-  if (gateway && f.threads !== undefined)
-    throw new UsageError('--threads: use --replica-threads with a gateway');
-  if (!gateway) {
-    const set = Object.keys(GATEWAY_OPTIONS).filter(
-      (k) => k !== 'exit-with-parent' && k !== 'hash-key' && given[k] !== undefined,
-    );
-    if (set.length > 0)
-      throw new UsageError(`--${set[0]}: is a gateway flag; add --replicas N, --autoscale or --ensemble A,B`);
-  }
-  return gateway;
 }
 
 /** Prints SHA-256(key) for a keys file, reading the key from stdin for `-` (keeps it out of `ps`). */

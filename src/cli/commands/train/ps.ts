@@ -77,7 +77,7 @@ async function trainableTensors(f: TrainFlags): Promise<TensorSlot[]> {
 async function runPsLauncher(ctx: CommandContext, f: TrainFlags): Promise<void> {
   const { out, argv, global } = ctx;
   refuseUnsupported(f);
-  const servers = f.ps ?? 1;
+  const servers = f.ps;
   const workers = f.workers ?? 1;
   const threads = f.threads ?? Math.max(1, Math.floor(threadBudget() / workers));
   const partition = partitionParameters(await trainableTensors(f), servers);
