@@ -40,11 +40,28 @@ export interface Command {
   run(ctx: CommandContext): Promise<void | number>;
 }
 
+/** Stable codes for a command's own runtime failures. */
+export type CommandErrorCode =
+  /** `distml serve`: the repository does not exist (and --wait-for-model was not given). */
+  | 'CLI_SERVE_REPO_NOT_FOUND'
+  /** `distml serve --wait-for-model`: no version loaded in time. */
+  | 'CLI_SERVE_NO_MODEL'
+  /** `distml predict`: the server cannot be reached. */
+  | 'CLI_PREDICT_UNREACHABLE'
+  /** `distml predict`: the server answered with an error or without predictions. */
+  | 'CLI_PREDICT_FAILED'
+  /** `distml predict --wait`: the server was not ready in time. */
+  | 'CLI_PREDICT_NOT_READY'
+  /** `distml lint`: a workflow file has problems. */
+  | 'CLI_LINT_FAILED';
+
 /** A command's own runtime failure (e.g. a server it talks to is down): exit code 1. */
 export class CommandError extends Error {
   override readonly name = 'CommandError';
+  /** Its message is written for users (the CLI prints it as is): the shape every module's error has. */
+  readonly userFacing = true;
   constructor(
-    readonly code: string,
+    readonly code: CommandErrorCode,
     message: string,
   ) {
     super(message);

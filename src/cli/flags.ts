@@ -20,8 +20,10 @@ export interface OptionSpec {
 /** Bad command-line input: exit code 2, with a message that says what to change. */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
-  readonly code = 'USAGE';
+  readonly code = 'CLI_USAGE';
+  /** Its message is written for users (the CLI prints it as is): the shape every module's error has. */
   readonly userFacing = true;
+  /** Bad input is exit code 2 (every other failure is 1). */
   readonly exitCode = 2;
 }
 

@@ -96,14 +96,14 @@ export const predict: Command = {
       });
     } catch (err) {
       throw new CommandError(
-        'PREDICT_UNREACHABLE',
+        'CLI_PREDICT_UNREACHABLE',
         `cannot reach ${url}: ${describeCause(err)}; is the server running?`,
       );
     }
     const reply = (await res.json()) as { predictions?: number[][]; error?: string };
     if (!res.ok || !reply.predictions)
       throw new CommandError(
-        'PREDICT_FAILED',
+        'CLI_PREDICT_FAILED',
         `${url} answered ${res.status}: ${reply.error ?? 'no predictions'}`,
       );
     const rows = picked.map((p, i) => {
@@ -161,7 +161,7 @@ async function waitReady(base: string, ms: number, out: Output): Promise<void> {
     const waited = Date.now() - t0;
     if (waited >= ms)
       throw new CommandError(
-        'PREDICT_NOT_READY',
+        'CLI_PREDICT_NOT_READY',
         `${url} not ready after ${formatDuration(ms)} (last: ${last}); check that the server has a model version to load, or wait longer with --wait`,
       );
     progress.update(Math.round(waited / 1000), undefined, `s, ${last}`);

@@ -71,7 +71,7 @@ export async function driveRun(
     if (!live && !out.json) out.info(renderTree(store.listNodes(name)));
     if (run.phase !== 'Succeeded') {
       throw new WorkflowError(
-        'RUN_FAILED',
+        'WORKFLOW_RUN_FAILED',
         `run ${name} ${run.phase}${run.message ? `: ${run.message}` : ''}; \`distml get ${name}\` shows the steps, \`distml logs ${name}\` their output`,
       );
     }

@@ -102,7 +102,7 @@ export const runCommand: Command = {
         );
         if (serving === 'engine-died') {
           throw new WorkflowError(
-            'RUN_FAILED',
+            'WORKFLOW_RUN_FAILED',
             `run ${name}: its engine (pid ${child.pid}) exited before a server was up; its log is ${join(logDir, 'engine.log')}, \`distml get ${name}\` shows the steps`,
           );
         }

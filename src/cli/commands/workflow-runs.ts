@@ -114,7 +114,7 @@ export const logsCommand: Command = {
         );
       if (step && nodes.length === 0)
         throw new WorkflowError(
-          'STEP_NOT_FOUND',
+          'WORKFLOW_STEP_NOT_FOUND',
           `run ${run.name} has no step "${step}" with logs; \`distml get ${run.name}\` lists the steps`,
         );
       const logs = nodes.map((n) => {
@@ -229,7 +229,7 @@ export const stopCommand: Command = {
       for (const name of names) {
         const run = store.getRun(name);
         if (run.phase !== 'Running' && run.phase !== 'Pending') {
-          if (!all) throw new WorkflowError('RUN_FINISHED', `run ${name} is already ${run.phase}`);
+          if (!all) throw new WorkflowError('WORKFLOW_RUN_FINISHED', `run ${name} is already ${run.phase}`);
           continue;
         }
         await announcedWait(ctx.out, `run ${name} to stop`, () => stopRun(store, name));

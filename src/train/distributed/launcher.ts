@@ -151,7 +151,7 @@ export async function launchWorkers(o: LaunchOptions): Promise<LaunchResult> {
     const done = await agent.run().catch((err: unknown) => {
       throw err instanceof TrainError
         ? err
-        : new TrainError('TRAIN_BAD_OPTION', `elastic job failed: ${(err as Error).message}`);
+        : new TrainError('TRAIN_JOB_FAILED', `elastic job failed: ${(err as Error).message}`);
     });
     finished = true;
     const result = JSON.parse(done) as DistributedResult;
