@@ -13,6 +13,7 @@ import { flag, flagSet, parseFlags, type Command } from '../command.js';
 import { cacheFlag, dataSourceFlags } from '../data-source-flags.js';
 import { table } from '../output.js';
 import { renderImage } from '../render-image.js';
+import { envValue } from '../env.js';
 
 const prepareFlags = flagSet({
   ...dataSourceFlags,
@@ -104,7 +105,7 @@ export const dataShow: Command = {
     }
     const img = found;
     const className = CLASS_NAMES[img.label] ?? '?';
-    const color = Boolean(process.stdout.isTTY) && !process.env['NO_COLOR'];
+    const color = Boolean(process.stdout.isTTY) && !envValue('NO_COLOR');
     out.result(
       { split: flags.split, index: flags.index, label: img.label, className, pixels: Array.from(img.image) },
       () =>

@@ -6,6 +6,7 @@ import { loadModel } from '../../models/index.js';
 import { wholeSplit } from '../../train/index.js';
 import { flag, flagSet, parseFlags, UsageError, type Command } from '../command.js';
 import { cacheFlag, dataSourceFlags } from '../data-source-flags.js';
+import { processEnv } from '../env.js';
 
 const evalFlags = flagSet({
   threads: flag(
@@ -29,7 +30,7 @@ export const evaluate: Command = {
   async run({ values, positionals, global, out }) {
     const f = parseFlags(evalFlags, values);
     if (positionals.length !== 1) throw new UsageError('evaluate needs one model package directory');
-    setNumThreads(f.threads ?? threadBudget());
+    setNumThreads(f.threads ?? threadBudget(processEnv()));
     const dir = resolve(positionals[0] as string);
     const t0 = performance.now();
     const { model, manifest } = await loadModel(dir);

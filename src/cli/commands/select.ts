@@ -5,6 +5,7 @@ import { setNumThreads, threadBudget } from '../../engine/index.js';
 import { flag, flagSet, parseFlags, type Command } from '../command.js';
 import { cacheFlag, dataSourceFlags } from '../data-source-flags.js';
 import { table } from '../output.js';
+import { processEnv } from '../env.js';
 
 const selectFlags = flagSet({
   candidates: flag(
@@ -95,7 +96,7 @@ export const selectCommand: Command = {
     // `--candidates a b c`: directories after the flag arrive as positionals.
     const given = [...((values.candidates as string[] | undefined) ?? []), ...positionals];
     const f = parseFlags(selectFlags, { ...values, candidates: given.length ? given : undefined });
-    setNumThreads(f.threads ?? threadBudget());
+    setNumThreads(f.threads ?? threadBudget(processEnv()));
     const progress = out.progress('evaluate');
     const report = await select({
       candidates: f.candidates,

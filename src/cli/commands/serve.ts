@@ -15,6 +15,7 @@ import type { Output } from '../output.js';
 import { isGateway, serveFlags, type ServeFlags } from './serve-flags.js';
 import { reportServing } from './serve-stats.js';
 import { checkRepository, watchModelWait } from './serve-wait.js';
+import { processEnv } from '../env.js';
 
 export const serveCommand: Command = {
   path: ['serve'],
@@ -68,7 +69,7 @@ export const serveCommand: Command = {
       throw new UsageError('--model: is required: the model name in the repository (got nothing)');
     // Under load the event loop needs a core of its own: on 2 cores with the load generator beside it, the book
     // CNN served 5,100 requests/s with 1 libtorch thread and 4,300 with 2 (bench/serve).
-    setNumThreads(f.threads ?? Math.max(1, threadBudget() - 1));
+    setNumThreads(f.threads ?? Math.max(1, threadBudget(processEnv()) - 1));
     const server = new ModelServer({
       repo: resolve(repo),
       name: f.model,

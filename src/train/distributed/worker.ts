@@ -33,6 +33,8 @@ export interface WorkerOptions extends TrainingJob {
   /** Bounds rendezvous and every collective. Default 30 s. */
   commTimeoutMs?: number;
   heartbeatTimeoutMs?: number;
+  /** The network interface Gloo uses when the master is not on loopback (the CLI's GLOO_SOCKET_IFNAME). */
+  socketIfname?: string;
   lineage: Record<string, unknown>;
   onStep?: (log: StepLog) => void;
   onEpoch?: (log: EpochLog) => void;
@@ -260,7 +262,7 @@ class Trainer {
       rank,
       size: this.worldSize,
       timeoutMs: this.o.commTimeoutMs ?? 30_000,
-      iface: isLoopback(c.masterAddr) ? 'lo' : process.env['GLOO_SOCKET_IFNAME'],
+      iface: isLoopback(c.masterAddr) ? 'lo' : this.o.socketIfname,
     });
   }
 

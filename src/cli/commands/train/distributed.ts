@@ -1,19 +1,14 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { threadBudget } from '../../../engine/index.js';
-import {
-  JOB_SECRET_ENV,
-  launchWorkers,
-  runWorker,
-  type ClusterEnv,
-  type DistributedResult,
-} from '../../../train/index.js';
+import { launchWorkers, runWorker, type ClusterEnv, type DistributedResult } from '../../../train/index.js';
 import { UsageError, type CommandContext } from '../../command.js';
 import { fmt } from '../../output.js';
 import { childArgv, relayProgress } from '../../relaunch.js';
 import { noticeWait } from '../../wait-notice.js';
 import { checkpointDirOf, jobFromFlags, lineageOf, progressCallback } from './job.js';
 import type { TrainFlags } from './flags.js';
+import { envValue, processEnv } from '../../env.js';
 
 /** Flags that configure the launcher itself and are not passed on to the workers it starts. */
 const LAUNCHER_ONLY = ['workers', 'min-workers', 'max-workers', 'master-port', 'master-addr', 'max-restarts'];
@@ -30,7 +25,7 @@ export async function runLauncher(ctx: CommandContext, f: TrainFlags): Promise<v
       `need --min-workers <= --workers <= --max-workers (got ${min} <= ${workers} <= ${max})`,
     );
   }
-  const threads = f.threads ?? Math.max(1, Math.floor(threadBudget() / workers));
+  const threads = f.threads ?? Math.max(1, Math.floor(threadBudget(processEnv()) / workers));
   const cli = fileURLToPath(new URL('../../main.js', import.meta.url));
   const bar = { current: out.progress('train') };
   const result = await launchWorkers({
@@ -50,7 +45,7 @@ export async function runLauncher(ctx: CommandContext, f: TrainFlags): Promise<v
     port: f['master-port'],
     listenHost: f['master-addr'],
     // A job spanning hosts shares one secret, set in every host's environment; otherwise a fresh one.
-    secret: process.env[JOB_SECRET_ENV] || undefined,
+    secret: envValue('DISTML_JOB_SECRET') || undefined,
     heartbeatTimeoutMs: f['heartbeat-timeout'] * 1000,
     maxRestarts: f['max-restarts'],
     onEvent: (e) => (out.interactive ? out.info(describeEvent(e)) : out.event(e)),
@@ -103,7 +98,7 @@ export async function runAsWorker(ctx: CommandContext, f: TrainFlags, cluster: C
     throw new UsageError(
       '--workers starts a group; a worker started with MASTER_ADDR/TF_CONFIG must not pass it',
     );
-  const threads = f.threads ?? threadBudget();
+  const threads = f.threads ?? threadBudget(processEnv());
   const outDir = resolve(f.out);
   const { job, source } = await jobFromFlags(f, global.workspace, threads);
   const bar = progressCallback(out, f.epochs);
@@ -120,6 +115,7 @@ export async function runAsWorker(ctx: CommandContext, f: TrainFlags, cluster: C
     outDir,
     commTimeoutMs: f['comm-timeout'] * 1000,
     heartbeatTimeoutMs: f['heartbeat-timeout'] * 1000,
+    socketIfname: envValue('GLOO_SOCKET_IFNAME'),
     lineage: { ...lineageOf(job, source, f), batchSizePerWorker: f['batch-size'] },
     onStep: (l) => bar.onStepEnd?.(l),
     onEpoch: (l) => void bar.onEpochEnd?.(l),

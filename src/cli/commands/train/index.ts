@@ -16,6 +16,7 @@ import { runAsWorker, runLauncher } from './distributed.js';
 import { trainFlags } from './flags.js';
 import { checkpointDirOf, jobFromFlags, lineageOf, progressCallback, warnSkipped } from './job.js';
 import { runParameterServer } from './ps.js';
+import { processEnv } from '../../env.js';
 
 export const train: Command = {
   path: ['train'],
@@ -33,11 +34,11 @@ export const train: Command = {
     const { values, global, out } = ctx;
     const f = parseFlags(trainFlags, values);
     if (f.strategy === 'parameter-server') return runParameterServer(ctx, f);
-    const cluster = readClusterEnv(process.env);
+    const cluster = readClusterEnv(processEnv());
     if (cluster) return runAsWorker(ctx, f, cluster);
     if ((f.workers ?? 1) > 1 || f['min-workers'] !== undefined || f['max-workers'] !== undefined)
       return runLauncher(ctx, f);
-    const threads = f.threads ?? threadBudget();
+    const threads = f.threads ?? threadBudget(processEnv());
     const outDir = resolve(f.out);
     const { job, source } = await jobFromFlags(f, global.workspace, threads);
     const spec = job.spec;
