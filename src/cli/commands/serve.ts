@@ -8,7 +8,9 @@ import {
   loadAccessConfig,
   ModelServer,
   type AccessConfig,
+  type GatewayEvent,
   type GatewayOptions,
+  type ServerEvent,
 } from '../../serve/index.js';
 import { parseFlags, UsageError, type Command, type CommandContext } from '../command.js';
 import type { Output } from '../output.js';
@@ -137,16 +139,20 @@ export const serveCommand: Command = {
   },
 };
 
-function describe(e: { event: string } & Record<string, unknown>): string {
+/** One line for people per model-server event; exhaustive, so a new event cannot go undescribed. */
+function describe(e: ServerEvent): string {
   switch (e.event) {
-    case 'version_loaded':
-      return `loaded ${String(e.model)} version ${String(e.version)} (${Number(e.seconds).toFixed(2)} s); serving it`;
-    case 'version_unloaded':
-      return `unloaded ${String(e.model)} version ${String(e.version)}`;
-    case 'version_failed':
-      return `cannot load ${String(e.model)} version ${String(e.version)}: ${String(e.error)}`;
+    case 'version-loaded':
+      return `loaded ${e.model} version ${e.version} (${e.seconds.toFixed(2)} s); serving it`;
+    case 'version-unloaded':
+      return `unloaded ${e.model} version ${e.version}`;
+    case 'version-failed':
+      return `cannot load ${e.model} version ${e.version}: ${e.error}`;
+    case 'repository-error':
+    case 'internal-error':
+      return `${e.event}: ${e.error}`;
     default:
-      return `${e.event}: ${String(e.error ?? '')}`;
+      return unknownEvent(e);
   }
 }
 
@@ -272,13 +278,27 @@ async function runGateway(f: ServeFlags, repoFlag: string, { out, global }: Comm
   else out.info('stopped');
 }
 
-function describeGateway(e: { event: string } & Record<string, unknown>): string {
+/** One line for people per gateway event; exhaustive, so a new event cannot go undescribed. */
+function describeGateway(e: GatewayEvent): string {
   switch (e.event) {
     case 'scale':
-      return `${String(e.model)}: ${String(e.from)} -> ${String(e.to)} replicas (${String(e.reason)})`;
-    case 'replica_crashed':
-      return `${String(e.model)}: replica ${String(e.id)} exited (${String(e.signal ?? e.exitCode)}); replacing it`;
+      return `${e.model}: ${e.from} -> ${e.to} replicas (${e.reason})`;
+    case 'replica-crashed':
+      return `${e.model}: replica ${e.id} exited (${String(e.signal ?? e.exitCode)}); replacing it`;
+    case 'replica-started':
+      return `${e.model} replica-started replica ${e.id}`;
+    case 'replica-ready':
+      return `${e.model} replica-ready replica ${e.id} ${e.url}`;
+    case 'replica-stopped':
+      return `${e.model} replica-stopped replica ${e.id}`;
+    case 'audit-write-failed':
+      return `audit-write-failed ${e.path}: ${e.message} (${e.lines} lines dropped)`;
     default:
-      return `${String(e.model ?? '')} ${e.event} ${e.id !== undefined ? `replica ${String(e.id)}` : ''} ${String(e.url ?? '')}`.trim();
+      return unknownEvent(e);
   }
+}
+
+/** The `never` check of an exhaustive describer. */
+function unknownEvent(e: never): string {
+  return `event ${JSON.stringify(e)}`;
 }
