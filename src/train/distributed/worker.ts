@@ -19,6 +19,7 @@ import { ElasticAgent } from './agent.js';
 import type { ClusterEnv } from './env.js';
 import { K, type Generation, type MembershipChange } from './protocol.js';
 import { ShardedFeed } from './sharded-feed.js';
+import type { WorkerEvent } from '../events.js';
 
 export interface WorkerOptions extends TrainingJob {
   cluster: ClusterEnv;
@@ -38,7 +39,7 @@ export interface WorkerOptions extends TrainingJob {
   lineage: Record<string, unknown>;
   onStep?: (log: StepLog) => void;
   onEpoch?: (log: EpochLog) => void;
-  onEvent?: (event: Record<string, unknown>) => void;
+  onEvent?: (event: WorkerEvent) => void;
 }
 
 /** What each worker measured (reported to the chief through the store). */

@@ -8,6 +8,7 @@ import type { Partition } from './partition.js';
 import type { ServerStats } from './server.js';
 import type { PsResult, PsWorkerMetrics } from './worker.js';
 import { forwardLines } from '../distributed/launcher.js';
+import type { PsEvent } from '../events.js';
 
 export interface PsLaunchOptions {
   /** Program and arguments of a role process (the same `distml train …` command); the role comes from env. */
@@ -23,7 +24,7 @@ export interface PsLaunchOptions {
   /** How long a server may take to start listening. Default 60 s. */
   startTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
-  onEvent?: (event: Record<string, unknown>) => void;
+  onEvent?: (event: PsEvent) => void;
   /** Lines the chief writes on stderr (its progress). */
   onChiefLine?: (line: string) => void;
 }

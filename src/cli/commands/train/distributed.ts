@@ -1,7 +1,13 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { threadBudget } from '../../../engine/index.js';
-import { launchWorkers, runWorker, type ClusterEnv, type DistributedResult } from '../../../train/index.js';
+import {
+  launchWorkers,
+  runWorker,
+  type ClusterEnv,
+  type DistributedResult,
+  type TrainEvent,
+} from '../../../train/index.js';
 import { UsageError, type CommandContext } from '../../command.js';
 import { fmt } from '../../output.js';
 import { childArgv, relayProgress } from '../../relaunch.js';
@@ -51,29 +57,43 @@ export async function runLauncher(ctx: CommandContext, f: TrainFlags): Promise<v
     onEvent: (e) => (out.interactive ? out.info(describeEvent(e)) : out.event(e)),
     onWorkerLine: (line) =>
       relayProgress(out, line, bar, f.epochs, (e) => {
-        if (e['event'] === 'generation' || e['event'] === 'step-abandoned') out.info(describeEvent(e));
+        if (e['event'] === 'generation' || e['event'] === 'step-abandoned')
+          out.info(describeEvent(e as unknown as TrainEvent));
       }),
   });
   out.result({ model: f.model, workersRequested: workers, ...result }, () => summary(f.model, result));
 }
 
-function describeEvent(e: Record<string, unknown>): string {
-  switch (e['event']) {
+/** One line for people per training event; exhaustive, so a new event cannot go undescribed. */
+function describeEvent(e: TrainEvent): string {
+  switch (e.event) {
     case 'rendezvous':
-      return `rendezvous store at ${String(e['masterAddr'])}:${String(e['masterPort'])}`;
+      return `rendezvous store at ${e.masterAddr}:${e.masterPort}`;
     case 'membership':
-      return `group generation ${String(e['generation'])}: ${String(e['from'])} -> ${String(e['to'])} workers (${String(e['reason'])})`;
+      return `group generation ${e.generation}: ${e.from} -> ${e.to} workers (${e.reason})`;
     case 'worker-killed':
-      return `killed worker ${String(e['worker'])}: ${String(e['reason'])}`;
+      return `killed worker ${e.worker}: ${e.reason}`;
     case 'worker-replaced':
-      return `replacing worker ${String(e['worker'])} with ${String(e['by'])}: ${String(e['reason'])}`;
+      return `replacing worker ${e.worker} with ${String(e.by)}: ${e.reason}`;
     case 'worker-not-replaced':
-      return `worker ${String(e['worker'])}: ${String(e['reason'])}`;
+      return `worker ${e.worker}: ${e.reason}`;
     case 'generation':
-      return `formed group generation ${String(e['generation'])} as rank ${String(e['rank'])} of ${String(e['worldSize'])}`;
-    default:
+      return `formed group generation ${e.generation} as rank ${e.rank} of ${e.worldSize}`;
+    case 'worker-error':
+    case 'generation-failed':
+    case 'checkpoint-skipped':
+    case 'epoch-begin':
+    case 'step-abandoned':
+    case 'replica-mismatch':
       return JSON.stringify(e);
+    default:
+      return unknownEvent(e);
   }
+}
+
+/** The `never` check of an exhaustive describer. */
+function unknownEvent(e: never): string {
+  return `event ${JSON.stringify(e)}`;
 }
 
 function summary(model: string, r: DistributedResult & { restarts?: number }): string {
@@ -121,7 +141,7 @@ export async function runAsWorker(ctx: CommandContext, f: TrainFlags, cluster: C
     onEpoch: (l) => void bar.onEpochEnd?.(l),
     onEvent: (e) => {
       // The group has formed once a generation is joined (or training began): the wait is over.
-      if (e['event'] === 'generation' || e['event'] === 'epoch-begin') rendezvous();
+      if (e.event === 'generation' || e.event === 'epoch-begin') rendezvous();
       out.event(e);
     },
   }).finally(rendezvous);

@@ -10,6 +10,7 @@ import {
   runPsWorker,
   startShardServer,
   type Partition,
+  type PsEvent,
   type PsResult,
   type PsRole,
   type TensorSlot,
@@ -133,7 +134,7 @@ async function runServerRole(
   const onSignal = () => void running.stop();
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
-  out.event({ event: 'ps-listening', index: role.index, port: running.port });
+  out.event({ event: 'ps-listening', index: role.index, port: running.port } satisfies PsEvent);
   const stats = await running.stopped;
   process.removeListener('SIGTERM', onSignal);
   process.removeListener('SIGINT', onSignal);
