@@ -54,7 +54,7 @@ export function analyseWorkflowYaml(text: string): WorkflowAnalysis {
   return analyse(doc.toJS() as unknown, at);
 }
 
-/** Validates a spec object (from YAML or the builder); throws SPEC_INVALID listing every problem. */
+/** Validates a spec object (from YAML or the builder); throws WORKFLOW_SPEC_INVALID listing every problem. */
 export function checkWorkflow(
   value: unknown,
   source = 'workflow',
