@@ -1,17 +1,15 @@
-import type { z } from 'zod';
+import type { OptionSpec } from './flags.js';
 import type { Output } from './output.js';
 
-/** One flag of a command, as `node:util` parseArgs understands it, plus help text. */
-export interface OptionSpec {
-  type: 'string' | 'boolean';
-  short?: string;
-  description: string;
-  /** Placeholder shown in help, e.g. DIR. */
-  valueName?: string;
-  /** Default shown in help (the zod schema applies it). */
-  defaultText?: string;
-  multiple?: boolean;
-}
+export {
+  flag,
+  flagSet,
+  parseFlags,
+  UsageError,
+  type FlagSet,
+  type FlagValues,
+  type OptionSpec,
+} from './flags.js';
 
 /** Options every command accepts. */
 export interface GlobalOptions {
@@ -36,40 +34,36 @@ export interface Command {
   summary: string;
   usage?: string;
   details?: string;
+  /** What parseArgs, help and completion read: `flags.options`, derived from the flag declarations. */
   options: Record<string, OptionSpec>;
   /** Resolves with the exit code when the command reports its own failure (e.g. doctor), else 0. */
   run(ctx: CommandContext): Promise<void | number>;
 }
 
+/** Stable codes for a command's own runtime failures. */
+export type CommandErrorCode =
+  /** `distml serve`: the repository does not exist (and --wait-for-model was not given). */
+  | 'CLI_SERVE_REPO_NOT_FOUND'
+  /** `distml serve --wait-for-model`: no version loaded in time. */
+  | 'CLI_SERVE_NO_MODEL'
+  /** `distml predict`: the server cannot be reached. */
+  | 'CLI_PREDICT_UNREACHABLE'
+  /** `distml predict`: the server answered with an error or without predictions. */
+  | 'CLI_PREDICT_FAILED'
+  /** `distml predict --wait`: the server was not ready in time. */
+  | 'CLI_PREDICT_NOT_READY'
+  /** `distml lint`: a workflow file has problems. */
+  | 'CLI_LINT_FAILED';
+
 /** A command's own runtime failure (e.g. a server it talks to is down): exit code 1. */
 export class CommandError extends Error {
   override readonly name = 'CommandError';
+  /** Its message is written for users (the CLI prints it as is): the shape every module's error has. */
+  readonly userFacing = true;
   constructor(
-    readonly code: string,
+    readonly code: CommandErrorCode,
     message: string,
   ) {
     super(message);
   }
-}
-
-/** Bad command-line input: exit code 2, with a message that says what to change. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-  readonly code = 'USAGE';
-}
-
-/**
- * Parses raw flag values with a zod schema, turning the first problem into a UsageError that names the flag,
- * e.g. `--index: must be an integer in [0, 59999] (got "x")`.
- */
-export function parseFlags<S extends z.ZodTypeAny>(schema: S, values: Record<string, unknown>): z.infer<S> {
-  const r = schema.safeParse(values);
-  if (r.success) return r.data as z.infer<S>;
-  const issue = r.error.issues[0];
-  const flag = issue?.path[0];
-  const got = flag !== undefined ? values[String(flag)] : undefined;
-  const shown = got === undefined ? 'nothing' : JSON.stringify(got);
-  throw new UsageError(
-    `${flag !== undefined ? `--${String(flag)}: ` : ''}${issue?.message ?? 'invalid'} (got ${shown})`,
-  );
 }

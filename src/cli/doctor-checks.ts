@@ -6,6 +6,7 @@ import { delimiter, join, resolve } from 'node:path';
 import { DEBIAN_DIR, FILE_NAMES, openIdx } from '../data/index.js';
 import { newJobSecret, ProcessGroup, Store, StoreServer, torchVersion } from '../engine/index.js';
 import { MetadataStore } from '../metadata/index.js';
+import { envValue } from './env.js';
 
 /** ok: works; problem: distml cannot do its work (exit 1); warning: only tests or a default are affected. */
 export type CheckStatus = 'ok' | 'problem' | 'warning';
@@ -195,7 +196,7 @@ export async function checkPorts(defaultPort: number): Promise<CheckResult[]> {
 }
 
 /** The first of `names` found on PATH, as a full path. */
-export function onPath(names: string[], path = process.env['PATH'] ?? ''): string | undefined {
+export function onPath(names: string[], path = envValue('PATH') ?? ''): string | undefined {
   for (const dir of path.split(delimiter).filter(Boolean)) {
     for (const name of names) {
       const file = join(dir, name);

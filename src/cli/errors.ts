@@ -1,44 +1,36 @@
-import { DataError } from '../data/index.js';
-import { DurableError } from '../durable/index.js';
-import { EngineError } from '../engine/index.js';
-import { ModelError } from '../models/index.js';
-import { TrainError } from '../train/index.js';
-import { RegistryError } from '../registry/index.js';
-import { ServeError } from '../serve/index.js';
-import { MetadataError } from '../metadata/index.js';
-import { WorkflowError } from '../workflow/index.js';
-import { CommandError, UsageError } from './command.js';
-
-/** Error classes whose messages are written for users (what, why, how to fix). */
-const USER_FACING: (abstract new (...args: never[]) => Error & { code: string })[] = [
-  DataError,
-  DurableError,
-  EngineError,
-  ModelError,
-  RegistryError,
-  ServeError,
-  TrainError,
-  UsageError,
-  MetadataError,
-  WorkflowError,
-  CommandError,
-];
+// Errors become exit codes and messages here, by shape rather than by a list of classes (Hono's
+// `'getResponse' in err`, Argo's ArgoError): every module's error class carries a stable `code` and
+// `userFacing = true`, and may carry an `exitCode`; test/cli/errors.test.ts holds every exported class to it.
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
-/** The one place error codes become exit codes: usage problems are 2, every other failure 1. */
+/** The shape of an error whose message is written for users (what, why, how to fix). */
+export interface UserFacingError extends Error {
+  readonly code: string;
+  readonly userFacing: true;
+  /** The process exit code it means; 1 when absent. */
+  readonly exitCode?: number;
+}
+
+/** True for an error of the user-facing shape, whichever module threw it. */
+export function isUserFacing(err: unknown): err is UserFacingError {
+  return (
+    err instanceof Error &&
+    (err as Partial<UserFacingError>).userFacing === true &&
+    typeof (err as Partial<UserFacingError>).code === 'string'
+  );
+}
+
+/** The one place errors become exit codes: usage problems are 2 (UsageError says so), every other failure 1. */
 export function exitCodeFor(err: unknown): number {
-  return err instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE;
+  return isUserFacing(err) && typeof err.exitCode === 'number' ? err.exitCode : EXIT_FAILURE;
 }
 
 /** The error as a user sees it: its own message for known errors, a pointer to --debug for surprises. */
 export function describeError(err: unknown): { code: string; message: string } {
-  if (USER_FACING.some((cls) => err instanceof cls)) {
-    const e = err as Error & { code: string };
-    return { code: e.code, message: e.message };
-  }
+  if (isUserFacing(err)) return { code: err.code, message: err.message };
   const message = err instanceof Error ? err.message : String(err);
   return { code: 'INTERNAL', message: `${message} (internal error; rerun with --debug for the stack trace)` };
 }

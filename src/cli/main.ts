@@ -4,11 +4,13 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ownerGone, OWNER_ENV } from '../process/index.js';
-import { UsageError, type Command, type GlobalOptions } from './command.js';
+import { parseFlags, UsageError, type Command, type GlobalOptions } from './command.js';
 import { describeError, exitCodeFor, EXIT_OK, EXIT_USAGE } from './errors.js';
+import { GLOBAL_FLAGS } from './global-options.js';
 import { commandHelp, GLOBAL_OPTIONS, overviewHelp } from './help.js';
 import { Output } from './output.js';
 import { COMMANDS, GROUPS } from './registry.js';
+import { envValue } from './env.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
@@ -92,12 +94,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       process.stdout.write(`${commandHelp(command)}\n`);
       return EXIT_OK;
     }
-    const workspaceFlag = values['workspace'];
-    if (workspaceFlag === '') throw new UsageError('--workspace: must name a directory (got "")');
+    const workspaceFlag = parseFlags(GLOBAL_FLAGS, values).workspace;
     const global: GlobalOptions = {
       json,
       debug,
-      workspace: resolve(typeof workspaceFlag === 'string' ? workspaceFlag : env['DISTML_HOME'] || '.distml'),
+      workspace: resolve(
+        typeof workspaceFlag === 'string' ? workspaceFlag : envValue('DISTML_HOME', env) || '.distml',
+      ),
     };
     const code = await command.run({
       argv,
@@ -121,7 +124,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
  * would run on alone: it stops at once instead. The marker is not passed on to what this process starts.
  */
 function startedByGoneOwner(): boolean {
-  const owner = process.env[OWNER_ENV];
+  const owner = envValue('DISTML_OWNER');
   delete process.env[OWNER_ENV];
   if (owner === undefined || !ownerGone(owner, process.ppid)) return false;
   process.stderr.write(

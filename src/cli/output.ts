@@ -32,8 +32,8 @@ export class Output {
    * An event on stderr (used when not drawing on a terminal): a JSON line with --json, else one plain line
    * for people (`time  step  phase  message`), so logs and CI output stay readable.
    */
-  event(data: Record<string, unknown>): void {
-    this.stderr.write(`${this.json ? JSON.stringify(data) : plainLine(data)}\n`);
+  event(data: object): void {
+    this.stderr.write(`${this.json ? JSON.stringify(data) : plainLine(data as Record<string, unknown>)}\n`);
   }
 
   /**

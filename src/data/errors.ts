@@ -15,6 +15,8 @@ export type DataErrorCode =
 /** The data module's one error class: `message` says what went wrong and how to fix it. */
 export class DataError extends Error {
   override readonly name = 'DataError';
+  /** Its message is written for users (the CLI prints it as is): the shape every module's error has. */
+  readonly userFacing = true;
   constructor(
     readonly code: DataErrorCode,
     message: string,

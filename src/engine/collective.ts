@@ -96,7 +96,7 @@ export const DEFAULT_BUCKET_ELEMENTS = 4 * 1024 * 1024;
 
 /**
  * A Gloo process group (c10d ProcessGroupGloo). Collectives work in place on Float32Arrays; a dead peer makes
- * them fail fast (connection reset), a frozen one after `timeoutMs` — with EngineError COMM_COLLECTIVE.
+ * them fail fast (connection reset), a frozen one after `timeoutMs` — with EngineError ENGINE_COMM_COLLECTIVE.
  */
 export class ProcessGroup {
   private constructor(
@@ -134,7 +134,7 @@ export class ProcessGroup {
   }
 
   private live(): NativeProcessGroup {
-    if (!this.native) throw new EngineError('COMM_CLOSED', 'the process group is closed');
+    if (!this.native) throw new EngineError('ENGINE_COMM_CLOSED', 'the process group is closed');
     return this.native;
   }
 

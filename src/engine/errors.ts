@@ -6,16 +6,18 @@ export type EngineErrorCode =
   | 'ENGINE_DISPOSED'
   | 'ENGINE_NATIVE'
   /** The rendezvous store could not be reached or answered with an error / timeout. */
-  | 'COMM_STORE'
+  | 'ENGINE_COMM_STORE'
   /** Forming a process group failed (a member missing, a timeout). */
-  | 'COMM_RENDEZVOUS'
+  | 'ENGINE_COMM_RENDEZVOUS'
   /** A collective failed: a peer died (connection reset) or stalled past the timeout. */
-  | 'COMM_COLLECTIVE'
-  | 'COMM_CLOSED';
+  | 'ENGINE_COMM_COLLECTIVE'
+  | 'ENGINE_COMM_CLOSED';
 
 /** Error raised by the compute engine, with a stable `code`. */
 export class EngineError extends Error {
   readonly code: EngineErrorCode;
+  /** Its message is written for users (the CLI prints it as is): the shape every module's error has. */
+  readonly userFacing = true;
 
   constructor(code: EngineErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -29,10 +31,10 @@ const KNOWN_CODES = new Set<string>([
   'ENGINE_BAD_INPUT',
   'ENGINE_DISPOSED',
   'ENGINE_NATIVE',
-  'COMM_STORE',
-  'COMM_RENDEZVOUS',
-  'COMM_COLLECTIVE',
-  'COMM_CLOSED',
+  'ENGINE_COMM_STORE',
+  'ENGINE_COMM_RENDEZVOUS',
+  'ENGINE_COMM_COLLECTIVE',
+  'ENGINE_COMM_CLOSED',
 ]);
 
 /** Maps an error thrown by the addon ("ENGINE_X: message") to an EngineError. */
@@ -40,8 +42,10 @@ export function fromNative(error: unknown): EngineError {
   if (error instanceof EngineError) return error;
   const message = error instanceof Error ? error.message : String(error);
   const match = NATIVE_PREFIX.exec(message);
-  if (match && KNOWN_CODES.has(match[1] ?? '')) {
-    return new EngineError(match[1] as EngineErrorCode, match[2] ?? '', { cause: error });
+  // The addon writes collective failures as "COMM_X:"; in TypeScript every engine code starts ENGINE_.
+  const code = match?.[1]?.startsWith('COMM_') ? `ENGINE_${match[1]}` : match?.[1];
+  if (match && code && KNOWN_CODES.has(code)) {
+    return new EngineError(code as EngineErrorCode, match[2] ?? '', { cause: error });
   }
   return new EngineError('ENGINE_NATIVE', message, { cause: error });
 }

@@ -107,7 +107,9 @@ export class StoreServer {
     server.on('connection', (socket: Socket) => self.accept(socket));
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) =>
-        reject(new EngineError('COMM_STORE', `cannot listen on ${o.host}:${o.port ?? 0}: ${err.message}`)),
+        reject(
+          new EngineError('ENGINE_COMM_STORE', `cannot listen on ${o.host}:${o.port ?? 0}: ${err.message}`),
+        ),
       );
       server.listen(o.port ?? 0, o.host, () => resolve());
     });

@@ -21,7 +21,7 @@ export function getNumThreads(): number {
  * a launcher's share for one worker — else every core. Oversubscribing the cores with OpenMP teams that spin
  * while they wait makes everyone on the machine slower, so commands default to this, not to all cores.
  */
-export function threadBudget(env: NodeJS.ProcessEnv = process.env): number {
+export function threadBudget(env: NodeJS.ProcessEnv): number {
   const raw = env['DISTML_THREADS'];
   if (raw === undefined || raw === '') return availableParallelism();
   const n = Number(raw);

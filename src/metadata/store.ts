@@ -70,7 +70,10 @@ export class MetadataStore {
   getRun(name: string): RunRecord {
     const row = this.db.prepare('SELECT * FROM runs WHERE name = ?').get(name) as Row | undefined;
     if (!row)
-      throw new MetadataError('RUN_NOT_FOUND', `no run named "${name}"; \`distml list\` shows the runs`);
+      throw new MetadataError(
+        'METADATA_RUN_NOT_FOUND',
+        `no run named "${name}"; \`distml list\` shows the runs`,
+      );
     return toRun(row);
   }
 

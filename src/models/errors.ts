@@ -4,6 +4,8 @@ export type ModelErrorCode = 'MODEL_UNKNOWN' | 'MODEL_NOT_FOUND' | 'MODEL_BAD_PA
 /** The models module's one error class: `message` says what went wrong and how to fix it. */
 export class ModelError extends Error {
   override readonly name = 'ModelError';
+  /** Its message is written for users (the CLI prints it as is): the shape every module's error has. */
+  readonly userFacing = true;
   constructor(
     readonly code: ModelErrorCode,
     message: string,

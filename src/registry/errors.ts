@@ -9,6 +9,8 @@ export type RegistryErrorCode =
 /** The registry module's one error class: `message` says what went wrong and how to fix it. */
 export class RegistryError extends Error {
   override readonly name = 'RegistryError';
+  /** Its message is written for users (the CLI prints it as is): the shape every module's error has. */
+  readonly userFacing = true;
   constructor(
     readonly code: RegistryErrorCode,
     message: string,

@@ -1,9 +1,12 @@
 import { fifo, type QueuePolicy, type ResourceRequest, type Waiter } from './policy.js';
 
+/** The scheduler's one error class: a request the pool can never grant, or one given up on. */
 export class SchedulerError extends Error {
   override readonly name = 'SchedulerError';
+  /** Its message is written for users (the CLI prints it as is): the shape every module's error has. */
+  readonly userFacing = true;
   constructor(
-    readonly code: 'REQUEST_EXCEEDS_CAPACITY' | 'REQUEST_ABORTED',
+    readonly code: 'SCHED_REQUEST_EXCEEDS_CAPACITY' | 'SCHED_REQUEST_ABORTED',
     message: string,
   ) {
     super(message);
@@ -55,7 +58,7 @@ export class ResourcePool {
     if (request.cores > this.options.cores || request.memory > this.options.memory) {
       return Promise.reject(
         new SchedulerError(
-          'REQUEST_EXCEEDS_CAPACITY',
+          'SCHED_REQUEST_EXCEEDS_CAPACITY',
           `${owner} asks for ${request.cores} cores and ${request.memory} bytes, more than the pool has (${this.options.cores} cores, ${this.options.memory} bytes)`,
         ),
       );
@@ -69,7 +72,7 @@ export class ResourcePool {
           const i = this.queue.findIndex((w) => w.id === id);
           if (i < 0) return;
           this.queue.splice(i, 1);
-          reject(new SchedulerError('REQUEST_ABORTED', `${owner} stopped waiting for resources`));
+          reject(new SchedulerError('SCHED_REQUEST_ABORTED', `${owner} stopped waiting for resources`));
           this.dispatch();
         },
         { once: true },

@@ -18,6 +18,8 @@ export type ServeErrorCode =
 /** The serve module's one error class: `message` is what an HTTP client or CLI user reads. */
 export class ServeError extends Error {
   override readonly name = 'ServeError';
+  /** Its message is written for users (the CLI prints it as is): the shape every module's error has. */
+  readonly userFacing = true;
   /** Sent as `Retry-After` (seconds) with the error's answer: the server is busy, not broken. */
   readonly retryAfterSeconds: number | undefined;
   constructor(

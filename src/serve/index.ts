@@ -1,7 +1,7 @@
 // The serve module's public face: the model server (TF Serving REST / KServe V1 and V2), its inputs,
 // dynamic batching and version management.
 export { ServeError, httpStatus, type ServeErrorCode } from './errors.js';
-export { ModelServer, type ModelServerOptions } from './server.js';
+export { ModelServer, type ModelServerOptions, type ServerEvent } from './server.js';
 export { DEFAULT_MAX_BODY } from './body.js';
 export {
   DynamicBatcher,

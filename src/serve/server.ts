@@ -11,6 +11,9 @@ import { route, type Api, type Reply, type RouteContext } from './routes.js';
 import { ModelVersions, type VersionEvent } from './versions.js';
 import { closeGracefully, InFlight } from './drain.js';
 
+/** What a model server reports on its event stream: its versions' events and unexpected errors. */
+export type ServerEvent = VersionEvent | { event: 'internal-error'; error: string };
+
 export interface ModelServerOptions {
   repo: string;
   /** The model folder in the repository (served as /v1/models/NAME and /v2/models/NAME). */
@@ -41,7 +44,7 @@ export interface ModelServerOptions {
   /** Longest stop() waits for in-flight requests. Default 30 s. */
   drainTimeoutMs?: number;
   /** Version loads/unloads, repository problems and internal errors. */
-  onEvent?: (e: VersionEvent | { event: 'internal_error'; error: string }) => void;
+  onEvent?: (e: ServerEvent) => void;
 }
 
 /** Serves the newest versions of one model from a repository over TF Serving REST and KServe V2. */
@@ -104,7 +107,7 @@ export class ModelServer {
     });
     void this.versions
       .start()
-      .catch((err: Error) => this.opts.onEvent?.({ event: 'internal_error', error: err.message }));
+      .catch((err: Error) => this.opts.onEvent?.({ event: 'internal-error', error: err.message }));
     return this.url;
   }
 
@@ -187,7 +190,7 @@ export class ModelServer {
   private errorReply(err: unknown): Reply {
     const status = httpStatus(err);
     if (!(err instanceof ServeError)) {
-      this.opts.onEvent?.({ event: 'internal_error', error: (err as Error)?.message ?? String(err) });
+      this.opts.onEvent?.({ event: 'internal-error', error: (err as Error)?.message ?? String(err) });
     }
     const message = err instanceof Error ? err.message : String(err);
     const retry = err instanceof ServeError ? err.retryAfterSeconds : undefined;

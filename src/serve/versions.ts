@@ -28,10 +28,10 @@ export interface VersionStatus {
 }
 
 export type VersionEvent =
-  | { event: 'version_loaded'; model: string; version: number; seconds: number }
-  | { event: 'version_unloaded'; model: string; version: number }
-  | { event: 'version_failed'; model: string; version: number; error: string }
-  | { event: 'repository_error'; model: string; error: string };
+  | { event: 'version-loaded'; model: string; version: number; seconds: number }
+  | { event: 'version-unloaded'; model: string; version: number }
+  | { event: 'version-failed'; model: string; version: number; error: string }
+  | { event: 'repository-error'; model: string; error: string };
 
 export interface ModelVersionsOptions {
   repo: string;
@@ -149,7 +149,7 @@ export class ModelVersions {
     try {
       onDisk = await listVersions(this.opts.repo, name);
     } catch (err) {
-      this.opts.onEvent?.({ event: 'repository_error', model: name, error: (err as Error).message });
+      this.opts.onEvent?.({ event: 'repository-error', model: name, error: (err as Error).message });
       return;
     }
     this.ensureWatcher();
@@ -214,13 +214,13 @@ export class ModelVersions {
       this.loaded.set(version, { version, dir, manifest, model, batcher });
       this.states.set(version, { version, state: 'AVAILABLE' });
       const seconds = (performance.now() - t0) / 1000;
-      this.opts.onEvent?.({ event: 'version_loaded', model: name, version, seconds });
+      this.opts.onEvent?.({ event: 'version-loaded', model: name, version, seconds });
     } catch (err) {
       // Not retried until its folder changes (it would fail the same way); older versions keep serving.
       this.failed.set(version, signature);
       const error = (err as Error).message;
       this.states.set(version, { version, state: 'END', error });
-      this.opts.onEvent?.({ event: 'version_failed', model: name, version, error });
+      this.opts.onEvent?.({ event: 'version-failed', model: name, version, error });
     }
   }
 
@@ -232,7 +232,7 @@ export class ModelVersions {
     await v.batcher.idle();
     await v.model.dispose();
     this.states.set(version, { version, state: 'END' });
-    if (report) this.opts.onEvent?.({ event: 'version_unloaded', model: this.opts.name, version });
+    if (report) this.opts.onEvent?.({ event: 'version-unloaded', model: this.opts.name, version });
   }
 
   /** fs.watch on the model folder for quick pickup; the poller covers platforms and cases it misses. */

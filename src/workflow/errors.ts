@@ -1,23 +1,24 @@
 /** Stable codes of workflow failures a user can act on. */
 export type WorkflowErrorCode =
-  | 'SPEC_INVALID'
-  | 'SPEC_UNREADABLE'
-  | 'PARAMETER_MISSING'
-  | 'RUN_ACTIVE'
-  | 'RUN_FINISHED'
-  | 'RUN_FAILED'
-  | 'RUN_NOT_FOUND'
+  | 'WORKFLOW_SPEC_INVALID'
+  | 'WORKFLOW_SPEC_UNREADABLE'
+  | 'WORKFLOW_PARAMETER_MISSING'
+  | 'WORKFLOW_RUN_ACTIVE'
+  | 'WORKFLOW_RUN_FINISHED'
+  | 'WORKFLOW_RUN_FAILED'
   /** A run name that cannot be one path segment (runs/<name>). */
-  | 'RUN_BAD_NAME'
-  | 'STEP_NOT_FOUND';
+  | 'WORKFLOW_RUN_BAD_NAME'
+  | 'WORKFLOW_STEP_NOT_FOUND';
 
 /** A workflow problem: an invalid spec (with its YAML path), a missing parameter, a run in the wrong state. */
 export class WorkflowError extends Error {
   override readonly name = 'WorkflowError';
+  /** Its message is written for users (the CLI prints it as is): the shape every module's error has. */
+  readonly userFacing = true;
   constructor(
     readonly code: WorkflowErrorCode,
     message: string,
-    /** For SPEC_INVALID: every problem found, each `path: message`. */
+    /** For WORKFLOW_SPEC_INVALID: every problem found, each `path: message`. */
     readonly problems: string[] = [],
   ) {
     super(message);

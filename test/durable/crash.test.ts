@@ -91,7 +91,7 @@ describe('state that survives a crash', () => {
       try {
         await served.start();
         assert.deepEqual(
-          events.filter((e) => e.event === 'version_failed'),
+          events.filter((e) => e.event === 'version-failed'),
           [],
         );
         assert.equal(served.latest()?.version, versions.at(-1));

@@ -104,7 +104,7 @@ describe('version pickup without a restart', { timeout: 900_000 }, () => {
     servers.push(server);
     await mkdir(join(repo, 'sturdy', '2'));
     await writeFile(join(repo, 'sturdy', '2', 'model.json'), '{"not": "a package"}');
-    await until('the failure', async () => events.includes('version_failed'));
+    await until('the failure', async () => events.includes('version-failed'));
     assert.equal((await call(`${url}/v1/models/sturdy:predict`, { instances: [rows] })).status, 200);
     const status = await call(`${url}/v1/models/sturdy`);
     const broken = (
@@ -130,12 +130,12 @@ describe('version pickup without a restart', { timeout: 900_000 }, () => {
     await mkdir(half);
     await copyFile(join(good, 'model.json'), join(half, 'model.json'));
     await until('the failure', async () =>
-      events.some((e) => e.event === 'version_failed' && e.version === 2),
+      events.some((e) => e.event === 'version-failed' && e.version === 2),
     );
     await copyFile(join(good, 'weights.safetensors'), join(half, 'weights.safetensors'));
     await until(
       'the retry',
-      async () => events.some((e) => e.event === 'version_loaded' && e.version === 2),
+      async () => events.some((e) => e.event === 'version-loaded' && e.version === 2),
       60_000,
     );
     const r = await call(`${url}/v1/models/copied/versions/2:predict`, { instances: [rows] });

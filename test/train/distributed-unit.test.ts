@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ProcessGroup, Store, StoreServer } from '../../src/engine/index.js';
-import { ElasticAgent, readClusterEnv, ShardedFeed } from '../../src/train/index.js';
+import { readClusterEnv } from '../../src/train/index.js';
+import { ElasticAgent, ShardedFeed } from '../../src/train/distributed/index.js';
 import type { ScaledExample } from '../../src/data/index.js';
 
 const examples = (n: number): ScaledExample[] =>

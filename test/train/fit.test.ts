@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createModel, setNumThreads, type Model } from '../../src/engine/index.js';
 import { bookModelSpec } from '../../src/models/index.js';
-import { BatchFeed, constantLr, fit, TrainError, type FitOptions } from '../../src/train/index.js';
+import { constantLr, fit, TrainError, type FitOptions } from '../../src/train/index.js';
+import { BatchFeed } from '../../src/train/feed.js';
 import { tempDir } from '../data/fixtures.js';
 import { learnable } from './learnable.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ReplacementBudget } from '../../src/train/index.js';
+import { ReplacementBudget } from '../../src/train/distributed/index.js';
 
 describe('replacing local workers', () => {
   it('replaces a worker that died, up to --max-restarts, and names the cause', () => {

@@ -227,7 +227,7 @@ spec:
     );
     const r = await cli(['run', file, '--json', ws]);
     assert.equal(r.code, 1);
-    assert.equal(JSON.parse(r.stdout).error.code, 'RUN_FAILED');
+    assert.equal(JSON.parse(r.stdout).error.code, 'WORKFLOW_RUN_FAILED');
     assert.equal(readFileSync(status, 'utf8').trim(), 'Failed');
     const run = await getRun(box.ws, runName(r));
     assert.equal(run.status.phase, 'Failed');

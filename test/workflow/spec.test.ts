@@ -22,7 +22,7 @@ function problems(yaml: string): string[] {
     parseWorkflowYaml(yaml);
   } catch (err) {
     assert.ok(err instanceof WorkflowError);
-    assert.equal(err.code, 'SPEC_INVALID');
+    assert.equal(err.code, 'WORKFLOW_SPEC_INVALID');
     return err.problems;
   }
   assert.fail('expected the spec to be rejected');
@@ -134,7 +134,7 @@ ${echo}`),
       assert.throws(
         () => checkRunName(run),
         (e: unknown) =>
-          e instanceof WorkflowError && e.code === 'RUN_BAD_NAME' && /not allowed/.test(e.message),
+          e instanceof WorkflowError && e.code === 'WORKFLOW_RUN_BAD_NAME' && /not allowed/.test(e.message),
       );
   });
 

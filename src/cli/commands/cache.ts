@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { MetadataStore } from '../../metadata/index.js';
 import { durationFlag } from '../duration-flag.js';
-import { parseFlags, type Command } from '../command.js';
+import { flag, flagSet, parseFlags, type Command } from '../command.js';
 import { table } from '../output.js';
 
 const iso = (ms: number | null) => (ms ? new Date(ms).toISOString() : '');
@@ -36,21 +36,19 @@ export const cacheList: Command = {
   },
 };
 
-const gcFlags = z.object({
-  'unused-for': z.string({ message: 'is required: a duration such as 7d or 12h' }).pipe(durationFlag(0)),
+const gcFlags = flagSet({
+  'unused-for': flag(
+    z.string({ message: 'is required: a duration such as 7d or 12h' }).pipe(durationFlag(0)),
+    'e.g. 7d: delete entries neither created nor hit within it',
+    { valueName: 'DURATION' },
+  ),
 });
 
 export const cacheGc: Command = {
   path: ['cache', 'gc'],
   summary: 'delete memoization cache entries not created or hit for a while',
   usage: '--unused-for DURATION [CACHE]',
-  options: {
-    'unused-for': {
-      type: 'string',
-      valueName: 'DURATION',
-      description: 'e.g. 7d: delete entries neither created nor hit within it',
-    },
-  },
+  options: gcFlags.options,
   async run({ values, positionals, global, out }) {
     const f = parseFlags(gcFlags, values);
     const store = MetadataStore.open(global.workspace);

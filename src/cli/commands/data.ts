@@ -12,37 +12,30 @@ import {
   splitDataset,
   type PrepareReport,
 } from '../../data/index.js';
-import { parseFlags, type Command } from '../command.js';
-import { cacheFlag, cacheOption, dataSourceFlags, dataSourceOptions } from '../data-source-flags.js';
+import { flag, flagSet, parseFlags, type Command } from '../command.js';
+import { cacheFlag, dataSourceFlags } from '../data-source-flags.js';
 import { table } from '../output.js';
 import { renderImage } from '../render-image.js';
+import { envValue } from '../env.js';
 
-const prepareFlags = z.object({
+const prepareFlags = flagSet({
   ...dataSourceFlags,
   cache: cacheFlag,
-  'on-corrupt': z.enum(['skip', 'fail'], { message: 'must be skip or fail' }).default('skip'),
-  out: z.string().min(1, 'must name a directory').optional(),
+  'on-corrupt': flag(
+    z.enum(['skip', 'fail'], { message: 'must be skip or fail' }).default('skip'),
+    'a record that cannot be decoded is skipped and counted, or fails the command',
+  ),
+  out: flag(
+    z.string().min(1, 'must name a directory').optional(),
+    "also copy the dataset's four IDX files there (a workflow step's dataset artifact; --source DIR reads them back)",
+    { valueName: 'DIR' },
+  ),
 });
 
 export const dataPrepare: Command = {
   path: ['data', 'prepare'],
   summary: 'find Fashion-MNIST, decode and scale it, fill the cache, and report counts and fingerprint',
-  options: {
-    ...dataSourceOptions,
-    cache: cacheOption,
-    'on-corrupt': {
-      type: 'string',
-      valueName: 'skip|fail',
-      defaultText: 'skip',
-      description: 'a record that cannot be decoded is skipped and counted, or fails the command',
-    },
-    out: {
-      type: 'string',
-      valueName: 'DIR',
-      description:
-        "also copy the dataset's four IDX files there (a workflow step's dataset artifact; --source DIR reads them back)",
-    },
-  },
+  options: prepareFlags.options,
   async run({ values, global, out }) {
     const flags = parseFlags(prepareFlags, values);
     const download = out.progress('download');
@@ -86,29 +79,27 @@ function humanReport(r: PrepareReport): string {
   ].join('\n');
 }
 
-const showFlags = z.object({
+const showFlags = flagSet({
   ...dataSourceFlags,
-  split: z.enum(['train', 'test'], { message: 'must be train or test' }).default('train'),
-  index: z.coerce
-    .number({ message: 'must be a number' })
-    .int('must be an integer')
-    .min(0, 'must be 0 or more')
-    .default(0),
+  split: flag(
+    z.enum(['train', 'test'], { message: 'must be train or test' }).default('train'),
+    'which split',
+  ),
+  index: flag(
+    z.coerce
+      .number({ message: 'must be a number' })
+      .int('must be an integer')
+      .min(0, 'must be 0 or more')
+      .default(0),
+    'record number within the split',
+    { valueName: 'I' },
+  ),
 });
 
 export const dataShow: Command = {
   path: ['data', 'show'],
   summary: 'draw one image in the terminal with its class name',
-  options: {
-    ...dataSourceOptions,
-    split: { type: 'string', valueName: 'train|test', defaultText: 'train', description: 'which split' },
-    index: {
-      type: 'string',
-      valueName: 'I',
-      defaultText: '0',
-      description: 'record number within the split',
-    },
-  },
+  options: showFlags.options,
   async run({ values, global, out }) {
     const flags = parseFlags(showFlags, values);
     const resolved = await resolveFashionMnist({
@@ -134,7 +125,7 @@ export const dataShow: Command = {
     }
     const img = found;
     const className = CLASS_NAMES[img.label] ?? '?';
-    const color = Boolean(process.stdout.isTTY) && !process.env['NO_COLOR'];
+    const color = Boolean(process.stdout.isTTY) && !envValue('NO_COLOR');
     out.result(
       { split: flags.split, index: flags.index, label: img.label, className, pixels: Array.from(img.image) },
       () =>

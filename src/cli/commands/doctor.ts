@@ -1,6 +1,5 @@
-import { z } from 'zod';
-import { parseFlags, type Command } from '../command.js';
-import { dataSourceFlags, dataSourceOptions } from '../data-source-flags.js';
+import { flagSet, parseFlags, type Command } from '../command.js';
+import { dataSourceFlags } from '../data-source-flags.js';
 import {
   checkDataset,
   checkEngine,
@@ -16,7 +15,7 @@ import { table } from '../output.js';
 /** `distml serve`'s default port (kept in step with its --port default). */
 const SERVE_PORT = 8080;
 
-const doctorFlags = z.object({ source: dataSourceFlags.source });
+const doctorFlags = flagSet({ source: dataSourceFlags.source });
 
 /** Every check, in the order a user would fix them. */
 async function runChecks(source: string, workspace: string): Promise<CheckResult[]> {
@@ -51,7 +50,7 @@ export const doctorCommand: Command = {
     'from working (exit 1); a warning only affects tests, benchmarks or a default (e.g. port 8080 taken).',
     'The dataset is looked for where `distml data prepare --source` would look, without downloading.',
   ].join('\n'),
-  options: { source: dataSourceOptions['source']! },
+  options: doctorFlags.options,
   async run({ values, global, out }) {
     const f = parseFlags(doctorFlags, values);
     const checks = await runChecks(f.source, global.workspace);

@@ -4,37 +4,33 @@ import { resolveFashionMnist, scaledSplit } from '../../data/index.js';
 import { setNumThreads, threadBudget } from '../../engine/index.js';
 import { loadModel } from '../../models/index.js';
 import { wholeSplit } from '../../train/index.js';
-import { parseFlags, UsageError, type Command } from '../command.js';
-import { cacheFlag, cacheOption, dataSourceFlags, dataSourceOptions } from '../data-source-flags.js';
+import { flag, flagSet, parseFlags, UsageError, type Command } from '../command.js';
+import { cacheFlag, dataSourceFlags } from '../data-source-flags.js';
+import { processEnv } from '../env.js';
 
-const evalFlags = z.object({
-  ...dataSourceFlags,
+const evalFlags = flagSet({
+  threads: flag(
+    z.coerce
+      .number({ message: 'must be a positive integer' })
+      .int('must be a positive integer')
+      .positive('must be a positive integer')
+      .optional(),
+    'libtorch intra-op threads',
+    { valueName: 'T', defaultText: '$DISTML_THREADS, else all cores' },
+  ),
   cache: cacheFlag,
-  threads: z.coerce
-    .number({ message: 'must be a positive integer' })
-    .int('must be a positive integer')
-    .positive('must be a positive integer')
-    .optional(),
+  ...dataSourceFlags,
 });
 
 export const evaluate: Command = {
   path: ['evaluate'],
   summary: 'evaluate a model package on the Fashion-MNIST test split',
   usage: 'PATH',
-  options: {
-    threads: {
-      type: 'string',
-      valueName: 'T',
-      defaultText: '$DISTML_THREADS, else all cores',
-      description: 'libtorch intra-op threads',
-    },
-    cache: cacheOption,
-    ...dataSourceOptions,
-  },
+  options: evalFlags.options,
   async run({ values, positionals, global, out }) {
     const f = parseFlags(evalFlags, values);
     if (positionals.length !== 1) throw new UsageError('evaluate needs one model package directory');
-    setNumThreads(f.threads ?? threadBudget());
+    setNumThreads(f.threads ?? threadBudget(processEnv()));
     const dir = resolve(positionals[0] as string);
     const t0 = performance.now();
     const { model, manifest } = await loadModel(dir);

@@ -41,6 +41,6 @@ export const lintCommand: Command = {
     );
     const bad = reports.filter((r) => r.problems.length > 0).length;
     if (bad > 0)
-      throw new CommandError('WORKFLOW_LINT', `${bad} of ${reports.length} workflow file(s) have problems`);
+      throw new CommandError('CLI_LINT_FAILED', `${bad} of ${reports.length} workflow file(s) have problems`);
   },
 };

@@ -8,29 +8,49 @@ import {
   resolveFashionMnist,
   splitDataset,
 } from '../../data/index.js';
-import { CommandError, parseFlags, type Command } from '../command.js';
+import { CommandError, flag, flagSet, parseFlags, type Command } from '../command.js';
 import { durationFlag, formatDuration } from '../duration-flag.js';
-import { dataSourceFlags, dataSourceOptions } from '../data-source-flags.js';
+import { dataSourceFlags } from '../data-source-flags.js';
 import { table, type Output } from '../output.js';
 
-const predictFlags = z.object({
+const predictFlags = flagSet({
+  url: flag(
+    z
+      .string({ message: 'is required: the server, e.g. http://127.0.0.1:8080' })
+      .url('must be an http(s) URL'),
+    'the model server (or gateway) base URL',
+    { valueName: 'URL' },
+  ),
+  model: flag(
+    z.string({ message: 'is required: the served model name' }).min(1, 'must name a model'),
+    'served model name',
+    { valueName: 'NAME' },
+  ),
+  count: flag(
+    z.coerce
+      .number({ message: 'must be an integer in [1, 1000]' })
+      .int('must be an integer in [1, 1000]')
+      .min(1, 'must be an integer in [1, 1000]')
+      .max(1000, 'must be an integer in [1, 1000]')
+      .default(5),
+    'how many test images',
+    { valueName: 'N' },
+  ),
+  from: flag(
+    z.coerce
+      .number({ message: 'must be an integer' })
+      .int('must be an integer')
+      .min(0, 'must be 0 or more')
+      .default(0),
+    'first test image index',
+    { valueName: 'I' },
+  ),
+  wait: flag(
+    durationFlag(0, 86_400_000).optional(),
+    'first wait up to DURATION (e.g. 10m) for the server to be ready (GET /v2/health/ready = 200: a version loaded), as kubectl wait does',
+    { valueName: 'DURATION' },
+  ),
   ...dataSourceFlags,
-  url: z
-    .string({ message: 'is required: the server, e.g. http://127.0.0.1:8080' })
-    .url('must be an http(s) URL'),
-  model: z.string({ message: 'is required: the served model name' }).min(1, 'must name a model'),
-  count: z.coerce
-    .number({ message: 'must be an integer in [1, 1000]' })
-    .int('must be an integer in [1, 1000]')
-    .min(1, 'must be an integer in [1, 1000]')
-    .max(1000, 'must be an integer in [1, 1000]')
-    .default(5),
-  from: z.coerce
-    .number({ message: 'must be an integer' })
-    .int('must be an integer')
-    .min(0, 'must be 0 or more')
-    .default(0),
-  wait: durationFlag(0, 86_400_000).optional(),
 });
 
 /** A grayscale image as a JPEG, the way the book's client sends it. */
@@ -48,19 +68,7 @@ export const predict: Command = {
   details:
     'Posts {"instances":[{"image_bytes":{"b64":"<jpeg>"}}]} (Listing 9.25) for --count test images starting\n' +
     'at --from to URL/v1/models/NAME:predict, and prints each predicted class next to the true one.',
-  options: {
-    url: { type: 'string', valueName: 'URL', description: 'the model server (or gateway) base URL' },
-    model: { type: 'string', valueName: 'NAME', description: 'served model name' },
-    count: { type: 'string', valueName: 'N', defaultText: '5', description: 'how many test images' },
-    from: { type: 'string', valueName: 'I', defaultText: '0', description: 'first test image index' },
-    wait: {
-      type: 'string',
-      valueName: 'DURATION',
-      description:
-        'first wait up to DURATION (e.g. 10m) for the server to be ready (GET /v2/health/ready = 200: a version loaded), as kubectl wait does',
-    },
-    ...dataSourceOptions,
-  },
+  options: predictFlags.options,
   async run({ values, global, out }) {
     const f = parseFlags(predictFlags, values);
     const src = await resolveFashionMnist({
@@ -88,14 +96,14 @@ export const predict: Command = {
       });
     } catch (err) {
       throw new CommandError(
-        'PREDICT_UNREACHABLE',
+        'CLI_PREDICT_UNREACHABLE',
         `cannot reach ${url}: ${describeCause(err)}; is the server running?`,
       );
     }
     const reply = (await res.json()) as { predictions?: number[][]; error?: string };
     if (!res.ok || !reply.predictions)
       throw new CommandError(
-        'PREDICT_FAILED',
+        'CLI_PREDICT_FAILED',
         `${url} answered ${res.status}: ${reply.error ?? 'no predictions'}`,
       );
     const rows = picked.map((p, i) => {
@@ -153,7 +161,7 @@ async function waitReady(base: string, ms: number, out: Output): Promise<void> {
     const waited = Date.now() - t0;
     if (waited >= ms)
       throw new CommandError(
-        'PREDICT_NOT_READY',
+        'CLI_PREDICT_NOT_READY',
         `${url} not ready after ${formatDuration(ms)} (last: ${last}); check that the server has a model version to load, or wait longer with --wait`,
       );
     progress.update(Math.round(waited / 1000), undefined, `s, ${last}`);

@@ -3,13 +3,21 @@ import { fileURLToPath } from 'node:url';
 import { MetadataStore, type RunRecord } from '../../metadata/index.js';
 import { ResourcePool } from '../../scheduler/index.js';
 import { executeRun, renderTree, WorkflowError, type EngineEvent } from '../../workflow/index.js';
-import type { GlobalOptions } from '../command.js';
+import { z } from 'zod';
+import { flag, type GlobalOptions } from '../command.js';
 import { liveTree } from '../live-tree.js';
 import { announceQueuedSteps } from '../queue-notice.js';
 import type { Output } from '../output.js';
 
 /** The argv that runs this same distml CLI (built-in steps are child processes of it). */
 export const DISTML_COMMAND = [process.execPath, fileURLToPath(new URL('../main.js', import.meta.url))];
+
+/** --cores of run, resume and retry: the engine's resource pool. */
+export const coresFlag = flag(
+  z.coerce.number({ message: 'must be a positive number' }).positive('must be a positive number').optional(),
+  'cores the steps may hold at once',
+  { valueName: 'N', defaultText: 'all cores' },
+);
 
 /**
  * Drives a run in this process until it ends: SIGTERM, SIGINT and SIGHUP (its terminal closed) stop it (steps
@@ -63,7 +71,7 @@ export async function driveRun(
     if (!live && !out.json) out.info(renderTree(store.listNodes(name)));
     if (run.phase !== 'Succeeded') {
       throw new WorkflowError(
-        'RUN_FAILED',
+        'WORKFLOW_RUN_FAILED',
         `run ${name} ${run.phase}${run.message ? `: ${run.message}` : ''}; \`distml get ${name}\` shows the steps, \`distml logs ${name}\` their output`,
       );
     }

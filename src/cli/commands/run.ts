@@ -12,19 +12,30 @@ import {
   WorkflowError,
   type WorkflowSpec,
 } from '../../workflow/index.js';
-import { parseFlags, UsageError, type Command } from '../command.js';
+import { flag, flagSet, parseFlags, UsageError, type Command } from '../command.js';
 import { announcedWait } from '../wait-notice.js';
-import { DISTML_COMMAND, driveRun } from './run-engine.js';
+import { coresFlag, DISTML_COMMAND, driveRun } from './run-engine.js';
 
-const runFlags = z.object({
-  parameter: z.array(z.string().regex(/^[A-Za-z0-9_-]+=/, 'must be NAME=VALUE')).default([]),
-  detach: z.boolean().default(false),
-  sync: z.boolean().default(false),
-  show: z.array(z.string().min(1, 'must name a step')).default([]),
-  cores: z.coerce
-    .number({ message: 'must be a positive number' })
-    .positive('must be a positive number')
-    .optional(),
+const runFlags = flagSet({
+  parameter: flag(
+    z.array(z.string().regex(/^[A-Za-z0-9_-]+=/, 'must be NAME=VALUE')).default([]),
+    'set a workflow parameter (repeatable)',
+    { short: 'p', valueName: 'NAME=VALUE' },
+  ),
+  detach: flag(
+    z.boolean().default(false),
+    'run in the background; returns once its first server is up (or the run ended) and prints the run name',
+  ),
+  sync: flag(
+    z.boolean().default(false),
+    'servers start only after all the work that does not need them has finished',
+  ),
+  show: flag(
+    z.array(z.string().min(1, 'must name a step')).default([]),
+    "print this step's output when it succeeds (repeatable; e.g. the book pipeline's summary)",
+    { valueName: 'STEP' },
+  ),
+  cores: coresFlag,
 });
 
 export const runCommand: Command = {
@@ -47,36 +58,7 @@ export const runCommand: Command = {
     'run, so resume and retry keep it.',
     'Exit code 1 when the run does not succeed.',
   ].join('\n'),
-  options: {
-    parameter: {
-      type: 'string',
-      short: 'p',
-      multiple: true,
-      valueName: 'NAME=VALUE',
-      description: 'set a workflow parameter (repeatable)',
-    },
-    detach: {
-      type: 'boolean',
-      description:
-        'run in the background; returns once its first server is up (or the run ended) and prints the run name',
-    },
-    sync: {
-      type: 'boolean',
-      description: 'servers start only after all the work that does not need them has finished',
-    },
-    show: {
-      type: 'string',
-      multiple: true,
-      valueName: 'STEP',
-      description: "print this step's output when it succeeds (repeatable; e.g. the book pipeline's summary)",
-    },
-    cores: {
-      type: 'string',
-      valueName: 'N',
-      defaultText: 'all cores',
-      description: 'cores the steps may hold at once',
-    },
-  },
+  options: runFlags.options,
   async run({ values, positionals, global, out }) {
     const f = parseFlags(runFlags, values);
     const file = positionals[0];
@@ -120,7 +102,7 @@ export const runCommand: Command = {
         );
         if (serving === 'engine-died') {
           throw new WorkflowError(
-            'RUN_FAILED',
+            'WORKFLOW_RUN_FAILED',
             `run ${name}: its engine (pid ${child.pid}) exited before a server was up; its log is ${join(logDir, 'engine.log')}, \`distml get ${name}\` shows the steps`,
           );
         }

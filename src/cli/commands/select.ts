@@ -2,41 +2,75 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { select, SELECTION_METRICS, type SelectReport } from '../../registry/index.js';
 import { setNumThreads, threadBudget } from '../../engine/index.js';
-import { parseFlags, type Command } from '../command.js';
-import { cacheFlag, cacheOption, dataSourceFlags, dataSourceOptions } from '../data-source-flags.js';
+import { flag, flagSet, parseFlags, type Command } from '../command.js';
+import { cacheFlag, dataSourceFlags } from '../data-source-flags.js';
 import { table } from '../output.js';
+import { processEnv } from '../env.js';
 
-const selectFlags = z.object({
-  ...dataSourceFlags,
-  candidates: z
-    .array(z.string().min(1, 'must name a directory'), {
-      message: 'is required: one or more model package directories',
-    })
-    .min(1, 'is required: one or more model package directories'),
-  repo: z.string({ message: 'is required: the model repository directory' }).min(1, 'must name a directory'),
-  name: z.string({ message: 'is required: the model name in the repository' }).min(1, 'must name a model'),
-  metric: z
-    .enum(SELECTION_METRICS, { message: `must be one of ${SELECTION_METRICS.join(', ')}` })
-    .default('accuracy'),
-  'top-k': z.coerce
-    .number({ message: 'must be a positive integer' })
-    .int('must be a positive integer')
-    .positive('must be a positive integer')
-    .max(100, 'must be at most 100')
-    .default(1),
-  'min-accuracy': z.coerce
-    .number({ message: 'must be a number in [0, 1]' })
-    .min(0, 'must be a number in [0, 1]')
-    .max(1, 'must be a number in [0, 1]')
-    .default(0),
-  threads: z.coerce
-    .number({ message: 'must be a positive integer' })
-    .int('must be a positive integer')
-    .positive('must be a positive integer')
-    .optional(),
+const selectFlags = flagSet({
+  candidates: flag(
+    z
+      .array(z.string().min(1, 'must name a directory'), {
+        message: 'is required: one or more model package directories',
+      })
+      .min(1, 'is required: one or more model package directories'),
+    'model package directories to compare (repeatable)',
+    { valueName: 'DIR' },
+  ),
+  repo: flag(
+    z.string({ message: 'is required: the model repository directory' }).min(1, 'must name a directory'),
+    'model repository directory',
+    { valueName: 'REPO' },
+  ),
+  name: flag(
+    z.string({ message: 'is required: the model name in the repository' }).min(1, 'must name a model'),
+    'model name in the repository',
+    { valueName: 'NAME' },
+  ),
+  metric: flag(
+    z
+      .enum(SELECTION_METRICS, { message: `must be one of ${SELECTION_METRICS.join(', ')}` })
+      .default('accuracy'),
+    'rank by test accuracy (higher wins) or test loss (lower wins)',
+  ),
+  'top-k': flag(
+    z.coerce
+      .number({ message: 'must be a positive integer' })
+      .int('must be a positive integer')
+      .positive('must be a positive integer')
+      .max(100, 'must be at most 100')
+      .default(1),
+    'how many models to publish',
+    { valueName: 'K' },
+  ),
+  'min-accuracy': flag(
+    z.coerce
+      .number({ message: 'must be a number in [0, 1]' })
+      .min(0, 'must be a number in [0, 1]')
+      .max(1, 'must be a number in [0, 1]')
+      .default(0),
+    'never publish a model whose test accuracy is below X',
+    { valueName: 'X' },
+  ),
+  threads: flag(
+    z.coerce
+      .number({ message: 'must be a positive integer' })
+      .int('must be a positive integer')
+      .positive('must be a positive integer')
+      .optional(),
+    'libtorch intra-op threads',
+    { valueName: 'T', defaultText: '$DISTML_THREADS, else all cores' },
+  ),
+  're-evaluate': flag(
+    z.boolean().default(false),
+    'evaluate every candidate, even one whose package records its score on this test data',
+  ),
+  'only-if-better': flag(
+    z.boolean().default(false),
+    'publish only if the best candidate beats the newest published version (scored on the same test data)',
+  ),
   cache: cacheFlag,
-  'only-if-better': z.boolean().default(false),
-  're-evaluate': z.boolean().default(false),
+  ...dataSourceFlags,
 });
 
 export const selectCommand: Command = {
@@ -57,51 +91,12 @@ export const selectCommand: Command = {
     'others are evaluated now. --re-evaluate evaluates every one.',
     'Repeat --candidates or give several directories after it: --candidates a b c.',
   ].join('\n'),
-  options: {
-    candidates: {
-      type: 'string',
-      multiple: true,
-      valueName: 'DIR',
-      description: 'model package directories to compare (repeatable)',
-    },
-    repo: { type: 'string', valueName: 'REPO', description: 'model repository directory' },
-    name: { type: 'string', valueName: 'NAME', description: 'model name in the repository' },
-    metric: {
-      type: 'string',
-      valueName: SELECTION_METRICS.join('|'),
-      defaultText: 'accuracy',
-      description: 'rank by test accuracy (higher wins) or test loss (lower wins)',
-    },
-    'top-k': { type: 'string', valueName: 'K', defaultText: '1', description: 'how many models to publish' },
-    'min-accuracy': {
-      type: 'string',
-      valueName: 'X',
-      defaultText: '0',
-      description: 'never publish a model whose test accuracy is below X',
-    },
-    threads: {
-      type: 'string',
-      valueName: 'T',
-      defaultText: '$DISTML_THREADS, else all cores',
-      description: 'libtorch intra-op threads',
-    },
-    're-evaluate': {
-      type: 'boolean',
-      description: 'evaluate every candidate, even one whose package records its score on this test data',
-    },
-    'only-if-better': {
-      type: 'boolean',
-      description:
-        'publish only if the best candidate beats the newest published version (scored on the same test data)',
-    },
-    cache: cacheOption,
-    ...dataSourceOptions,
-  },
+  options: selectFlags.options,
   async run({ values, positionals, global, out }) {
     // `--candidates a b c`: directories after the flag arrive as positionals.
     const given = [...((values.candidates as string[] | undefined) ?? []), ...positionals];
     const f = parseFlags(selectFlags, { ...values, candidates: given.length ? given : undefined });
-    setNumThreads(f.threads ?? threadBudget());
+    setNumThreads(f.threads ?? threadBudget(processEnv()));
     const progress = out.progress('evaluate');
     const report = await select({
       candidates: f.candidates,

@@ -14,10 +14,10 @@ import {
   WorkflowError,
 } from '../../workflow/index.js';
 import { signalProcess } from '../../process/index.js';
-import { parseFlags, UsageError, type Command, type CommandContext } from '../command.js';
+import { flag, flagSet, parseFlags, UsageError, type Command, type CommandContext } from '../command.js';
 import { table } from '../output.js';
 import { announcedWait } from '../wait-notice.js';
-import { driveRun } from './run-engine.js';
+import { coresFlag, driveRun } from './run-engine.js';
 
 function oneRun(positionals: string[], what = 'RUN'): string {
   const name = positionals[0];
@@ -37,24 +37,22 @@ async function withStore<T>(ctx: CommandContext, fn: (store: MetadataStore) => P
 const engineGone = (r: RunRecord) =>
   (r.phase === 'Running' || r.phase === 'Pending') && !isEngineAlive(r) && r.startedAt !== null;
 
+const getFlags = flagSet({
+  output: flag(
+    z.enum(['json', 'yaml'], { message: 'must be json or yaml' }).optional(),
+    'print the whole status as JSON or YAML',
+    { short: 'o' },
+  ),
+});
+
 export const getCommand: Command = {
   path: ['get'],
   summary: 'show a run and its steps (phase, times, message, outputs, memoization), like `argo get`',
   usage: 'RUN [-o json|yaml]',
-  options: {
-    output: {
-      type: 'string',
-      short: 'o',
-      valueName: 'json|yaml',
-      description: 'print the whole status as JSON or YAML',
-    },
-  },
+  options: getFlags.options,
   run: (ctx) =>
     withStore(ctx, (store) => {
-      const f = parseFlags(
-        z.object({ output: z.enum(['json', 'yaml'], { message: 'must be json or yaml' }).optional() }),
-        ctx.values,
-      );
+      const f = parseFlags(getFlags, ctx.values);
       const run = store.getRun(oneRun(ctx.positionals));
       const nodes = store.listNodes(run.name);
       const doc = runJson(run, nodes);
@@ -116,7 +114,7 @@ export const logsCommand: Command = {
         );
       if (step && nodes.length === 0)
         throw new WorkflowError(
-          'STEP_NOT_FOUND',
+          'WORKFLOW_STEP_NOT_FOUND',
           `run ${run.name} has no step "${step}" with logs; \`distml get ${run.name}\` lists the steps`,
         );
       const logs = nodes.map((n) => {
@@ -141,12 +139,7 @@ export const logsCommand: Command = {
     }),
 };
 
-const restartFlags = z.object({
-  cores: z.coerce
-    .number({ message: 'must be a positive number' })
-    .positive('must be a positive number')
-    .optional(),
-});
+const restartFlags = flagSet({ cores: coresFlag });
 
 function restart(mode: 'resume' | 'retry'): Command['run'] {
   return (ctx) =>
@@ -160,15 +153,6 @@ function restart(mode: 'resume' | 'retry'): Command['run'] {
     });
 }
 
-const coresOption = {
-  cores: {
-    type: 'string' as const,
-    valueName: 'N',
-    defaultText: 'all cores',
-    description: 'cores the steps may hold at once',
-  },
-};
-
 export const resumeCommand: Command = {
   path: ['resume'],
   summary: 'continue a run whose engine stopped or died, without re-running steps that succeeded',
@@ -177,7 +161,7 @@ export const resumeCommand: Command = {
     'Every process the dead engine left is ended first (SIGTERM, then SIGKILL); steps that were running are',
     'run again, and daemon steps (servers) are started again.',
   ].join('\n'),
-  options: coresOption,
+  options: restartFlags.options,
   run: restart('resume'),
 };
 
@@ -185,7 +169,7 @@ export const retryCommand: Command = {
   path: ['retry'],
   summary: 'run the failed steps of a failed run again, keeping the ones that succeeded',
   usage: 'RUN',
-  options: coresOption,
+  options: restartFlags.options,
   run: restart('retry'),
 };
 
@@ -219,6 +203,10 @@ async function stopRun(store: MetadataStore, name: string): Promise<void> {
   else await reapLeftovers(store, name);
 }
 
+const stopFlags = flagSet({
+  all: flag(z.boolean().default(false), 'stop every run that is not finished'),
+});
+
 export const stopCommand: Command = {
   path: ['stop'],
   summary: 'stop a run (or --all running runs): kill its steps, run its exit handler, mark it Failed',
@@ -227,10 +215,10 @@ export const stopCommand: Command = {
     'Every process of the run ends, servers (daemon steps) and their replicas included: SIGTERM, then',
     'SIGKILL after a grace period; also when the engine that ran it has died.',
   ].join('\n'),
-  options: { all: { type: 'boolean', description: 'stop every run that is not finished' } },
+  options: stopFlags.options,
   run: (ctx) =>
     withStore(ctx, async (store) => {
-      const all = ctx.values['all'] === true;
+      const { all } = parseFlags(stopFlags, ctx.values);
       const names = all
         ? store
             .listRuns()
@@ -241,7 +229,7 @@ export const stopCommand: Command = {
       for (const name of names) {
         const run = store.getRun(name);
         if (run.phase !== 'Running' && run.phase !== 'Pending') {
-          if (!all) throw new WorkflowError('RUN_FINISHED', `run ${name} is already ${run.phase}`);
+          if (!all) throw new WorkflowError('WORKFLOW_RUN_FINISHED', `run ${name} is already ${run.phase}`);
           continue;
         }
         await announcedWait(ctx.out, `run ${name} to stop`, () => stopRun(store, name));

@@ -17,6 +17,7 @@ import { ReplicaPool } from './pool.js';
 import { replicaAgent } from './proxy.js';
 import { identify, RateLimiter } from './rate-limit.js';
 import { closeGracefully, InFlight } from '../drain.js';
+import type { GatewayEvent } from './events.js';
 
 export interface GatewayOptions {
   /** Models served, one replica group each (the repository folder names). */
@@ -56,7 +57,7 @@ export interface GatewayOptions {
   maxInFlight?: number;
   /** Open client connections; beyond, new ones are closed at once (node:http maxConnections). Default 1024. */
   maxConnections?: number;
-  onEvent?: (e: { event: string } & Record<string, unknown>) => void;
+  onEvent?: (e: GatewayEvent) => void;
 }
 
 /** Starts replica groups and serves the model-server API in front of them. */
@@ -100,7 +101,12 @@ export class Gateway {
         this.audit = new AuditLog(opts.auditLog, opts.auditFlushMs, (err, lines) => {
           this.metrics.auditWriteFailures++;
           this.metrics.auditLinesDropped += lines;
-          opts.onEvent?.({ event: 'audit-write-failed', path: opts.auditLog, lines, message: err.message });
+          opts.onEvent?.({
+            event: 'audit-write-failed',
+            path: opts.auditLog ?? '',
+            lines,
+            message: err.message,
+          });
         });
     }
     this.inference = new Inference({

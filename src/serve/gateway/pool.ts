@@ -6,6 +6,7 @@ import { Autoscaler, type AutoscalerOptions, type Decision } from './autoscaler.
 import { createBalancer, type Balancer, type BalancePolicy } from './balancer.js';
 import { Replica, type ReplicaInfo, type ReplicaState } from './replica.js';
 import { ServeError } from '../errors.js';
+import type { GatewayEvent } from './events.js';
 
 export interface PoolOptions {
   model: string;
@@ -24,7 +25,7 @@ export interface PoolOptions {
   queueTimeoutMs?: number;
   /** Longest a stopping replica may drain before SIGKILL. Default 30 s. */
   drainTimeoutMs?: number;
-  onEvent?: (e: { event: string } & Record<string, unknown>) => void;
+  onEvent?: (e: GatewayEvent) => void;
 }
 
 interface Waiter {
@@ -223,7 +224,9 @@ export class ReplicaPool {
     a.observe(now, avg);
     const next = a.decide(now, this.ready().length, this.desired);
     if (next !== this.desired) {
-      this.opts.onEvent?.({ event: 'scale', model: this.model, ...a.decisions[a.decisions.length - 1] });
+      // decide() records the decision it returns: the last one is this change.
+      const d = a.decisions[a.decisions.length - 1] as Decision;
+      this.opts.onEvent?.({ event: 'scale', model: this.model, ...d });
       this.desired = next;
       this.reconcile();
     }
@@ -259,19 +262,19 @@ export class ReplicaPool {
       onState: (rep, from) => this.onState(rep, from),
     });
     this.replicas.push(r);
-    this.opts.onEvent?.({ event: 'replica_started', model: this.model, id: r.id, pid: r.pid });
+    this.opts.onEvent?.({ event: 'replica-started', model: this.model, id: r.id, pid: r.pid });
   }
 
   private onState(r: Replica, from: ReplicaState): void {
     if (r.state === 'ready') {
       this.crashStreak = 0;
-      this.opts.onEvent?.({ event: 'replica_ready', model: this.model, id: r.id, url: r.url });
+      this.opts.onEvent?.({ event: 'replica-ready', model: this.model, id: r.id, url: r.url });
       this.wake();
     }
     if (r.state !== 'exited') return;
     this.replicas.splice(this.replicas.indexOf(r), 1);
     if (from === 'draining' || this.stopping) {
-      this.opts.onEvent?.({ event: 'replica_stopped', model: this.model, id: r.id });
+      this.opts.onEvent?.({ event: 'replica-stopped', model: this.model, id: r.id });
       return;
     }
     // Not asked to stop: it crashed. Replace it (with a growing delay when replicas keep dying young).
@@ -279,7 +282,7 @@ export class ReplicaPool {
     if (from !== 'ready' && from !== 'unready') this.crashStreak++;
     const info = r.info();
     this.opts.onEvent?.({
-      event: 'replica_crashed',
+      event: 'replica-crashed',
       model: this.model,
       id: r.id,
       exitCode: info.exitCode,

@@ -76,7 +76,7 @@ export class ElasticAgent {
       await this.decide();
       await new Promise((r) => setTimeout(r, poll));
     }
-    throw new TrainError('TRAIN_BAD_OPTION', 'the elastic agent was stopped before training finished');
+    throw new TrainError('TRAIN_ABORTED', 'the elastic agent was stopped before training finished');
   }
 
   private async admitJoins(): Promise<void> {
@@ -174,7 +174,7 @@ export class ElasticAgent {
       void this.o.store.set(K.abort, what);
       this.stopped = true;
       throw new TrainError(
-        'TRAIN_BAD_OPTION',
+        'TRAIN_ABORTED',
         `elastic job aborted: ${what} within ${timeoutMs / 1000} s; start more workers or lower --min-workers`,
       );
     }

@@ -46,7 +46,7 @@ const tfConfig = z.object({
 
 function fail(what: string): never {
   throw new TrainError(
-    'TRAIN_BAD_OPTION',
+    'TRAIN_BAD_ENV',
     `${what}; see README "Distributed training" for the environment contract`,
   );
 }

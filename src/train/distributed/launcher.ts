@@ -8,6 +8,7 @@ import { JOB_SECRET_ENV } from './env.js';
 import { K, type Generation, type MembershipChange } from './protocol.js';
 import { defaultMaxRestarts, ReplacementBudget, type WorkerExit } from './replacement.js';
 import type { DistributedResult, WorkerMetrics } from './worker.js';
+import type { LauncherEvent } from '../events.js';
 
 export interface LaunchOptions {
   /** The program and arguments that make a process a worker (the same `distml train …` command). */
@@ -32,7 +33,7 @@ export interface LaunchOptions {
    */
   maxRestarts?: number;
   env?: NodeJS.ProcessEnv;
-  onEvent?: (event: Record<string, unknown>) => void;
+  onEvent?: (event: LauncherEvent) => void;
   /** Lines the chief writes on stderr (its progress), passed through. */
   onWorkerLine?: (line: string, workerId: string) => void;
 }
@@ -151,7 +152,7 @@ export async function launchWorkers(o: LaunchOptions): Promise<LaunchResult> {
     const done = await agent.run().catch((err: unknown) => {
       throw err instanceof TrainError
         ? err
-        : new TrainError('TRAIN_BAD_OPTION', `elastic job failed: ${(err as Error).message}`);
+        : new TrainError('TRAIN_JOB_FAILED', `elastic job failed: ${(err as Error).message}`);
     });
     finished = true;
     const result = JSON.parse(done) as DistributedResult;

@@ -19,6 +19,7 @@ import { ElasticAgent } from './agent.js';
 import type { ClusterEnv } from './env.js';
 import { K, type Generation, type MembershipChange } from './protocol.js';
 import { ShardedFeed } from './sharded-feed.js';
+import type { WorkerEvent } from '../events.js';
 
 export interface WorkerOptions extends TrainingJob {
   cluster: ClusterEnv;
@@ -33,10 +34,12 @@ export interface WorkerOptions extends TrainingJob {
   /** Bounds rendezvous and every collective. Default 30 s. */
   commTimeoutMs?: number;
   heartbeatTimeoutMs?: number;
+  /** The network interface Gloo uses when the master is not on loopback (the CLI's GLOO_SOCKET_IFNAME). */
+  socketIfname?: string;
   lineage: Record<string, unknown>;
   onStep?: (log: StepLog) => void;
   onEpoch?: (log: EpochLog) => void;
-  onEvent?: (event: Record<string, unknown>) => void;
+  onEvent?: (event: WorkerEvent) => void;
 }
 
 /** What each worker measured (reported to the chief through the store). */
@@ -200,7 +203,7 @@ class Trainer {
         } catch (err) {
           // A peer lost while forming or syncing the group fails this generation like a failed step does:
           // report it and follow the agent to the next one — unless it keeps happening.
-          const comm = err instanceof EngineError && err.code.startsWith('COMM_');
+          const comm = err instanceof EngineError && err.code.startsWith('ENGINE_COMM_');
           if (!(err instanceof Abandon) && !comm) throw err;
           if (comm) {
             await this.store.add(K.faults(gen.generation), 1).catch(() => undefined);
@@ -226,7 +229,7 @@ class Trainer {
     for (let notMine = 0; ;) {
       if (await this.store.check([K.done])) return undefined;
       const abort = await this.store.tryGet(K.abort);
-      if (abort !== undefined) throw new TrainError('TRAIN_BAD_OPTION', `the job was aborted: ${abort}`);
+      if (abort !== undefined) throw new TrainError('TRAIN_ABORTED', `the job was aborted: ${abort}`);
       const g = Number((await this.store.tryGet(K.generation)) ?? -1);
       if (g > after) {
         const gen = JSON.parse(await this.store.get(K.members(g))) as Generation;
@@ -234,7 +237,7 @@ class Trainer {
         // Not admitted yet (joined late) or dropped (declared dead after a freeze): wait and see.
         if (!this.fresh && ++notMine > 1) {
           throw new TrainError(
-            'TRAIN_BAD_OPTION',
+            'TRAIN_MEMBER_REMOVED',
             `worker ${this.id} was removed from the group (missed heartbeats?)`,
           );
         }
@@ -260,7 +263,7 @@ class Trainer {
       rank,
       size: this.worldSize,
       timeoutMs: this.o.commTimeoutMs ?? 30_000,
-      iface: isLoopback(c.masterAddr) ? 'lo' : process.env['GLOO_SOCKET_IFNAME'],
+      iface: isLoopback(c.masterAddr) ? 'lo' : this.o.socketIfname,
     });
   }
 

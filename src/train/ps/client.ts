@@ -59,20 +59,20 @@ class Link {
       try {
         frames = reader.push(chunk);
       } catch (err) {
-        return this.fail(new TrainError('TRAIN_BAD_OPTION', `${name}: ${(err as Error).message}`));
+        return this.fail(new TrainError('TRAIN_PROTOCOL', `${name}: ${(err as Error).message}`));
       }
       for (const f of frames) {
         if (f.kind === Kind.holding) continue;
         if (f.kind === Kind.error)
           return this.fail(
-            new TrainError('TRAIN_BAD_OPTION', `${name} refused: ${String(f.header['message'])}`),
+            new TrainError('TRAIN_PEER_REFUSED', `${name} refused: ${String(f.header['message'])}`),
           );
         this.pending.shift()?.resolve(f);
         if (!this.pending.length) clearTimeout(this.silence);
       }
     });
-    socket.on('error', (err) => this.fail(new TrainError('TRAIN_BAD_OPTION', `${name}: ${err.message}`)));
-    socket.on('close', () => this.fail(new TrainError('TRAIN_BAD_OPTION', `${name} closed the connection`)));
+    socket.on('error', (err) => this.fail(new TrainError('TRAIN_PEER_LOST', `${name}: ${err.message}`)));
+    socket.on('close', () => this.fail(new TrainError('TRAIN_PEER_LOST', `${name} closed the connection`)));
   }
 
   static open(addr: ServerAddress, name: string, o: LinkOptions): Promise<Link> {
@@ -83,7 +83,7 @@ class Link {
         socket.destroy();
         reject(
           new TrainError(
-            'TRAIN_BAD_OPTION',
+            'TRAIN_PEER_UNREACHABLE',
             `${name} at ${addr.host}:${addr.port} did not answer in ${timeoutMs / 1000} s`,
           ),
         );
@@ -98,7 +98,7 @@ class Link {
         clearTimeout(timer);
         reject(
           new TrainError(
-            'TRAIN_BAD_OPTION',
+            'TRAIN_PEER_UNREACHABLE',
             `cannot reach ${name} at ${addr.host}:${addr.port}: ${err.message}`,
           ),
         );
@@ -129,7 +129,7 @@ class Link {
 
   close(): void {
     clearTimeout(this.silence);
-    this.failure ??= new TrainError('TRAIN_BAD_OPTION', `${this.name} connection closed`);
+    this.failure ??= new TrainError('TRAIN_PEER_LOST', `${this.name} connection closed`);
     this.socket.end();
   }
 
@@ -143,7 +143,7 @@ class Link {
     const s = this.o.requestTimeoutMs / 1000;
     this.fail(
       new TrainError(
-        'TRAIN_BAD_OPTION',
+        'TRAIN_PEER_LOST',
         `${this.name} did not answer within ${s} s (stopped, frozen or overloaded): stopping instead of ` +
           'waiting for ever; raise --comm-timeout if it is only slow',
       ),

@@ -54,7 +54,7 @@ const workerEnv = z.object({
 });
 
 function fail(what: string): never {
-  throw new TrainError('TRAIN_BAD_OPTION', `parameter-server environment: ${what}`);
+  throw new TrainError('TRAIN_BAD_ENV', `parameter-server environment: ${what}`);
 }
 
 /** Reads a parameter-server role from the environment, or undefined (this process is the launcher). */

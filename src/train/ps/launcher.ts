@@ -8,6 +8,7 @@ import type { Partition } from './partition.js';
 import type { ServerStats } from './server.js';
 import type { PsResult, PsWorkerMetrics } from './worker.js';
 import { forwardLines } from '../distributed/launcher.js';
+import type { PsEvent } from '../events.js';
 
 export interface PsLaunchOptions {
   /** Program and arguments of a role process (the same `distml train …` command); the role comes from env. */
@@ -23,7 +24,7 @@ export interface PsLaunchOptions {
   /** How long a server may take to start listening. Default 60 s. */
   startTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
-  onEvent?: (event: Record<string, unknown>) => void;
+  onEvent?: (event: PsEvent) => void;
   /** Lines the chief writes on stderr (its progress). */
   onChiefLine?: (line: string) => void;
 }
@@ -139,7 +140,7 @@ export async function launchParameterServer(o: PsLaunchOptions): Promise<PsLaunc
         const code = await w.exited;
         if (code !== 0)
           throw new TrainError(
-            'TRAIN_BAD_OPTION',
+            'TRAIN_PROCESS_FAILED',
             `${w.name} failed: ${errorOf(w) ?? (typeof code === 'string' ? `killed by ${code}` : `exit code ${code}`)}`,
           );
       }),
@@ -148,7 +149,7 @@ export async function launchParameterServer(o: PsLaunchOptions): Promise<PsLaunc
     for (const a of addresses) stats.push(await shutdownServer(a, secret));
     const chief = parseJson(workers[0]?.stdout.at(-1) ?? '') as unknown as PsResult | undefined;
     if (!chief || chief.strategy !== 'parameter-server')
-      throw new TrainError('TRAIN_BAD_OPTION', 'worker 0 printed no result');
+      throw new TrainError('TRAIN_PROCESS_FAILED', 'worker 0 printed no result');
     const metrics = workers.map((w) => {
       const r = parseJson(w.stdout.at(-1) ?? '') as
         { metrics?: PsWorkerMetrics; workers?: PsWorkerMetrics[] } | undefined;
@@ -186,14 +187,14 @@ async function raceExit<T>(c: Child, p: Promise<T>, timeoutMs: number): Promise<
   let timer: NodeJS.Timeout | undefined;
   const exited = c.exited.then((code) => {
     throw new TrainError(
-      'TRAIN_BAD_OPTION',
+      'TRAIN_PROCESS_FAILED',
       `${c.name} exited (code ${code}) before it was ready: ${errorOf(c) ?? 'no message'}`,
     );
   });
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
       () =>
-        reject(new TrainError('TRAIN_BAD_OPTION', `${c.name} did not start within ${timeoutMs / 1000} s`)),
+        reject(new TrainError('TRAIN_START_TIMEOUT', `${c.name} did not start within ${timeoutMs / 1000} s`)),
       timeoutMs,
     );
   });

@@ -25,7 +25,7 @@ export function submitRun(
   for (const name of Object.keys(overrides)) {
     if (!declared.some((p) => p.name === name)) {
       throw new WorkflowError(
-        'PARAMETER_MISSING',
+        'WORKFLOW_PARAMETER_MISSING',
         `-p ${name}: the workflow has no parameter "${name}" (it has: ${declared.map((p) => p.name).join(', ') || 'none'})`,
       );
     }
@@ -35,7 +35,7 @@ export function submitRun(
     const v = overrides[p.name] ?? p.value ?? p.default;
     if (v === undefined)
       throw new WorkflowError(
-        'PARAMETER_MISSING',
+        'WORKFLOW_PARAMETER_MISSING',
         `parameter "${p.name}" has no value: pass -p ${p.name}=VALUE`,
       );
     parameters[p.name] = v;
@@ -175,14 +175,14 @@ export async function prepareRestart(
   const run = store.getRun(name);
   if (isEngineAlive(run))
     throw new WorkflowError(
-      'RUN_ACTIVE',
+      'WORKFLOW_RUN_ACTIVE',
       `run ${name} is still running (engine pid ${run.enginePid}); \`distml stop ${name}\` first`,
     );
   if (run.phase === 'Succeeded')
-    throw new WorkflowError('RUN_FINISHED', `run ${name} already succeeded; nothing to ${mode}`);
+    throw new WorkflowError('WORKFLOW_RUN_FINISHED', `run ${name} already succeeded; nothing to ${mode}`);
   if (mode === 'retry' && run.phase !== 'Failed' && run.phase !== 'Error') {
     throw new WorkflowError(
-      'RUN_ACTIVE',
+      'WORKFLOW_RUN_ACTIVE',
       `run ${name} is ${run.phase}, not failed; use \`distml resume ${name}\` to continue it`,
     );
   }

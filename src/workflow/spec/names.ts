@@ -11,7 +11,7 @@ const RUN_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,135}$/;
 export function checkRunName(name: string): string {
   if (!RUN_NAME.test(name))
     throw new WorkflowError(
-      'RUN_BAD_NAME',
+      'WORKFLOW_RUN_BAD_NAME',
       `run name "${name}" is not allowed: runs are named letters, digits, '-' and '_' (\`distml list\` shows them)`,
     );
   return name;

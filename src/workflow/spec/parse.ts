@@ -15,7 +15,7 @@ export function loadWorkflowFile(file: string, onIgnored?: (ignored: string[]) =
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new WorkflowError('SPEC_UNREADABLE', `cannot read ${file}: ${(err as Error).message}`);
+    throw new WorkflowError('WORKFLOW_SPEC_UNREADABLE', `cannot read ${file}: ${(err as Error).message}`);
   }
   const a = analyseWorkflowYaml(text);
   if (!a.spec) throw invalid(file, a.problems);
@@ -54,7 +54,7 @@ export function analyseWorkflowYaml(text: string): WorkflowAnalysis {
   return analyse(doc.toJS() as unknown, at);
 }
 
-/** Validates a spec object (from YAML or the builder); throws SPEC_INVALID listing every problem. */
+/** Validates a spec object (from YAML or the builder); throws WORKFLOW_SPEC_INVALID listing every problem. */
 export function checkWorkflow(
   value: unknown,
   source = 'workflow',
@@ -96,7 +96,7 @@ function zodProblems(error: z.ZodError): SpecProblem[] {
 
 function invalid(source: string, problems: string[]): WorkflowError {
   return new WorkflowError(
-    'SPEC_INVALID',
+    'WORKFLOW_SPEC_INVALID',
     `${source} is not a valid workflow:\n${problems.map((p) => `  ${p}`).join('\n')}`,
     problems,
   );

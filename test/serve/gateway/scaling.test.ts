@@ -101,7 +101,7 @@ describe('gateway scaling (real processes)', { timeout: 900_000 }, () => {
     const s = await status(gw.url);
     assert.equal(s.restarts, 1);
     assert.ok(!s.replicas.some((x) => x.pid === victim.pid));
-    assert.match(gw.stderr(), /"event":"replica_crashed"/);
+    assert.match(gw.stderr(), /"event":"replica-crashed"/);
     assert.equal(await gw.stop(), 0);
   });
 

@@ -7,6 +7,7 @@ import {
   hashKey,
   loadAccessConfig,
   type AccessConfig,
+  type GatewayEvent,
   type GatewayOptions,
 } from '../../../serve/index.js';
 import { UsageError, type CommandContext } from '../../command.js';
@@ -149,13 +150,27 @@ export async function runGateway(
   else out.info('stopped');
 }
 
-function describeGateway(e: { event: string } & Record<string, unknown>): string {
+/** One line for people per gateway event; exhaustive, so a new event cannot go undescribed. */
+function describeGateway(e: GatewayEvent): string {
   switch (e.event) {
     case 'scale':
-      return `${String(e.model)}: ${String(e.from)} -> ${String(e.to)} replicas (${String(e.reason)})`;
-    case 'replica_crashed':
-      return `${String(e.model)}: replica ${String(e.id)} exited (${String(e.signal ?? e.exitCode)}); replacing it`;
+      return `${e.model}: ${e.from} -> ${e.to} replicas (${e.reason})`;
+    case 'replica-crashed':
+      return `${e.model}: replica ${e.id} exited (${String(e.signal ?? e.exitCode)}); replacing it`;
+    case 'replica-started':
+      return `${e.model} replica-started replica ${e.id}`;
+    case 'replica-ready':
+      return `${e.model} replica-ready replica ${e.id} ${e.url}`;
+    case 'replica-stopped':
+      return `${e.model} replica-stopped replica ${e.id}`;
+    case 'audit-write-failed':
+      return `audit-write-failed ${e.path}: ${e.message} (${e.lines} lines dropped)`;
     default:
-      return `${String(e.model ?? '')} ${e.event} ${e.id !== undefined ? `replica ${String(e.id)}` : ''} ${String(e.url ?? '')}`.trim();
+      return unknownEvent(e);
   }
+}
+
+/** The `never` check of an exhaustive describer. */
+export function unknownEvent(e: never): string {
+  return `event ${JSON.stringify(e)}`;
 }

@@ -1,16 +1,9 @@
 // `distml serve`: the model server, or with --replicas/--autoscale/--ensemble the gateway in front of
 // replicas. This file is the command's face (help and dispatch); server.ts and gateway.ts run the two.
 import { resolve } from 'node:path';
-import {
-  DEFAULT_MAX_BODY,
-  DEFAULT_MAX_DECODE_BYTES,
-  DEFAULT_MAX_DECODE_PIXELS,
-  DEFAULT_MAX_QUEUE,
-} from '../../../serve/index.js';
 import { parseFlags, UsageError, type Command } from '../../command.js';
-import { checkGatewayFlags, serveFlags } from './flags.js';
+import { isGateway, serveFlags } from './flags.js';
 import { printKeyHash, runGateway } from './gateway.js';
-import { GATEWAY_OPTIONS } from './gateway-help.js';
 import { runServer } from './server.js';
 import { checkRepository } from './wait.js';
 
@@ -53,97 +46,14 @@ export const serveCommand: Command = {
     '--max-in-flight model requests, closes connections above --max-connections, and cancels the forwarded',
     'request of a client that has gone.',
   ].join('\n'),
-  options: {
-    repo: { type: 'string', valueName: 'REPO', description: 'model repository directory' },
-    model: { type: 'string', valueName: 'NAME', description: 'model name (folder) in the repository' },
-    host: {
-      type: 'string',
-      valueName: 'ADDR',
-      defaultText: '127.0.0.1',
-      description: 'address to listen on',
-    },
-    port: {
-      type: 'string',
-      valueName: 'P',
-      defaultText: '8080',
-      description: 'port to listen on (0 picks a free one)',
-    },
-    'max-batch': {
-      type: 'string',
-      valueName: 'N',
-      defaultText: '64',
-      description: 'most examples per forward pass',
-    },
-    'max-delay-ms': {
-      type: 'string',
-      valueName: 'MS',
-      defaultText: '0',
-      description: 'longest an idle model waits to fill a batch',
-    },
-    'max-body': {
-      type: 'string',
-      valueName: 'BYTES',
-      defaultText: String(DEFAULT_MAX_BODY),
-      description: 'largest request body (413 beyond)',
-    },
-    'max-decode-pixels': {
-      type: 'string',
-      valueName: 'PX',
-      defaultText: String(DEFAULT_MAX_DECODE_PIXELS),
-      description: "a request's images, width x height summed, read from their headers (413 beyond)",
-    },
-    'max-decode-bytes': {
-      type: 'string',
-      valueName: 'BYTES',
-      defaultText: String(DEFAULT_MAX_DECODE_BYTES),
-      description: "bytes the decoders may write for one request's images (413 beyond)",
-    },
-    'decode-threads': {
-      type: 'string',
-      valueName: 'N',
-      defaultText: '1',
-      description: 'PNG decode threads (JPEG decodes on the libuv pool), so the event loop keeps answering',
-    },
-    'max-queue': {
-      type: 'string',
-      valueName: 'N',
-      defaultText: String(DEFAULT_MAX_QUEUE),
-      description: 'examples waiting for the model; beyond, 503 with Retry-After',
-    },
-    'queue-deadline': {
-      type: 'string',
-      valueName: 'DUR',
-      defaultText: '30s',
-      description: 'longest a request waits for the model to start on it; beyond, 503 with Retry-After',
-    },
-    'keep-versions': {
-      type: 'string',
-      valueName: 'K',
-      defaultText: '2',
-      description: 'newest versions kept loaded and reachable by /versions/V',
-    },
-    threads: {
-      type: 'string',
-      valueName: 'T',
-      defaultText: 'one less than $DISTML_THREADS or the cores, at least 1',
-      description: 'libtorch intra-op threads (one core is left to the event loop: HTTP, JSON, decoding)',
-    },
-    'wait-for-model': {
-      type: 'string',
-      valueName: 'DUR',
-      description:
-        'start even if REPO does not exist yet and wait this long (e.g. 10m) for a loadable version; else exit 1',
-    },
-    ...GATEWAY_OPTIONS,
-  },
+  options: serveFlags.options,
   async run(ctx) {
     const f = parseFlags(serveFlags, ctx.values);
     if (f['hash-key'] !== undefined) return printKeyHash(f['hash-key'], ctx.out);
-    const gateway = checkGatewayFlags(f, ctx.values);
     const repo = f.repo;
     if (!repo) throw new UsageError('--repo: is required: the model repository directory (got nothing)');
     checkRepository(resolve(repo), f['wait-for-model']);
-    if (gateway) return runGateway(f, repo, ctx);
+    if (isGateway(f)) return runGateway(f, repo, ctx);
     if (!f.model)
       throw new UsageError('--model: is required: the model name in the repository (got nothing)');
     return runServer(f, repo, f.model, ctx);

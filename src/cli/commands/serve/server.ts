@@ -1,8 +1,10 @@
 // The model server side of `distml serve`: one model from a repository, until a signal stops it.
 import { resolve } from 'node:path';
 import { setNumThreads, threadBudget } from '../../../engine/index.js';
-import { ModelServer, type ModelServerOptions } from '../../../serve/index.js';
+import { ModelServer, type ModelServerOptions, type ServerEvent } from '../../../serve/index.js';
 import type { CommandContext } from '../../command.js';
+import { processEnv } from '../../env.js';
+import { unknownEvent } from './gateway.js';
 import type { ServeFlags } from './flags.js';
 import { stopOnSignal } from './signals.js';
 import { reportServing } from './stats.js';
@@ -17,7 +19,7 @@ export async function runServer(
 ): Promise<void> {
   // Under load the event loop needs a core of its own: on 2 cores with the load generator beside it, the book
   // CNN served 5,100 requests/s with 1 libtorch thread and 4,300 with 2 (bench/serve).
-  setNumThreads(f.threads ?? Math.max(1, threadBudget() - 1));
+  setNumThreads(f.threads ?? Math.max(1, threadBudget(processEnv()) - 1));
   const server = new ModelServer({
     ...serverOptions(f, repo, model),
     onEvent: (e) => (out.json ? out.event(e) : out.info(describeServerEvent(e))),
@@ -81,18 +83,19 @@ function serverOptions(f: ServeFlags, repo: string, model: string): Omit<ModelSe
   };
 }
 
-type ServerEvent = Parameters<NonNullable<ModelServerOptions['onEvent']>>[0];
-
+/** One line for people per model-server event; exhaustive, so a new event cannot go undescribed. */
 function describeServerEvent(e: ServerEvent): string {
   switch (e.event) {
-    case 'version_loaded':
+    case 'version-loaded':
       return `loaded ${e.model} version ${e.version} (${e.seconds.toFixed(2)} s); serving it`;
-    case 'version_unloaded':
+    case 'version-unloaded':
       return `unloaded ${e.model} version ${e.version}`;
-    case 'version_failed':
+    case 'version-failed':
       return `cannot load ${e.model} version ${e.version}: ${e.error}`;
-    case 'repository_error':
-    case 'internal_error':
+    case 'repository-error':
+    case 'internal-error':
       return `${e.event}: ${e.error}`;
+    default:
+      return unknownEvent(e);
   }
 }

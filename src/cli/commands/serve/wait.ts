@@ -13,7 +13,7 @@ import { noticeWait } from '../../wait-notice.js';
 export function checkRepository(repo: string, waitForModelMs: number | undefined): void {
   if (waitForModelMs !== undefined || existsSync(repo)) return;
   throw new CommandError(
-    'SERVE_REPO_NOT_FOUND',
+    'CLI_SERVE_REPO_NOT_FOUND',
     `model repository ${repo} does not exist; check --repo, publish a model there first (\`distml select --repo ${repo} ...\`), or pass --wait-for-model DURATION to wait for it`,
   );
 }
@@ -65,7 +65,7 @@ export function watchModelWait(
       close();
       reject(
         new CommandError(
-          'SERVE_NO_MODEL',
+          'CLI_SERVE_NO_MODEL',
           `no version of ${o.model} could be loaded within --wait-for-model ${formatDuration(o.deadlineMs!)}: waited for ${describeWait(server, o.repo, o.model)}`,
         ),
       );

@@ -2,11 +2,11 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { threadBudget } from '../../../engine/index.js';
 import {
-  JOB_SECRET_ENV,
   launchWorkers,
   runWorker,
   type ClusterEnv,
   type DistributedResult,
+  type TrainEvent,
 } from '../../../train/index.js';
 import { UsageError, type CommandContext } from '../../command.js';
 import { fmt } from '../../output.js';
@@ -14,6 +14,7 @@ import { childArgv, relayProgress } from '../../relaunch.js';
 import { noticeWait } from '../../wait-notice.js';
 import { checkpointDirOf, jobFromFlags, lineageOf, progressCallback } from './job.js';
 import type { TrainFlags } from './flags.js';
+import { envValue, processEnv } from '../../env.js';
 
 /** Flags that configure the launcher itself and are not passed on to the workers it starts. */
 const LAUNCHER_ONLY = ['workers', 'min-workers', 'max-workers', 'master-port', 'master-addr', 'max-restarts'];
@@ -30,7 +31,7 @@ export async function runLauncher(ctx: CommandContext, f: TrainFlags): Promise<v
       `need --min-workers <= --workers <= --max-workers (got ${min} <= ${workers} <= ${max})`,
     );
   }
-  const threads = f.threads ?? Math.max(1, Math.floor(threadBudget() / workers));
+  const threads = f.threads ?? Math.max(1, Math.floor(threadBudget(processEnv()) / workers));
   const cli = fileURLToPath(new URL('../../main.js', import.meta.url));
   const bar = { current: out.progress('train') };
   const result = await launchWorkers({
@@ -50,35 +51,49 @@ export async function runLauncher(ctx: CommandContext, f: TrainFlags): Promise<v
     port: f['master-port'],
     listenHost: f['master-addr'],
     // A job spanning hosts shares one secret, set in every host's environment; otherwise a fresh one.
-    secret: process.env[JOB_SECRET_ENV] || undefined,
+    secret: envValue('DISTML_JOB_SECRET') || undefined,
     heartbeatTimeoutMs: f['heartbeat-timeout'] * 1000,
     maxRestarts: f['max-restarts'],
     onEvent: (e) => (out.interactive ? out.info(describeEvent(e)) : out.event(e)),
     onWorkerLine: (line) =>
       relayProgress(out, line, bar, f.epochs, (e) => {
-        if (e['event'] === 'generation' || e['event'] === 'step-abandoned') out.info(describeEvent(e));
+        if (e['event'] === 'generation' || e['event'] === 'step-abandoned')
+          out.info(describeEvent(e as unknown as TrainEvent));
       }),
   });
   out.result({ model: f.model, workersRequested: workers, ...result }, () => summary(f.model, result));
 }
 
-function describeEvent(e: Record<string, unknown>): string {
-  switch (e['event']) {
+/** One line for people per training event; exhaustive, so a new event cannot go undescribed. */
+function describeEvent(e: TrainEvent): string {
+  switch (e.event) {
     case 'rendezvous':
-      return `rendezvous store at ${String(e['masterAddr'])}:${String(e['masterPort'])}`;
+      return `rendezvous store at ${e.masterAddr}:${e.masterPort}`;
     case 'membership':
-      return `group generation ${String(e['generation'])}: ${String(e['from'])} -> ${String(e['to'])} workers (${String(e['reason'])})`;
+      return `group generation ${e.generation}: ${e.from} -> ${e.to} workers (${e.reason})`;
     case 'worker-killed':
-      return `killed worker ${String(e['worker'])}: ${String(e['reason'])}`;
+      return `killed worker ${e.worker}: ${e.reason}`;
     case 'worker-replaced':
-      return `replacing worker ${String(e['worker'])} with ${String(e['by'])}: ${String(e['reason'])}`;
+      return `replacing worker ${e.worker} with ${String(e.by)}: ${e.reason}`;
     case 'worker-not-replaced':
-      return `worker ${String(e['worker'])}: ${String(e['reason'])}`;
+      return `worker ${e.worker}: ${e.reason}`;
     case 'generation':
-      return `formed group generation ${String(e['generation'])} as rank ${String(e['rank'])} of ${String(e['worldSize'])}`;
-    default:
+      return `formed group generation ${e.generation} as rank ${e.rank} of ${e.worldSize}`;
+    case 'worker-error':
+    case 'generation-failed':
+    case 'checkpoint-skipped':
+    case 'epoch-begin':
+    case 'step-abandoned':
+    case 'replica-mismatch':
       return JSON.stringify(e);
+    default:
+      return unknownEvent(e);
   }
+}
+
+/** The `never` check of an exhaustive describer. */
+function unknownEvent(e: never): string {
+  return `event ${JSON.stringify(e)}`;
 }
 
 function summary(model: string, r: DistributedResult & { restarts?: number }): string {
@@ -103,7 +118,7 @@ export async function runAsWorker(ctx: CommandContext, f: TrainFlags, cluster: C
     throw new UsageError(
       '--workers starts a group; a worker started with MASTER_ADDR/TF_CONFIG must not pass it',
     );
-  const threads = f.threads ?? threadBudget();
+  const threads = f.threads ?? threadBudget(processEnv());
   const outDir = resolve(f.out);
   const { job, source } = await jobFromFlags(f, global.workspace, threads);
   const bar = progressCallback(out, f.epochs);
@@ -120,12 +135,13 @@ export async function runAsWorker(ctx: CommandContext, f: TrainFlags, cluster: C
     outDir,
     commTimeoutMs: f['comm-timeout'] * 1000,
     heartbeatTimeoutMs: f['heartbeat-timeout'] * 1000,
+    socketIfname: envValue('GLOO_SOCKET_IFNAME'),
     lineage: { ...lineageOf(job, source, f), batchSizePerWorker: f['batch-size'] },
     onStep: (l) => bar.onStepEnd?.(l),
     onEpoch: (l) => void bar.onEpochEnd?.(l),
     onEvent: (e) => {
       // The group has formed once a generation is joined (or training began): the wait is over.
-      if (e['event'] === 'generation' || e['event'] === 'epoch-begin') rendezvous();
+      if (e.event === 'generation' || e.event === 'epoch-begin') rendezvous();
       out.event(e);
     },
   }).finally(rendezvous);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MODEL_NAMES } from '../../../models/index.js';
+import { flag, flagSet, type FlagValues } from '../../command.js';
 import { cacheFlag, dataSourceFlags } from '../../data-source-flags.js';
 
 const positiveInt = (what = 'a positive integer') =>
@@ -8,72 +9,138 @@ const positiveInt = (what = 'a positive integer') =>
     .int(`must be ${what}`)
     .positive(`must be ${what}`);
 
-/** The flags of `distml train`, parsed at the edge. */
-export const trainFlags = z.object({
-  ...dataSourceFlags,
-  model: z.enum(MODEL_NAMES, { message: `must be one of ${MODEL_NAMES.join(', ')}` }),
-  epochs: positiveInt(),
-  'steps-per-epoch': positiveInt().optional(),
-  'batch-size': positiveInt().default(64),
-  threads: positiveInt().max(256, 'must be at most 256').optional(),
-  seed: z.coerce
-    .number({ message: 'must be an integer' })
-    .int('must be an integer')
-    .min(0, 'must be 0 or more')
-    .default(1),
-  lr: z.coerce
-    .number({ message: 'must be a number' })
-    .positive('must be positive')
-    .max(10, 'must be at most 10')
-    .default(0.001),
-  'lr-schedule': z.enum(['book', 'constant'], { message: 'must be book or constant' }).default('book'),
-  out: z
-    .string({ message: 'is required: the directory for the trained model package' })
-    .min(1, 'must name a directory'),
-  'checkpoint-dir': z.string().min(1, 'must name a directory').optional(),
-  'checkpoint-every': positiveInt().optional(),
-  resume: z.boolean().default(false),
-  'early-stopping': positiveInt('a positive integer (epochs of patience)').optional(),
-  cache: cacheFlag,
-  workers: positiveInt().max(64, 'must be at most 64').optional(),
-  'min-workers': positiveInt().optional(),
-  'max-workers': positiveInt().max(64, 'must be at most 64').optional(),
-  'master-port': z.coerce
-    .number({ message: 'must be a port number' })
-    .int('must be a port number')
-    .min(0, 'must be a port number')
-    .max(65535, 'must be a port number')
-    .default(0),
-  'master-addr': z
-    .string()
-    .min(1, 'must name an address of this host')
-    .refine(
-      (a) => !['0.0.0.0', '::', '[::]'].includes(a),
-      'must be an address of this host that the other hosts reach, not a wildcard: workers hand it to their peers',
-    )
-    .default('127.0.0.1'),
-  'heartbeat-timeout': z.coerce
-    .number({ message: 'must be a number of seconds' })
-    .positive('must be positive')
-    .default(10),
-  'comm-timeout': z.coerce
-    .number({ message: 'must be a number of seconds' })
-    .positive('must be positive')
-    .default(30),
-  'max-restarts': z.coerce
-    .number({ message: 'must be an integer' })
-    .int('must be an integer')
-    .min(0, 'must be 0 or more')
-    .optional(),
-  strategy: z
-    .enum(['allreduce', 'parameter-server'], { message: 'must be allreduce or parameter-server' })
-    .default('allreduce'),
-  ps: positiveInt().max(64, 'must be at most 64').optional(),
-  staleness: z.coerce
-    .number({ message: 'must be an integer' })
-    .int('must be an integer')
-    .min(0, 'must be 0 or more')
-    .optional(),
-});
+const wholeNumber = () =>
+  z.coerce.number({ message: 'must be an integer' }).int('must be an integer').min(0, 'must be 0 or more');
 
-export type TrainFlags = z.infer<typeof trainFlags>;
+const seconds = () =>
+  z.coerce.number({ message: 'must be a number of seconds' }).positive('must be positive');
+
+const declarations = {
+  model: flag(
+    z.enum(MODEL_NAMES, { message: `must be one of ${MODEL_NAMES.join(', ')}` }),
+    "which of the book's models",
+  ),
+  epochs: flag(positiveInt(), 'number of epochs', { valueName: 'E' }),
+  'steps-per-epoch': flag(positiveInt().optional(), 'steps per epoch (the book uses 70)', {
+    valueName: 'S',
+    defaultText: 'one pass over the data',
+  }),
+  'batch-size': flag(positiveInt().default(64), 'examples per step', { valueName: 'N' }),
+  threads: flag(positiveInt().max(256, 'must be at most 256').optional(), 'libtorch intra-op threads', {
+    valueName: 'T',
+    defaultText: '$DISTML_THREADS, else all cores',
+  }),
+  seed: flag(wholeNumber().default(1), 'seeds initialisation, dropout and shuffling', { valueName: 'N' }),
+  lr: flag(
+    z.coerce
+      .number({ message: 'must be a number' })
+      .positive('must be positive')
+      .max(10, 'must be at most 10')
+      .default(0.001),
+    'base learning rate (used by --lr-schedule constant)',
+    { valueName: 'RATE' },
+  ),
+  'lr-schedule': flag(
+    z.enum(['book', 'constant'], { message: 'must be book or constant' }).default('book'),
+    'learning-rate schedule',
+  ),
+  out: flag(
+    z
+      .string({ message: 'is required: the directory for the trained model package' })
+      .min(1, 'must name a directory'),
+    'where to write the model package (model.json + weights.safetensors)',
+    { valueName: 'DIR' },
+  ),
+  'checkpoint-dir': flag(z.string().min(1, 'must name a directory').optional(), 'where checkpoints go', {
+    valueName: 'DIR',
+    defaultText: '<workspace>/checkpoints/<out name>-<model>-seed<seed>-<hash of the out path>',
+  }),
+  'checkpoint-every': flag(positiveInt().optional(), 'also checkpoint every N steps', { valueName: 'N' }),
+  resume: flag(
+    z.boolean().default(false),
+    'continue from the newest checkpoint that validates (damaged ones are skipped, with a note)',
+  ),
+  'early-stopping': flag(
+    positiveInt('a positive integer (epochs of patience)').optional(),
+    'stop after P epochs without validation-accuracy gain',
+    { valueName: 'P' },
+  ),
+  cache: cacheFlag,
+  workers: flag(
+    positiveInt().max(64, 'must be at most 64').optional(),
+    'data-parallel worker processes (allreduce over Gloo); global batch = N x --batch-size',
+    { valueName: 'N' },
+  ),
+  'min-workers': flag(positiveInt().optional(), 'elastic: keep training while at least M workers live', {
+    valueName: 'M',
+    defaultText: '--workers',
+  }),
+  'max-workers': flag(
+    positiveInt().max(64, 'must be at most 64').optional(),
+    'elastic: admit workers that join later, up to X',
+    { valueName: 'X', defaultText: '--workers' },
+  ),
+  'master-port': flag(
+    z.coerce
+      .number({ message: 'must be a port number' })
+      .int('must be a port number')
+      .min(0, 'must be a port number')
+      .max(65535, 'must be a port number')
+      .default(0),
+    "rendezvous store port (remote workers join with MASTER_ADDR/MASTER_PORT, DISTML_ELASTIC=1 and the job's DISTML_JOB_SECRET)",
+    { valueName: 'PORT', defaultText: '0 (any free port)' },
+  ),
+  'master-addr': flag(
+    z
+      .string()
+      .min(1, 'must name an address of this host')
+      .refine(
+        (a) => !['0.0.0.0', '::', '[::]'].includes(a),
+        'must be an address of this host that the other hosts reach, not a wildcard: workers hand it to their peers',
+      )
+      .default('127.0.0.1'),
+    'address the rendezvous store and parameter servers listen on; a job spanning hosts names one the ' +
+      'other hosts reach (they also need the same DISTML_JOB_SECRET in their environment)',
+    { valueName: 'ADDR', defaultText: '127.0.0.1 (this host only)' },
+  ),
+  'heartbeat-timeout': flag(seconds().default(10), 'a worker silent this long is dropped', {
+    valueName: 'SECONDS',
+  }),
+  'comm-timeout': flag(
+    seconds().default(30),
+    'bounds rendezvous and each allreduce (a stalled network is retried, then a failure)',
+    { valueName: 'SECONDS' },
+  ),
+  'max-restarts': flag(
+    wholeNumber().optional(),
+    'replace a local worker that dies, N times per job; survivors go on, the newcomer gets their state',
+    { valueName: 'N', defaultText: '--workers' },
+  ),
+  strategy: flag(
+    z
+      .enum(['allreduce', 'parameter-server'], { message: 'must be allreduce or parameter-server' })
+      .default('allreduce'),
+    'with --workers: synchronous allreduce over Gloo, or asynchronous workers around parameter servers',
+  ),
+  ps: flag(
+    positiveInt().max(64, 'must be at most 64').default(1),
+    'parameter-server processes; each holds 1/P of the parameters and their Adam state',
+    { valueName: 'P' },
+  ),
+  staleness: flag(
+    wholeNumber().optional(),
+    'parameter server: a worker may run at most S steps ahead of the slowest',
+    { valueName: 'S', defaultText: 'unbounded' },
+  ),
+  ...dataSourceFlags,
+};
+
+/** The flags of `distml train`, declared once: validation, help and the rules between them. */
+export const trainFlags = flagSet(declarations, [
+  (f, given) =>
+    f.strategy !== 'parameter-server' && (given['ps'] !== undefined || f.staleness !== undefined)
+      ? '--ps and --staleness configure --strategy parameter-server; add it or drop them'
+      : undefined,
+]);
+
+export type TrainFlags = FlagValues<typeof declarations>;

@@ -7,10 +7,10 @@ import {
   launchParameterServer,
   partitionParameters,
   readPsRole,
-  PS_ENV,
   runPsWorker,
   startShardServer,
   type Partition,
+  type PsEvent,
   type PsResult,
   type PsRole,
   type TensorSlot,
@@ -20,6 +20,7 @@ import { fmt } from '../../output.js';
 import { childArgv, relayProgress } from '../../relaunch.js';
 import { jobFromFlags, lineageOf, progressCallback } from './job.js';
 import type { TrainFlags } from './flags.js';
+import { envValue, processEnv } from '../../env.js';
 
 /** Flags of the launcher that its role processes must not see (they get roles and threads by env). */
 const LAUNCHER_ONLY = [
@@ -37,7 +38,7 @@ const LAUNCHER_ONLY = [
  * set (by the launcher, or by hand on other hosts) — one parameter server or one worker.
  */
 export async function runParameterServer(ctx: CommandContext, f: TrainFlags): Promise<void> {
-  const role = readPsRole(process.env);
+  const role = readPsRole(processEnv());
   if (role?.role === 'server') return runServerRole(ctx, f, role);
   if (role?.role === 'worker') return runWorkerRole(ctx, f, role);
   return runPsLauncher(ctx, f);
@@ -77,9 +78,9 @@ async function trainableTensors(f: TrainFlags): Promise<TensorSlot[]> {
 async function runPsLauncher(ctx: CommandContext, f: TrainFlags): Promise<void> {
   const { out, argv, global } = ctx;
   refuseUnsupported(f);
-  const servers = f.ps ?? 1;
+  const servers = f.ps;
   const workers = f.workers ?? 1;
-  const threads = f.threads ?? Math.max(1, Math.floor(threadBudget() / workers));
+  const threads = f.threads ?? Math.max(1, Math.floor(threadBudget(processEnv()) / workers));
   const partition = partitionParameters(await trainableTensors(f), servers);
   out.info(describePartition(partition));
   const cli = fileURLToPath(new URL('../../main.js', import.meta.url));
@@ -92,7 +93,7 @@ async function runPsLauncher(ctx: CommandContext, f: TrainFlags): Promise<void> 
     threadsPerWorker: threads,
     host: f['master-addr'],
     // A job spanning hosts shares one secret, set in every host's environment; otherwise a fresh one.
-    secret: process.env[PS_ENV.secret] || undefined,
+    secret: envValue('DISTML_JOB_SECRET') || undefined,
     env: { DISTML_PS_LAUNCHED: '1' },
     onEvent: (e) => (out.interactive ? undefined : out.event(e)),
     onChiefLine: (line) => relayProgress(out, line, bar, f.epochs),
@@ -123,7 +124,7 @@ async function runServerRole(
     secret: role.secret,
   });
   // Started by a launcher: its death closes our stdin, and we must not outlive it.
-  const watchParent = process.env['DISTML_PS_LAUNCHED'] === '1';
+  const watchParent = envValue('DISTML_PS_LAUNCHED') === '1';
   const onParentGone = () => void running.stop();
   if (watchParent) {
     process.stdin.on('end', onParentGone);
@@ -133,7 +134,7 @@ async function runServerRole(
   const onSignal = () => void running.stop();
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
-  out.event({ event: 'ps-listening', index: role.index, port: running.port });
+  out.event({ event: 'ps-listening', index: role.index, port: running.port } satisfies PsEvent);
   const stats = await running.stopped;
   process.removeListener('SIGTERM', onSignal);
   process.removeListener('SIGINT', onSignal);
@@ -151,7 +152,7 @@ async function runWorkerRole(
 ): Promise<void> {
   const { out, global } = ctx;
   refuseUnsupported(f);
-  const threads = f.threads ?? threadBudget();
+  const threads = f.threads ?? threadBudget(processEnv());
   const { job, source } = await jobFromFlags(f, global.workspace, threads);
   const bar = progressCallback(out, f.epochs);
   const chief = role.rank === 0;
