@@ -7,6 +7,7 @@ import { RegistryError } from '../registry/index.js';
 import { ServeError } from '../serve/index.js';
 import { MetadataError } from '../metadata/index.js';
 import { WorkflowError } from '../workflow/index.js';
+import { ServerError } from '../server/index.js';
 import { CommandError, UsageError } from './command.js';
 
 /** Error classes whose messages are written for users (what, why, how to fix). */
@@ -21,6 +22,7 @@ const USER_FACING: (abstract new (...args: never[]) => Error & { code: string })
   UsageError,
   MetadataError,
   WorkflowError,
+  ServerError,
   CommandError,
 ];
 

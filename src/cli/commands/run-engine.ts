@@ -1,8 +1,7 @@
-import { availableParallelism, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { MetadataStore, type RunRecord } from '../../metadata/index.js';
-import { ResourcePool } from '../../scheduler/index.js';
-import { executeRun, renderTree, WorkflowError, type EngineEvent } from '../../workflow/index.js';
+import { ServerError, serverPaths, type ServerClient } from '../../server/index.js';
+import { renderTree, WorkflowError, type EngineEvent } from '../../workflow/index.js';
 import type { GlobalOptions } from '../command.js';
 import { liveTree } from '../live-tree.js';
 import { announceQueuedSteps } from '../queue-notice.js';
@@ -12,20 +11,24 @@ import type { Output } from '../output.js';
 export const DISTML_COMMAND = [process.execPath, fileURLToPath(new URL('../main.js', import.meta.url))];
 
 /**
- * Drives a run in this process until it ends: SIGTERM, SIGINT and SIGHUP (its terminal closed) stop it (steps
- * are killed, the exit handler runs), progress is a live tree on a terminal, JSON lines with --json and plain
- * lines otherwise; without --json the final tree is the summary either way. A failed run is an error (exit 1).
+ * Follows a run the workspace's server drives until it ends: SIGTERM, SIGINT and SIGHUP (its terminal closed)
+ * stop it through the API (steps are killed, the exit handler runs); if this process dies, the server sees
+ * its follower gone and stops the run. Progress is a live tree on a terminal, JSON lines with --json and
+ * plain lines otherwise; without --json the final tree is the summary either way. A failed run is an error.
  */
-export async function driveRun(
+export async function followRun(
+  client: ServerClient,
   store: MetadataStore,
   name: string,
   global: GlobalOptions,
   out: Output,
-  opts: { reuse: boolean; cores?: number; show?: string[] },
+  opts: { show?: string[] },
 ): Promise<RunRecord> {
-  const ac = new AbortController();
-  const stop = () => ac.abort();
-  // The terminal is gone: writing progress to it fails (EIO), which must not end the engine before its steps.
+  let stopping: Promise<unknown> | undefined;
+  const stop = () => {
+    stopping ??= client.call('POST', `/api/v1/runs/${name}/stop`).catch(() => undefined);
+  };
+  // The terminal is gone: writing progress to it fails (EIO), which must not end the follower before the run.
   const hangUp = () => {
     process.stdout.on('error', () => undefined);
     process.stderr.on('error', () => undefined);
@@ -49,16 +52,19 @@ export async function driveRun(
     }
   };
   try {
-    const pool = new ResourcePool({ cores: opts.cores ?? availableParallelism(), memory: totalmem() });
-    const run = await executeRun(name, {
-      store,
-      workspace: global.workspace,
-      pool,
-      distmlCommand: DISTML_COMMAND,
-      signal: ac.signal,
-      reuse: opts.reuse,
-      onEvent,
-    });
+    let ended = false;
+    for await (const e of client.events(name, true)) {
+      onEvent(e);
+      if (e.event === 'run' && e.run === name) ended = !['Running', 'Pending'].includes(e.phase);
+    }
+    await stopping;
+    if (!ended) {
+      throw new ServerError(
+        'SERVER_GONE',
+        `the workspace's server (pid ${client.info.pid}) exited while run ${name} was running; its log is ${serverPaths(global.workspace).log}; \`distml get ${name}\` shows the steps, \`distml resume ${name}\` continues it`,
+      );
+    }
+    const run = store.getRun(name);
     live?.draw(true);
     if (!live && !out.json) out.info(renderTree(store.listNodes(name)));
     if (run.phase !== 'Succeeded') {

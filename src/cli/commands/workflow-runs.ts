@@ -1,23 +1,13 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { z } from 'zod';
 import { MetadataStore, type RunRecord } from '../../metadata/index.js';
-import {
-  checkRunName,
-  isEngineAlive,
-  markStopped,
-  prepareRestart,
-  reapLeftovers,
-  renderRun,
-  runJson,
-  WorkflowError,
-} from '../../workflow/index.js';
-import { signalProcess } from '../../process/index.js';
+import { collectLogs, connect, stopUnownedRun, type ServerClient } from '../../server/index.js';
+import { checkRunName, isEngineAlive, renderRun, runJson, WorkflowError } from '../../workflow/index.js';
 import { parseFlags, UsageError, type Command, type CommandContext } from '../command.js';
 import { table } from '../output.js';
+import { workspaceServer } from '../server-client.js';
 import { announcedWait } from '../wait-notice.js';
-import { driveRun } from './run-engine.js';
+import { followRun } from './run-engine.js';
 
 function oneRun(positionals: string[], what = 'RUN'): string {
   const name = positionals[0];
@@ -104,30 +94,7 @@ export const logsCommand: Command = {
   run: (ctx) =>
     withStore(ctx, (store) => {
       const run = store.getRun(oneRun(ctx.positionals));
-      const step = ctx.positionals[1];
-      const nodes = store
-        .listNodes(run.name)
-        .filter(
-          (n) =>
-            n.logPath &&
-            (!step ||
-              [n.displayName, n.id, n.template].includes(step) ||
-              n.displayName.startsWith(`${step}(`)),
-        );
-      if (step && nodes.length === 0)
-        throw new WorkflowError(
-          'STEP_NOT_FOUND',
-          `run ${run.name} has no step "${step}" with logs; \`distml get ${run.name}\` lists the steps`,
-        );
-      const logs = nodes.map((n) => {
-        const read = (p: string) => (existsSync(p) ? readFileSync(p, 'utf8') : '');
-        return {
-          node: n.id,
-          name: n.displayName,
-          stdout: read(n.logPath!),
-          stderr: read(n.logPath!.replace(/\.stdout\.log$/, '.stderr.log')),
-        };
-      });
+      const logs = collectLogs(store, run.name, ctx.positionals[1]);
       ctx.out.result(logs, () =>
         logs
           .map((l) =>
@@ -146,27 +113,36 @@ const restartFlags = z.object({
     .number({ message: 'must be a positive number' })
     .positive('must be a positive number')
     .optional(),
+  detach: z.boolean().default(false),
 });
 
+/** Retry or resume in the workspace's server (started on demand); followed here unless --detach. */
 function restart(mode: 'resume' | 'retry'): Command['run'] {
   return (ctx) =>
     withStore(ctx, async (store) => {
       const f = parseFlags(restartFlags, ctx.values);
       const name = oneRun(ctx.positionals);
-      await prepareRestart(store, name, mode);
+      const client = await workspaceServer(ctx.global.workspace);
+      const options = { detach: f.detach, ...(f.cores ? { cores: f.cores } : {}) };
+      await client.call('POST', `/api/v1/runs/${name}/${mode}`, { options });
+      if (f.detach) {
+        ctx.out.result({ run: name, detached: true }, () => `${name} ${mode}d in the background`);
+        return;
+      }
       ctx.out.info(`Run: ${name} (${mode})`);
-      const run = await driveRun(store, name, ctx.global, ctx.out, { reuse: true, cores: f.cores });
+      const run = await followRun(client, store, name, ctx.global, ctx.out, {});
       ctx.out.result({ run: name, phase: run.phase, message: run.message }, () => `${name} ${run.phase}`);
     });
 }
 
-const coresOption = {
+const restartOptions = {
   cores: {
     type: 'string' as const,
     valueName: 'N',
     defaultText: 'all cores',
-    description: 'cores the steps may hold at once',
+    description: "cores this run's steps may hold at once",
   },
+  detach: { type: 'boolean' as const, description: "leave it running in the workspace's server" },
 };
 
 export const resumeCommand: Command = {
@@ -177,7 +153,7 @@ export const resumeCommand: Command = {
     'Every process the dead engine left is ended first (SIGTERM, then SIGKILL); steps that were running are',
     'run again, and daemon steps (servers) are started again.',
   ].join('\n'),
-  options: coresOption,
+  options: restartOptions,
   run: restart('resume'),
 };
 
@@ -185,38 +161,18 @@ export const retryCommand: Command = {
   path: ['retry'],
   summary: 'run the failed steps of a failed run again, keeping the ones that succeeded',
   usage: 'RUN',
-  options: coresOption,
+  options: restartOptions,
   run: restart('retry'),
 };
 
-/** Longest `stop` waits for a live engine to stop its steps and run the exit handler before killing it. */
-const ENGINE_STOP_MS = 60_000;
-
-/**
- * Stops one run: a live engine is asked (SIGTERM: it stops its steps and daemons, runs the exit handler) and
- * killed if it has not finished within ENGINE_STOP_MS; then every process of the run still running is ended
- * (SIGTERM, SIGKILL after a grace), by pid and start time and by the run's environment marker.
- */
-async function stopRun(store: MetadataStore, name: string): Promise<void> {
-  const active = () => ['Running', 'Pending'].includes(store.getRun(name).phase);
-  const run = store.getRun(name);
-  if (isEngineAlive(run)) {
-    store.updateRun(name, { stopRequested: true });
-    const engine = { pid: run.enginePid!, startTime: run.engineStart ?? 0 };
-    if (run.engineStart !== null) signalProcess(engine, 'SIGTERM');
-    else {
-      try {
-        process.kill(engine.pid, 'SIGTERM'); // a run recorded before start times were
-      } catch {
-        // it has just exited
-      }
-    }
-    const deadline = Date.now() + ENGINE_STOP_MS;
-    while (active() && isEngineAlive(store.getRun(name)) && Date.now() < deadline) await sleep(100);
-    if (active() && run.engineStart !== null) signalProcess(engine, 'SIGKILL');
+/** Stops one run: through the workspace's server when one runs, else directly (a dead engine's leftovers). */
+async function stopRun(store: MetadataStore, client: ServerClient | null, name: string): Promise<string> {
+  if (client) {
+    const r = await client.call<{ phase: string }>('POST', `/api/v1/runs/${name}/stop`);
+    return r.phase;
   }
-  if (active()) await markStopped(store, name);
-  else await reapLeftovers(store, name);
+  await stopUnownedRun(store, name);
+  return store.getRun(name).phase;
 }
 
 export const stopCommand: Command = {
@@ -237,6 +193,7 @@ export const stopCommand: Command = {
             .filter((r) => r.phase === 'Running' || r.phase === 'Pending')
             .map((r) => r.name)
         : [oneRun(ctx.positionals, 'RUN or --all')];
+      const client = await connect(ctx.global.workspace);
       const stopped: { run: string; phase: string }[] = [];
       for (const name of names) {
         const run = store.getRun(name);
@@ -244,8 +201,8 @@ export const stopCommand: Command = {
           if (!all) throw new WorkflowError('RUN_FINISHED', `run ${name} is already ${run.phase}`);
           continue;
         }
-        await announcedWait(ctx.out, `run ${name} to stop`, () => stopRun(store, name));
-        stopped.push({ run: name, phase: store.getRun(name).phase });
+        const phase = await announcedWait(ctx.out, `run ${name} to stop`, () => stopRun(store, client, name));
+        stopped.push({ run: name, phase });
       }
       ctx.out.result(stopped, () =>
         stopped.length ? stopped.map((s) => `${s.run} ${s.phase}`).join('\n') : 'no running runs',
