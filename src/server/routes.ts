@@ -74,9 +74,16 @@ function run(api: Api, name: string): string {
   return api.store.getRun(checkRunName(decodeURIComponent(name))).name;
 }
 
+/** Answers, then (once the answer is sent) does `then`. */
 function answerThen(res: ServerResponse, status: number, body: unknown, then: () => void): undefined {
   res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body), then);
+  res.end(JSON.stringify(body), () => {
+    try {
+      then();
+    } catch {
+      // Only a second restart of the same run racing this one: that one's engine runs, followers see it.
+    }
+  });
   return undefined;
 }
 
@@ -134,9 +141,11 @@ async function submit(api: Api, req: IncomingMessage, res: ServerResponse) {
   const b = await body(req, submitBody);
   const spec = parseWorkflowYaml(b.workflow, 'body.workflow');
   const name = submitRun(api.store, b.options.sync ? withSync(spec) : spec, b.parameters);
-  api.runs.start(name, { detached: b.options.detach, cores: b.options.cores, reuse: false });
-  res.statusCode = 201;
-  return { run: name, phase: api.store.getRun(name).phase, detached: b.options.detach };
+  // Answered before the engine starts: a step that kills the server cannot take the answer with it.
+  const answer = { run: name, phase: api.store.getRun(name).phase, detached: b.options.detach };
+  return answerThen(res, 201, answer, () =>
+    api.runs.start(name, { detached: b.options.detach, cores: b.options.cores, reuse: false }),
+  );
 }
 
 async function restart(
@@ -148,9 +157,11 @@ async function restart(
 ) {
   const b = await body(req, restartBody);
   const n = run(api, name);
-  await api.runs.restart(n, mode, { detached: b.options.detach, cores: b.options.cores });
-  res.statusCode = 202;
-  return { run: n, phase: api.store.getRun(n).phase, detached: b.options.detach };
+  await api.runs.prepare(n, mode);
+  const answer = { run: n, phase: api.store.getRun(n).phase, detached: b.options.detach };
+  return answerThen(res, 202, answer, () =>
+    api.runs.start(n, { detached: b.options.detach, cores: b.options.cores, reuse: true }),
+  );
 }
 
 async function stop(api: Api, name: string) {

@@ -173,11 +173,16 @@ export class Runs {
     return store.getRun(name);
   }
 
-  /** Retry or resume a run here (its earlier engine must be gone). */
-  async restart(name: string, mode: 'resume' | 'retry', opts: Omit<StartOptions, 'reuse'>): Promise<void> {
+  /** Readies a run for retry or resume here: its earlier engine must be gone; its leftovers are ended. */
+  async prepare(name: string, mode: 'resume' | 'retry'): Promise<void> {
     if (this.describe(name))
       throw new WorkflowError('RUN_ACTIVE', `run ${name} is still running; \`distml stop ${name}\` first`);
     await prepareRestart(this.o.store, name, mode);
+  }
+
+  /** Retry or resume a run here. */
+  async restart(name: string, mode: 'resume' | 'retry', opts: Omit<StartOptions, 'reuse'>): Promise<void> {
+    await this.prepare(name, mode);
     this.start(name, { ...opts, reuse: true });
   }
 
