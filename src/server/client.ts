@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isAlive } from '../durable/index.js';
+import { processRef } from '../process/index.js';
 import type { EngineEvent } from '../workflow/index.js';
 import { ServerError } from './errors.js';
 import { ensureServerDir, liveServerInfo, serverPaths, type ServerInfo } from './files.js';
@@ -126,7 +126,7 @@ export async function ensureServer(workspace: string, argv: string[]): Promise<S
 function lockHolderAlive(workspace: string): boolean {
   try {
     const h = JSON.parse(readFileSync(serverPaths(workspace).lock, 'utf8')) as { pid: number };
-    return isAlive(h.pid);
+    return processRef(h.pid) !== null; // a zombie holder has exited
   } catch {
     return false;
   }

@@ -4,7 +4,8 @@ import { MetadataError } from '../metadata/index.js';
 import { SchedulerError } from '../scheduler/index.js';
 import { WorkflowError } from '../workflow/index.js';
 import { ServerError } from './errors.js';
-import { ROUTES, type Api } from './routes.js';
+import type { Api } from './api.js';
+import { ROUTES } from './routes.js';
 
 const NOT_FOUND_CODES = new Set(['RUN_NOT_FOUND', 'STEP_NOT_FOUND']);
 const CONFLICT_CODES = new Set(['RUN_ACTIVE', 'RUN_FINISHED']);

@@ -2,7 +2,7 @@
 // events), health, status and shutdown. Handlers throw; http.ts turns errors into `{error, code}` answers.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import type { MetadataStore, RunRecord } from '../metadata/index.js';
+import type { RunRecord } from '../metadata/index.js';
 import {
   checkRunName,
   isEngineAlive,
@@ -15,15 +15,8 @@ import {
 import { readJsonObject } from './body.js';
 import { ServerError } from './errors.js';
 import { collectLogs } from './logs.js';
-import type { Runs } from './runs.js';
+import type { Api } from './api.js';
 import { streamEvents, streamNodeLog } from './streams.js';
-
-export interface Api {
-  store: MetadataStore;
-  runs: Runs;
-  status(): Record<string, unknown>;
-  shutdown(): void;
-}
 
 type Handler = (
   api: Api,

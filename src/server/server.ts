@@ -19,7 +19,7 @@ import {
 } from './files.js';
 import { handle } from './http.js';
 import { reconcile } from './reconcile.js';
-import type { Api } from './routes.js';
+import type { Api } from './api.js';
 import { Runs } from './runs.js';
 
 export interface ServerOptions {
@@ -62,76 +62,103 @@ async function takeLock(workspace: string): Promise<HeldLock> {
   }
 }
 
+/** Starts the workspace's server: lock, reconciliation, then the API; resolves once it answers. */
 export async function startServer(o: ServerOptions): Promise<RunningServer> {
   ensureServerDir(o.workspace);
   const lock = await takeLock(o.workspace);
-  const store = MetadataStore.open(o.workspace);
-  const pool = new ResourcePool({ cores: o.cores, memory: o.memory });
-  const runs = new Runs({ store, workspace: o.workspace, pool, distmlCommand: o.distmlCommand, log: o.log });
-  const startedAt = Date.now();
-  let lastRequest = startedAt;
-  let stopping: Promise<void> | undefined;
-  let info: ServerInfo | undefined;
-  const secret = randomBytes(32).toString('hex');
-  const api: Api = {
-    store,
-    runs,
-    status: () => statusOf(info!, runs, pool, o),
-    shutdown: () => void stop('asked by the API'),
-  };
-  const http: Server = createServer((req, res) => {
-    lastRequest = Date.now();
-    void handle(api, secret, req, res, o.log);
-  });
-  let watch: NodeJS.Timeout | undefined;
-  let markDone: () => void = () => undefined;
-  const done = new Promise<void>((resolve) => (markDone = resolve));
-  const stop = (why: string): Promise<void> =>
-    (stopping ??= (async () => {
-      o.log(`stopping: ${why}`);
-      clearInterval(watch);
-      http.close();
-      await runs.stopAll();
-      http.closeAllConnections();
-      store.close();
-      await removeServerInfo(o.workspace);
-      await lock.release();
-      o.log('stopped');
-      markDone();
-    })());
+  const plane = new ControlPlane(o, lock);
   try {
-    const fixed = await reconcile(store, o.workspace, runs, o.log);
-    if (fixed.resumed.length + fixed.failed.length) o.log(`reconciled: ${JSON.stringify(fixed)}`);
-    await new Promise<void>((resolve, reject) => {
-      http.once('error', reject);
-      http.listen(o.port ?? 0, o.host ?? '127.0.0.1', resolve);
-    });
+    await plane.listen();
   } catch (err) {
-    await runs.stopAll();
-    store.close();
-    await lock.release();
+    await plane.stop(`could not start: ${(err as Error).message}`);
     throw err;
   }
-  const addr = http.address() as AddressInfo;
-  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  info = {
-    url: `http://${host}:${addr.port}`,
-    secret,
-    pid: process.pid,
-    startTime: startTimeOf(process.pid) ?? 0,
-    startedAt,
-    auto: o.auto,
-  };
-  await writeServerInfo(o.workspace, info);
-  watch = setInterval(() => {
-    if (readServerInfo(o.workspace)?.pid !== process.pid)
-      void stop('its workspace or server file was removed');
-    const idle = Date.now() - Math.max(runs.idleSince, lastRequest);
-    if (o.idleTimeoutMs > 0 && runs.active().length === 0 && idle > o.idleTimeoutMs)
-      void stop(`idle for ${Math.round(idle / 1000)} s`);
-  }, WATCH_MS);
-  o.log(`listening on ${info.url} (pid ${process.pid}, ${o.cores} cores)`);
-  return { info, stop, done };
+  return { info: plane.info!, stop: (why) => plane.stop(why), done: plane.done };
+}
+
+class ControlPlane {
+  readonly store: MetadataStore;
+  readonly pool: ResourcePool;
+  readonly runs: Runs;
+  readonly http: Server;
+  readonly startedAt = Date.now();
+  readonly secret = randomBytes(32).toString('hex');
+  info: ServerInfo | undefined;
+  private lastRequest = Date.now();
+  private stopping: Promise<void> | undefined;
+  private watch: NodeJS.Timeout | undefined;
+  private markDone: () => void = () => undefined;
+  readonly done = new Promise<void>((resolve) => (this.markDone = resolve));
+
+  constructor(
+    private readonly o: ServerOptions,
+    private readonly lock: HeldLock,
+  ) {
+    this.store = MetadataStore.open(o.workspace);
+    this.pool = new ResourcePool({ cores: o.cores, memory: o.memory });
+    const { store, pool } = this;
+    this.runs = new Runs({ store, workspace: o.workspace, pool, distmlCommand: o.distmlCommand, log: o.log });
+    const api: Api = {
+      store,
+      runs: this.runs,
+      status: () => statusOf(this.info!, this.runs, pool, o),
+      shutdown: () => void this.stop('asked by the API'),
+    };
+    this.http = createServer((req, res) => {
+      this.lastRequest = Date.now();
+      void handle(api, this.secret, req, res, o.log);
+    });
+  }
+
+  /** Reconciles what a previous server left, listens, and writes the address file. */
+  async listen(): Promise<void> {
+    const { o } = this;
+    const fixed = await reconcile(this.store, o.workspace, this.runs, o.log);
+    if (fixed.resumed.length + fixed.failed.length) o.log(`reconciled: ${JSON.stringify(fixed)}`);
+    await new Promise<void>((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(o.port ?? 0, o.host ?? '127.0.0.1', resolve);
+    });
+    const addr = this.http.address() as AddressInfo;
+    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    this.info = {
+      url: `http://${host}:${addr.port}`,
+      secret: this.secret,
+      pid: process.pid,
+      startTime: startTimeOf(process.pid) ?? 0,
+      startedAt: this.startedAt,
+      auto: o.auto,
+    };
+    await writeServerInfo(o.workspace, this.info);
+    this.watch = setInterval(() => this.tick(), WATCH_MS);
+    o.log(`listening on ${this.info.url} (pid ${process.pid}, ${o.cores} cores)`);
+  }
+
+  /** Stops when the workspace (or the address file) is gone, or after the idle timeout. */
+  private tick(): void {
+    if (readServerInfo(this.o.workspace)?.pid !== process.pid)
+      void this.stop('its workspace or server file was removed');
+    const idle = Date.now() - Math.max(this.runs.idleSince, this.lastRequest);
+    if (this.o.idleTimeoutMs > 0 && this.runs.active().length === 0 && idle > this.o.idleTimeoutMs)
+      void this.stop(`idle for ${Math.round(idle / 1000)} s`);
+  }
+
+  /** Stops every run (their processes end), closes the API, releases the workspace; once. */
+  stop(why: string): Promise<void> {
+    this.stopping ??= (async () => {
+      this.o.log(`stopping: ${why}`);
+      clearInterval(this.watch);
+      this.http.close();
+      await this.runs.stopAll();
+      this.http.closeAllConnections();
+      this.store.close();
+      await removeServerInfo(this.o.workspace);
+      await this.lock.release();
+      this.o.log('stopped');
+      this.markDone();
+    })();
+    return this.stopping;
+  }
 }
 
 function statusOf(

@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EngineEvent } from '../workflow/index.js';
 import { ServerError } from './errors.js';
 import { stderrPath, stepsWithLogs } from './logs.js';
-import type { Api } from './routes.js';
+import type { Api } from './api.js';
 
 const HEARTBEAT_MS = 15_000;
 const LOG_POLL_MS = 300;

@@ -37,9 +37,37 @@ export async function followRun(
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   process.on('SIGHUP', hangUp);
+  const view = progressView(store, name, out, opts.show ?? []);
+  try {
+    let ended = false;
+    for await (const e of client.events(name, true)) {
+      view.onEvent(e);
+      if (e.event === 'run' && e.run === name) ended = !['Running', 'Pending'].includes(e.phase);
+    }
+    await stopping;
+    if (!ended) throw serverGone(client, global.workspace, name);
+    const run = store.getRun(name);
+    view.final();
+    if (run.phase !== 'Succeeded') {
+      throw new WorkflowError(
+        'RUN_FAILED',
+        `run ${name} ${run.phase}${run.message ? `: ${run.message}` : ''}; \`distml get ${name}\` shows the steps, \`distml logs ${name}\` their output`,
+      );
+    }
+    return run;
+  } finally {
+    view.close();
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+    process.off('SIGHUP', hangUp);
+  }
+}
+
+/** How a followed run is shown: a live tree on a terminal, else event lines; asked-for steps' output printed. */
+function progressView(store: MetadataStore, name: string, out: Output, showSteps: string[]) {
   const live = out.interactive ? liveTree(process.stderr, () => store.listNodes(name)) : undefined;
   const quietQueue = live || out.json ? () => {} : announceQueuedSteps(store, name, out);
-  const show = new Set(opts.show ?? []);
+  const show = new Set(showSteps);
   // Steps' output goes to files; the ones asked for are printed once they succeed (above the live tree).
   const onEvent = (e: EngineEvent) => {
     if (live) live.draw();
@@ -51,34 +79,22 @@ export async function followRun(
       else if (text) process.stdout.write(text);
     }
   };
-  try {
-    let ended = false;
-    for await (const e of client.events(name, true)) {
-      onEvent(e);
-      if (e.event === 'run' && e.run === name) ended = !['Running', 'Pending'].includes(e.phase);
-    }
-    await stopping;
-    if (!ended) {
-      throw new ServerError(
-        'SERVER_GONE',
-        `the workspace's server (pid ${client.info.pid}) exited while run ${name} was running; its log is ${serverPaths(global.workspace).log}; \`distml get ${name}\` shows the steps, \`distml resume ${name}\` continues it`,
-      );
-    }
-    const run = store.getRun(name);
-    live?.draw(true);
-    if (!live && !out.json) out.info(renderTree(store.listNodes(name)));
-    if (run.phase !== 'Succeeded') {
-      throw new WorkflowError(
-        'RUN_FAILED',
-        `run ${name} ${run.phase}${run.message ? `: ${run.message}` : ''}; \`distml get ${name}\` shows the steps, \`distml logs ${name}\` their output`,
-      );
-    }
-    return run;
-  } finally {
-    live?.close();
-    quietQueue();
-    process.off('SIGTERM', stop);
-    process.off('SIGINT', stop);
-    process.off('SIGHUP', hangUp);
-  }
+  return {
+    onEvent,
+    /** Without --json the final tree is the summary, on a terminal or not. */
+    final: () => {
+      live?.draw(true);
+      if (!live && !out.json) out.info(renderTree(store.listNodes(name)));
+    },
+    close: () => {
+      live?.close();
+      quietQueue();
+    },
+  };
 }
+
+const serverGone = (client: ServerClient, workspace: string, run: string) =>
+  new ServerError(
+    'SERVER_GONE',
+    `the workspace's server (pid ${client.info.pid}) exited while run ${run} was running; its log is ${serverPaths(workspace).log}; \`distml get ${run}\` shows the steps, \`distml resume ${run}\` continues it`,
+  );
