@@ -51,6 +51,13 @@ export class ServerClient {
     return value as T;
   }
 
+  /** A streamed answer's bytes as they come (a step's log with `follow=true`); an error answer is thrown. */
+  async *stream(path: string): AsyncGenerator<Uint8Array> {
+    const res = await this.send('GET', path);
+    if (!res.ok || !res.body) await this.call('GET', path);
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) yield chunk;
+  }
+
   /**
    * A run's events as they happen (the ones so far first). As `owner`, this follower's disconnect stops a run
    * that was not detached. Ends when the run ends, or when the server goes away (then the last event seen

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { isRunning } from '../../src/process/index.js';
 import {
   api,
+  cli,
   sandbox,
   serverInfo,
   serverRef,
@@ -130,6 +131,9 @@ describe('the server API', { timeout: 300_000 }, () => {
       headers: { authorization: `Bearer ${i.secret}` },
     });
     assert.match(await sse.text(), /^data: \{"event":"run"/m);
+    const follow = await cli(['logs', run, 'work', '--follow', `--workspace=${box.ws}`]);
+    assert.equal(follow.code, 0, follow.stderr);
+    assert.equal(follow.stdout, 'hello from the step\n');
     const stop = await api(box.ws, 'POST', `/api/v1/runs/${run}/stop`);
     assert.equal(stop.status, 409);
     assert.equal(stop.json.code, 'RUN_FINISHED');

@@ -1,7 +1,7 @@
 // `distml server start|status|stop`, and the server `distml run` starts on demand: one per workspace, gone
 // after its idle timeout, and `server stop` leaves no process of it or of its runs.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { isRunning, processRef } from '../../src/process/index.js';
@@ -70,19 +70,36 @@ describe('distml server', { timeout: 300_000 }, () => {
     }
   });
 
-  it('`distml run` starts a server when none runs; it stops after its idle timeout', async () => {
+  it('`distml run` starts a server when none runs, and the next run uses it', async () => {
     const box = sandbox();
     try {
       const file = box.file('quick.yaml', oneStep('quick', 'echo done'));
-      const r = await cli(['run', file, '--idle-timeout=2s', `--workspace=${box.ws}`]);
+      const r = await cli(['run', file, `--workspace=${box.ws}`]);
       assert.equal(r.code, 0, r.stderr);
       const info = serverInfo(box.ws);
       assert.ok(processRef(info.pid), 'the server outlives the run that started it');
       const second = await cli(['run', file, '--json', `--workspace=${box.ws}`]);
       assert.equal(second.code, 0, second.stderr);
       assert.equal(serverInfo(box.ws).pid, info.pid, 'the next run uses the same server');
+      const st = await api(box.ws, 'GET', '/api/v1/status');
+      assert.equal(st.json['idleTimeoutMs'], 300_000, 'a server started on demand stops after 5 min idle');
+      await stopServer(box.ws);
+      await gone([serverRef(info)], 'the server to stop');
+    } finally {
+      box.cleanup();
+    }
+  });
+
+  it('a server started on demand stops by itself after its idle timeout', async () => {
+    const box = sandbox();
+    try {
+      const file = box.file('quick.yaml', oneStep('quick', 'echo done'));
+      const r = await cli(['run', file, '--idle-timeout=1s', `--workspace=${box.ws}`]);
+      assert.equal(r.code, 0, r.stderr);
+      const info = serverInfo(box.ws);
       await gone([serverRef(info)], 'the idle server to stop');
       assert.equal(existsSync(join(box.ws, 'server', 'server.json')), false);
+      assert.match(readFileSync(join(box.ws, 'server', 'server.log'), 'utf8'), /stopping: idle for \d+ s/);
     } finally {
       box.cleanup();
     }

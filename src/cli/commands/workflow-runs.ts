@@ -1,7 +1,14 @@
 import { stringify } from 'yaml';
 import { z } from 'zod';
 import { MetadataStore, type RunRecord } from '../../metadata/index.js';
-import { collectLogs, connect, stopUnownedRun, type ServerClient } from '../../server/index.js';
+import {
+  collectLogs,
+  connect,
+  ServerError,
+  stopUnownedRun,
+  type ServerClient,
+  type StepLogs,
+} from '../../server/index.js';
 import { checkRunName, isEngineAlive, renderRun, runJson, WorkflowError } from '../../workflow/index.js';
 import { parseFlags, UsageError, type Command, type CommandContext } from '../command.js';
 import { table } from '../output.js';
@@ -54,20 +61,51 @@ export const getCommand: Command = {
     }),
 };
 
+interface RunRow {
+  name: string;
+  phase: string;
+  message: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  engineGone: boolean;
+}
+
+/** The runs, from the workspace's server when one runs, else from the database. */
+async function listRuns(ctx: CommandContext, store: MetadataStore): Promise<RunRow[]> {
+  const client = await connect(ctx.global.workspace);
+  if (client) return client.call<RunRow[]>('GET', '/api/v1/runs');
+  const at = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+  return store.listRuns().map((r) => ({
+    name: r.name,
+    phase: r.phase,
+    message: r.message,
+    createdAt: new Date(r.createdAt).toISOString(),
+    startedAt: at(r.startedAt),
+    finishedAt: at(r.finishedAt),
+    engineGone: engineGone(r),
+  }));
+}
+
+const seconds = (r: RunRow) =>
+  r.startedAt
+    ? `${Math.round(((r.finishedAt ? Date.parse(r.finishedAt) : Date.now()) - Date.parse(r.startedAt)) / 1000)}s`
+    : '';
+
 export const listCommand: Command = {
   path: ['list'],
   summary: 'list pipeline runs with their status',
   options: {},
   run: (ctx) =>
-    withStore(ctx, (store) => {
-      const runs = store.listRuns();
+    withStore(ctx, async (store) => {
+      const runs = await listRuns(ctx, store);
       ctx.out.result(
         runs.map((r) => ({
           name: r.name,
           phase: r.phase,
           message: r.message,
-          createdAt: new Date(r.createdAt).toISOString(),
-          engineGone: engineGone(r),
+          createdAt: r.createdAt,
+          engineGone: r.engineGone,
         })),
         () =>
           runs.length === 0
@@ -76,9 +114,9 @@ export const listCommand: Command = {
                 ['NAME', 'STATUS', 'CREATED', 'DURATION', 'MESSAGE'],
                 ...runs.map((r) => [
                   r.name,
-                  engineGone(r) ? `${r.phase} (engine gone)` : r.phase,
-                  new Date(r.createdAt).toISOString(),
-                  r.startedAt ? `${Math.round(((r.finishedAt ?? Date.now()) - r.startedAt) / 1000)}s` : '',
+                  r.engineGone ? `${r.phase} (engine gone)` : r.phase,
+                  r.createdAt,
+                  seconds(r),
                   r.message ?? '',
                 ]),
               ]),
@@ -86,15 +124,36 @@ export const listCommand: Command = {
     }),
 };
 
+/** A step's stdout as it is written, until the step ends (through the workspace's server). */
+async function followLog(ctx: CommandContext, run: string, step: string | undefined): Promise<void> {
+  if (!step) throw new UsageError('--follow needs a STEP, e.g. `distml logs RUN train --follow`');
+  const client = await connect(ctx.global.workspace);
+  if (!client)
+    throw new ServerError(
+      'SERVER_NOT_RUNNING',
+      `no server runs for ${ctx.global.workspace}: nothing to follow; drop --follow`,
+    );
+  const path = `/api/v1/runs/${run}/logs/${encodeURIComponent(step)}?follow=true`;
+  for await (const chunk of client.stream(path)) process.stdout.write(chunk);
+}
+
 export const logsCommand: Command = {
   path: ['logs'],
   summary: "print the output of a run's steps (stdout and stderr), optionally of one step",
-  usage: 'RUN [STEP]',
-  options: {},
+  usage: 'RUN [STEP] [--follow]',
+  options: {
+    follow: { type: 'boolean', short: 'f', description: "print the step's stdout as it comes until it ends" },
+  },
   run: (ctx) =>
-    withStore(ctx, (store) => {
+    withStore(ctx, async (store) => {
       const run = store.getRun(oneRun(ctx.positionals));
-      const logs = collectLogs(store, run.name, ctx.positionals[1]);
+      const step = ctx.positionals[1];
+      if (ctx.values['follow'] === true) return followLog(ctx, run.name, step);
+      const client = await connect(ctx.global.workspace);
+      const query = step ? `?step=${encodeURIComponent(step)}` : '';
+      const logs = client
+        ? await client.call<StepLogs[]>('GET', `/api/v1/runs/${run.name}/logs${query}`)
+        : collectLogs(store, run.name, step);
       ctx.out.result(logs, () =>
         logs
           .map((l) =>
