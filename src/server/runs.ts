@@ -161,7 +161,12 @@ export class Runs {
       this.o.log(`run ${name}: stop requested`);
       store.updateRun(name, { stopRequested: true });
       r.ac.abort();
-      await Promise.race([r.done, sleep(ENGINE_STOP_MS)]);
+      const limit = new AbortController();
+      await Promise.race([
+        r.done,
+        sleep(ENGINE_STOP_MS, undefined, { signal: limit.signal }).catch(() => {}),
+      ]);
+      limit.abort();
       if (!r.hub.ended) await markStopped(store, name);
       else await reapLeftovers(store, name);
       return store.getRun(name);
