@@ -32,6 +32,8 @@ export interface StartOptions {
   cores?: number;
   /** Reuse succeeded steps (resume, retry). */
   reuse: boolean;
+  /** Where the run was started (built-in steps' relative paths); default: where it was first started. */
+  cwd?: string;
 }
 
 interface ActiveRun {
@@ -72,7 +74,8 @@ export class Runs {
   /** Starts the engine of a recorded run in this process. */
   start(name: string, opts: StartOptions): void {
     if (this.describe(name)) throw new WorkflowError('RUN_ACTIVE', `run ${name} is already running here`);
-    writeRunFile(this.o.workspace, name, { detached: opts.detached });
+    const cwd = opts.cwd ?? readRunFile(this.o.workspace, name)?.cwd ?? process.cwd();
+    writeRunFile(this.o.workspace, name, { detached: opts.detached, cwd });
     const logPath = join(runDirs(this.o.workspace, name).logs, 'engine.log');
     const r: ActiveRun = {
       name,
@@ -90,6 +93,7 @@ export class Runs {
     if (!opts.detached) r.ownerTimer = setTimeout(() => this.ownerLost(r, 'never connected'), OWNER_WAIT_MS);
     const pool = opts.cores ? new CappedPool(opts.cores, this.o.pool) : this.o.pool;
     const exec = {
+      cwd,
       store: this.o.store,
       workspace: this.o.workspace,
       pool,
@@ -198,17 +202,20 @@ export class Runs {
 }
 
 /** What the server keeps about a run beside the database: whether it was detached (for reconciliation). */
-export function readRunFile(workspace: string, run: string): { detached: boolean } | null {
+export function readRunFile(workspace: string, run: string): RunFile | null {
   try {
-    return JSON.parse(readFileSync(join(workspace, 'runs', run, 'server.json'), 'utf8')) as {
-      detached: boolean;
-    };
+    return JSON.parse(readFileSync(join(workspace, 'runs', run, 'server.json'), 'utf8')) as RunFile;
   } catch {
     return null;
   }
 }
 
-function writeRunFile(workspace: string, run: string, v: { detached: boolean }): void {
+interface RunFile {
+  detached: boolean;
+  cwd?: string;
+}
+
+function writeRunFile(workspace: string, run: string, v: RunFile): void {
   mkdirSync(runDirs(workspace, run).logs, { recursive: true });
   writeFileSync(join(workspace, 'runs', run, 'server.json'), `${JSON.stringify(v)}\n`);
 }

@@ -107,7 +107,7 @@ export const runCommand: Command = {
     const submitted = await client.call<{ run: string }>('POST', '/api/v1/runs', {
       workflow: workflowToYaml(spec),
       parameters: overrides,
-      options: { detach: f.detach, ...(f.cores ? { cores: f.cores } : {}) },
+      options: { detach: f.detach, cwd: process.cwd(), ...(f.cores ? { cores: f.cores } : {}) },
     });
     const name = submitted.run;
     const store = MetadataStore.open(global.workspace);
