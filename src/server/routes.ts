@@ -1,6 +1,7 @@
 // The control plane's versioned JSON API, /api/v1: runs (submit, list, get, stop, retry, resume, logs,
 // events), health, status and shutdown. Handlers throw; http.ts turns errors into `{error, code}` answers.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import type { RunRecord } from '../metadata/index.js';
 import {
@@ -108,6 +109,7 @@ const runOptions = z
     detach: z.boolean().default(false),
     sync: z.boolean().default(false),
     cores: positive.optional(),
+    cwd: z.string().refine(isAbsolute, 'must be an absolute path').optional(),
   })
   .strict()
   .default({});
@@ -119,6 +121,12 @@ const submitBody = z
   })
   .strict();
 const restartBody = z.object({ options: runOptions }).strict();
+
+const startOptions = (o: z.infer<typeof runOptions>) => ({
+  detached: o.detach,
+  cores: o.cores,
+  cwd: o.cwd,
+});
 
 /** Parses a body with a zod schema; the first problem is a 400 naming its field. */
 async function body<S extends z.ZodTypeAny>(req: IncomingMessage, schema: S): Promise<z.infer<S>> {
@@ -137,7 +145,7 @@ async function submit(api: Api, req: IncomingMessage, res: ServerResponse) {
   // Answered before the engine starts: a step that kills the server cannot take the answer with it.
   const answer = { run: name, phase: api.store.getRun(name).phase, detached: b.options.detach };
   return answerThen(res, 201, answer, () =>
-    api.runs.start(name, { detached: b.options.detach, cores: b.options.cores, reuse: false }),
+    api.runs.start(name, { ...startOptions(b.options), reuse: false }),
   );
 }
 
@@ -152,9 +160,7 @@ async function restart(
   const n = run(api, name);
   await api.runs.prepare(n, mode);
   const answer = { run: n, phase: api.store.getRun(n).phase, detached: b.options.detach };
-  return answerThen(res, 202, answer, () =>
-    api.runs.start(n, { detached: b.options.detach, cores: b.options.cores, reuse: true }),
-  );
+  return answerThen(res, 202, answer, () => api.runs.start(n, { ...startOptions(b.options), reuse: true }));
 }
 
 async function stop(api: Api, name: string) {
