@@ -73,6 +73,14 @@ describe('the server API', { timeout: 300_000 }, () => {
       [
         'POST',
         '/api/v1/runs',
+        { workflow: oneStep('a', 'true'), options: { cwd: 'relative/dir' } },
+        400,
+        'SERVER_BAD_REQUEST',
+        /body\.options\.cwd: must be an absolute path/,
+      ],
+      [
+        'POST',
+        '/api/v1/runs',
         { workflow: 'kind: Workflow\nspec: {}\n' },
         400,
         'SPEC_INVALID',
