@@ -1,14 +1,6 @@
 import { fifo, type QueuePolicy, type ResourceRequest, type Waiter } from './policy.js';
 
-export class SchedulerError extends Error {
-  override readonly name = 'SchedulerError';
-  constructor(
-    readonly code: 'REQUEST_EXCEEDS_CAPACITY' | 'REQUEST_ABORTED',
-    message: string,
-  ) {
-    super(message);
-  }
-}
+import { SchedulerError } from './errors.js';
 
 export interface PoolOptions {
   /** Total cores steps may hold at once. */
