@@ -18,8 +18,8 @@ export {
   type Pending,
   type PendingCode,
 } from './job.js';
-export { fifo, type QueuePolicy, type ResourceRequest, type Waiter } from './policy.js';
-export { ResourcePool, type PoolOptions, type Release } from './pool.js';
+export { LiveScheduler, type Lease, type LiveOptions, type Release, type Snapshot } from './live.js';
+export { ResourcePool, type PoolOptions } from './pool.js';
 export { PreemptionLedger } from './preemption.js';
-export { type Resources } from './resources.js';
+export { type Resources, type Resources as ResourceRequest } from './resources.js';
 export { Scheduler, type QueueView, type ShareView } from './scheduler.js';
