@@ -6,6 +6,7 @@ import { TrainError } from '../train/index.js';
 import { RegistryError } from '../registry/index.js';
 import { ServeError } from '../serve/index.js';
 import { MetadataError } from '../metadata/index.js';
+import { SchedulerError } from '../scheduler/index.js';
 import { WorkflowError } from '../workflow/index.js';
 import { ServerError } from '../server/index.js';
 import { CommandError, UsageError } from './command.js';
@@ -21,6 +22,7 @@ const USER_FACING: (abstract new (...args: never[]) => Error & { code: string })
   TrainError,
   UsageError,
   MetadataError,
+  SchedulerError,
   WorkflowError,
   ServerError,
   CommandError,
