@@ -9,7 +9,7 @@ export class CappedPool extends ResourcePool {
     cores: number,
     private readonly shared: ResourcePool,
   ) {
-    super({ cores, memory: shared.options.memory });
+    super({ cores, memory: shared.poolOptions.memory });
   }
 
   override async acquire(

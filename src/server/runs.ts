@@ -103,7 +103,10 @@ export class Runs {
     r.done = executeRun(name, { ...exec, signal: r.ac.signal, reuse: opts.reuse, onEvent })
       .then((run) => this.o.log(`run ${name}: ${run.phase}${run.message ? ` (${run.message})` : ''}`))
       .catch((err: unknown) => this.engineFailed(name, err, onEvent))
-      .finally(() => this.ended(r));
+      .finally(() => {
+        if (pool !== this.o.pool) pool.close(); // the run's own cap: its ticker goes with it
+        this.ended(r);
+      });
   }
 
   private engineFailed(name: string, err: unknown, emit: (e: EngineEvent) => void): void {

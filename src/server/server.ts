@@ -152,6 +152,7 @@ class ControlPlane {
       await this.runs.stopAll();
       this.http.closeAllConnections();
       this.store.close();
+      this.pool.close();
       await removeServerInfo(this.o.workspace);
       await this.lock.release();
       this.o.log('stopped');
@@ -177,8 +178,8 @@ function statusOf(
     idleTimeoutMs: o.idleTimeoutMs,
     runs: runs.active().map((name) => ({ name, ...runs.describe(name) })),
     resources: {
-      cores: pool.options.cores,
-      memory: pool.options.memory,
+      cores: pool.poolOptions.cores,
+      memory: pool.poolOptions.memory,
       available: pool.available,
       waiting: pool.waiting,
     },
