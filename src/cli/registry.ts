@@ -19,6 +19,7 @@ import {
 import { cacheGc, cacheList } from './commands/cache.js';
 import { doctorCommand } from './commands/doctor.js';
 import { completionCommand } from './commands/completion.js';
+import { serverStart, serverStatus, serverStop } from './commands/server.js';
 
 /** Every subcommand of `distml`, in help order. */
 export const COMMANDS: Command[] = [
@@ -39,6 +40,9 @@ export const COMMANDS: Command[] = [
   retryCommand,
   stopCommand,
   resumeCommand,
+  serverStart,
+  serverStatus,
+  serverStop,
   cacheList,
   cacheGc,
   doctorCommand,
@@ -49,5 +53,6 @@ export const COMMANDS: Command[] = [
 export const GROUPS: Record<string, string> = {
   data: 'ingest Fashion-MNIST: find or download it, decode, cache, inspect',
   models: "the book's models: list them, print their layer tables",
+  server: "the workspace's control plane: one HTTP API, resource pool and owner of every run and process",
   cache: 'the memoization cache of pipeline steps: list entries, drop unused ones',
 };

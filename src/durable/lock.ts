@@ -43,8 +43,18 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/** True for a process that has exited and waits to be reaped (its parent may never do it: then it stays). */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false;
+  }
+}
+
 function holderAlive(h: Holder): boolean {
-  if (!isAlive(h.pid)) return false;
+  if (!isAlive(h.pid) || isZombie(h.pid)) return false;
   const now = processStartTime(h.pid);
   return h.start === '' || now === undefined || now === h.start;
 }

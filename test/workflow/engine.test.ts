@@ -260,13 +260,17 @@ spec:
     container: {command: [sh, -c, 'echo slow-start >> ${log}; i=0; until [ -f ${go} ]; do sleep 0.1; i=$((i+1)); [ $i -lt 1200 ] || exit 3; done; echo slow-end >> ${log}']}
 ${mark(log)}`,
     );
-    const { child, done } = startCli(['run', file, '--json', ws]);
+    const { done } = startCli(['run', file, '--json', ws]);
     try {
       const deadline = Date.now() + 60_000;
       while (Date.now() < deadline && !lines(log).includes('slow-start')) await sleep(50);
       assert.ok(lines(log).includes('slow-start'), 'the slow step started');
     } finally {
-      child.kill('SIGKILL');
+      // The engine runs in the workspace's server (the CLI only follows the run): SIGKILL that process.
+      const server = JSON.parse(readFileSync(join(box.ws, 'server', 'server.json'), 'utf8')) as {
+        pid: number;
+      };
+      process.kill(server.pid, 'SIGKILL');
     }
     const killed = await done;
     const name = runName(killed);

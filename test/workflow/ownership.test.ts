@@ -109,6 +109,14 @@ async function exitWithin(engine: ReturnType<typeof startEngine>, ms: number): P
   );
 }
 
+/** Pid of the workspace's server, which runs every run's engine. */
+async function serverPid(ws: string): Promise<number> {
+  const r = await cli(['server', 'status', '--json', `--workspace=${ws}`]);
+  const pid = (JSON.parse(r.stdout) as { pid?: number }).pid;
+  assert.ok(pid, `a server runs: ${r.stdout}${r.stderr}`);
+  return pid;
+}
+
 async function ready(url: string): Promise<boolean> {
   try {
     const res = await fetch(`${url}/v2/health/ready`, { signal: AbortSignal.timeout(5000) });
@@ -270,7 +278,8 @@ spec:
       await until('the server, its child and the hold step', 120_000, () =>
         processesOf(run).length >= 3 ? true : undefined,
       );
-      engine.child.kill('SIGKILL');
+      // The engine runs in the workspace's server (the CLI only follows the run): SIGKILL that process.
+      process.kill(await serverPid(box.ws), 'SIGKILL');
       await exitWithin(engine, 60_000);
       await until('the escaped child to be all that is left', 30_000, () =>
         processesOf(run).length === 1 ? true : undefined,

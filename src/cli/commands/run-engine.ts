@@ -1,8 +1,7 @@
-import { availableParallelism, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { MetadataStore, type RunRecord } from '../../metadata/index.js';
-import { ResourcePool } from '../../scheduler/index.js';
-import { executeRun, renderTree, WorkflowError, type EngineEvent } from '../../workflow/index.js';
+import { ServerError, serverPaths, type ServerClient } from '../../server/index.js';
+import { renderTree, WorkflowError, type EngineEvent } from '../../workflow/index.js';
 import { z } from 'zod';
 import { flag, type GlobalOptions } from '../command.js';
 import { liveTree } from '../live-tree.js';
@@ -20,20 +19,24 @@ export const coresFlag = flag(
 );
 
 /**
- * Drives a run in this process until it ends: SIGTERM, SIGINT and SIGHUP (its terminal closed) stop it (steps
- * are killed, the exit handler runs), progress is a live tree on a terminal, JSON lines with --json and plain
- * lines otherwise; without --json the final tree is the summary either way. A failed run is an error (exit 1).
+ * Follows a run the workspace's server drives until it ends: SIGTERM, SIGINT and SIGHUP (its terminal closed)
+ * stop it through the API (steps are killed, the exit handler runs); if this process dies, the server sees
+ * its follower gone and stops the run. Progress is a live tree on a terminal, JSON lines with --json and
+ * plain lines otherwise; without --json the final tree is the summary either way. A failed run is an error.
  */
-export async function driveRun(
+export async function followRun(
+  client: ServerClient,
   store: MetadataStore,
   name: string,
   global: GlobalOptions,
   out: Output,
-  opts: { reuse: boolean; cores?: number; show?: string[] },
+  opts: { show?: string[] },
 ): Promise<RunRecord> {
-  const ac = new AbortController();
-  const stop = () => ac.abort();
-  // The terminal is gone: writing progress to it fails (EIO), which must not end the engine before its steps.
+  let stopping: Promise<unknown> | undefined;
+  const stop = () => {
+    stopping ??= client.call('POST', `/api/v1/runs/${name}/stop`).catch(() => undefined);
+  };
+  // The terminal is gone: writing progress to it fails (EIO), which must not end the follower before the run.
   const hangUp = () => {
     process.stdout.on('error', () => undefined);
     process.stderr.on('error', () => undefined);
@@ -42,9 +45,37 @@ export async function driveRun(
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   process.on('SIGHUP', hangUp);
+  const view = progressView(store, name, out, opts.show ?? []);
+  try {
+    let ended = false;
+    for await (const e of client.events(name, true)) {
+      view.onEvent(e);
+      if (e.event === 'run' && e.run === name) ended = !['Running', 'Pending'].includes(e.phase);
+    }
+    await stopping;
+    if (!ended) throw serverGone(client, global.workspace, name);
+    const run = store.getRun(name);
+    view.final();
+    if (run.phase !== 'Succeeded') {
+      throw new WorkflowError(
+        'WORKFLOW_RUN_FAILED',
+        `run ${name} ${run.phase}${run.message ? `: ${run.message}` : ''}; \`distml get ${name}\` shows the steps, \`distml logs ${name}\` their output`,
+      );
+    }
+    return run;
+  } finally {
+    view.close();
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+    process.off('SIGHUP', hangUp);
+  }
+}
+
+/** How a followed run is shown: a live tree on a terminal, else event lines; asked-for steps' output printed. */
+function progressView(store: MetadataStore, name: string, out: Output, showSteps: string[]) {
   const live = out.interactive ? liveTree(process.stderr, () => store.listNodes(name)) : undefined;
   const quietQueue = live || out.json ? () => {} : announceQueuedSteps(store, name, out);
-  const show = new Set(opts.show ?? []);
+  const show = new Set(showSteps);
   // Steps' output goes to files; the ones asked for are printed once they succeed (above the live tree).
   const onEvent = (e: EngineEvent) => {
     if (live) live.draw();
@@ -56,31 +87,22 @@ export async function driveRun(
       else if (text) process.stdout.write(text);
     }
   };
-  try {
-    const pool = new ResourcePool({ cores: opts.cores ?? availableParallelism(), memory: totalmem() });
-    const run = await executeRun(name, {
-      store,
-      workspace: global.workspace,
-      pool,
-      distmlCommand: DISTML_COMMAND,
-      signal: ac.signal,
-      reuse: opts.reuse,
-      onEvent,
-    });
-    live?.draw(true);
-    if (!live && !out.json) out.info(renderTree(store.listNodes(name)));
-    if (run.phase !== 'Succeeded') {
-      throw new WorkflowError(
-        'WORKFLOW_RUN_FAILED',
-        `run ${name} ${run.phase}${run.message ? `: ${run.message}` : ''}; \`distml get ${name}\` shows the steps, \`distml logs ${name}\` their output`,
-      );
-    }
-    return run;
-  } finally {
-    live?.close();
-    quietQueue();
-    process.off('SIGTERM', stop);
-    process.off('SIGINT', stop);
-    process.off('SIGHUP', hangUp);
-  }
+  return {
+    onEvent,
+    /** Without --json the final tree is the summary, on a terminal or not. */
+    final: () => {
+      live?.draw(true);
+      if (!live && !out.json) out.info(renderTree(store.listNodes(name)));
+    },
+    close: () => {
+      live?.close();
+      quietQueue();
+    },
+  };
 }
+
+const serverGone = (client: ServerClient, workspace: string, run: string) =>
+  new ServerError(
+    'SERVER_GONE',
+    `the workspace's server (pid ${client.info.pid}) exited while run ${run} was running; its log is ${serverPaths(workspace).log}; \`distml get ${run}\` shows the steps, \`distml resume ${run}\` continues it`,
+  );

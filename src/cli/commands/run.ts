@@ -1,20 +1,22 @@
-import { spawn } from 'node:child_process';
-import { mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { MetadataStore } from '../../metadata/index.js';
+import { isRunning } from '../../process/index.js';
+import { serverPaths, type ServerClient } from '../../server/index.js';
 import {
   loadWorkflowFile,
   runDirs,
   isDaemon,
-  submitRun,
   SYNC_ANNOTATION,
   WorkflowError,
+  workflowToYaml,
   type WorkflowSpec,
 } from '../../workflow/index.js';
 import { flag, flagSet, parseFlags, UsageError, type Command } from '../command.js';
 import { announcedWait } from '../wait-notice.js';
-import { coresFlag, DISTML_COMMAND, driveRun } from './run-engine.js';
+import { durationFlag } from '../duration-flag.js';
+import { workspaceServer } from '../server-client.js';
+import { coresFlag, followRun } from './run-engine.js';
 
 const runFlags = flagSet({
   parameter: flag(
@@ -35,7 +37,19 @@ const runFlags = flagSet({
     "print this step's output when it succeeds (repeatable; e.g. the book pipeline's summary)",
     { valueName: 'STEP' },
   ),
-  cores: coresFlag,
+  cores: flag(
+    coresFlag.schema,
+    "cores this run's steps may hold at once (the server's pool limits all runs together)",
+    {
+      valueName: 'N',
+      defaultText: 'all cores',
+    },
+  ),
+  'idle-timeout': flag(
+    durationFlag(0).optional(),
+    'when this starts the server: it stops after this long without runs (0: never)',
+    { valueName: 'DURATION', defaultText: '5m' },
+  ),
 });
 
 export const runCommand: Command = {
@@ -48,7 +62,10 @@ export const runCommand: Command = {
     'Templates: steps (groups run in order, steps of a group in parallel), dag (tasks with dependencies or',
     'depends expressions), container / script (any executable: command, args, env, workingDir; image is',
     'ignored), distml (built-in steps: kind ingest|train|evaluate|select|serve|predict with flags under `with:`).',
-    'Each step runs as a child process once the local resource pool grants its `resources` (cores, memory).',
+    "The run is submitted to the workspace's server (`distml server`), started on demand when none runs (it",
+    'stops after --idle-timeout without runs). Each step runs as a child process of the server once the',
+    "server's shared resource pool grants its `resources` (cores, memory): concurrent runs share the machine.",
+    'Ctrl-C (or SIGTERM/SIGHUP, or this process being killed) stops a run that is not --detach.',
     'Every node transition is saved in <workspace>/distml.db: `distml get RUN` shows them, `distml resume RUN`',
     'continues a run whose engine died without re-running finished steps. A step scratch dir under',
     '<workspace>/runs/RUN/scratch is removed when the step succeeds and kept when it fails.',
@@ -73,57 +90,66 @@ export const runCommand: Command = {
     const overrides = Object.fromEntries(
       f.parameter.map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]),
     );
+    const client = await workspaceServer(global.workspace, values['idle-timeout'] as string | undefined);
+    const submitted = await client.call<{ run: string }>('POST', '/api/v1/runs', {
+      workflow: workflowToYaml(spec),
+      parameters: overrides,
+      options: { detach: f.detach, cwd: process.cwd(), ...(f.cores ? { cores: f.cores } : {}) },
+    });
+    const name = submitted.run;
     const store = MetadataStore.open(global.workspace);
     try {
-      const name = submitRun(store, spec, overrides);
       if (f.detach) {
-        const logDir = runDirs(global.workspace, name).logs;
-        mkdirSync(logDir, { recursive: true });
-        const log = openSync(join(logDir, 'engine.log'), 'a');
-        const args = [
-          'resume',
-          name,
-          `--workspace=${global.workspace}`,
-          '--json',
-          ...(f.cores ? [`--cores=${f.cores}`] : []),
-        ];
-        const child = spawn(DISTML_COMMAND[0]!, [...DISTML_COMMAND.slice(1), ...args], {
-          detached: true,
-          stdio: ['ignore', log, log],
-        });
-        child.unref();
-        const engineExit = new Promise<number | string>((resolve) =>
-          child.once('exit', (code, signal) => resolve(signal ?? code ?? 'unknown')),
-        );
-        const serving = await announcedWait(
-          out,
-          `the first server of ${name} to be up (engine log: ${join(logDir, 'engine.log')})`,
-          () => waitForServing(store, name, daemonTemplates(spec), engineExit),
-        );
-        if (serving === 'engine-died') {
-          throw new WorkflowError(
-            'WORKFLOW_RUN_FAILED',
-            `run ${name}: its engine (pid ${child.pid}) exited before a server was up; its log is ${join(logDir, 'engine.log')}, \`distml get ${name}\` shows the steps`,
-          );
-        }
-        out.result(
-          { run: name, phase: store.getRun(name).phase, detached: true, enginePid: child.pid, serving },
-          () =>
-            [
-              `${name} running in the background; \`distml get ${name}\` follows it, \`distml stop ${name}\` ends it`,
-              ...serving.map((s) => `${s.step}: ${s.url}`),
-            ].join('\n'),
-        );
+        await detached(client, store, name, spec, global.workspace, out);
         return;
       }
       out.info(`Run: ${name}`);
-      const run = await driveRun(store, name, global, out, { reuse: false, cores: f.cores, show: f.show });
+      const run = await followRun(client, store, name, global, out, { show: f.show });
       out.result({ run: name, phase: run.phase, message: run.message }, () => `${name} ${run.phase}`);
     } finally {
       store.close();
     }
   },
 };
+
+/** With --detach: waits for the run's first server (or its end) and prints how to follow it. */
+async function detached(
+  client: ServerClient,
+  store: MetadataStore,
+  name: string,
+  spec: WorkflowSpec,
+  workspace: string,
+  out: Parameters<Command['run']>[0]['out'],
+): Promise<void> {
+  const engineLog = join(runDirs(workspace, name).logs, 'engine.log');
+  const server = { pid: client.info.pid, startTime: client.info.startTime };
+  const serving = await announcedWait(
+    out,
+    `the first server of ${name} to be up (engine log: ${engineLog})`,
+    () => waitForServing(store, name, daemonTemplates(spec), () => !isRunning(server)),
+  );
+  if (serving === 'engine-died') {
+    throw new WorkflowError(
+      'WORKFLOW_RUN_FAILED',
+      `run ${name}: its engine (pid ${server.pid}) exited before a server was up: the workspace's server died; its log is ${serverPaths(workspace).log}, the run's events ${engineLog}; \`distml get ${name}\` shows the steps`,
+    );
+  }
+  out.result(
+    {
+      run: name,
+      phase: store.getRun(name).phase,
+      detached: true,
+      enginePid: server.pid,
+      server: client.info.url,
+      serving,
+    },
+    () =>
+      [
+        `${name} running in the background in the workspace's server; \`distml get ${name}\` follows it, \`distml stop ${name}\` ends it`,
+        ...serving.map((s) => `${s.step}: ${s.url}`),
+      ].join('\n'),
+  );
+}
 
 /** The spec with the annotation that makes the engine run it synchronously. */
 function withSync(spec: WorkflowSpec): WorkflowSpec {
@@ -146,11 +172,9 @@ async function waitForServing(
   store: MetadataStore,
   run: string,
   daemons: Set<string>,
-  engineExit: Promise<unknown>,
+  engineGone: () => boolean,
 ): Promise<{ step: string; url: string }[] | 'engine-died'> {
   if (!daemons.size) return [];
-  let engineGone = false;
-  void engineExit.then(() => (engineGone = true));
   for (;;) {
     const up = store
       .listNodes(run)
@@ -158,7 +182,7 @@ async function waitForServing(
       .map((n) => ({ step: n.displayName, url: n.outputs?.parameters?.['url'] ?? '' }));
     const phase = store.getRun(run).phase;
     if (up.length || !['Pending', 'Running'].includes(phase)) return up;
-    if (engineGone) return 'engine-died';
+    if (engineGone()) return 'engine-died';
     await new Promise((r) => setTimeout(r, 250));
   }
 }

@@ -1,23 +1,20 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { z } from 'zod';
 import { MetadataStore, type RunRecord } from '../../metadata/index.js';
 import {
-  checkRunName,
-  isEngineAlive,
-  markStopped,
-  prepareRestart,
-  reapLeftovers,
-  renderRun,
-  runJson,
-  WorkflowError,
-} from '../../workflow/index.js';
-import { signalProcess } from '../../process/index.js';
+  collectLogs,
+  connect,
+  ServerError,
+  stopUnownedRun,
+  type ServerClient,
+  type StepLogs,
+} from '../../server/index.js';
+import { checkRunName, isEngineAlive, renderRun, runJson, WorkflowError } from '../../workflow/index.js';
 import { flag, flagSet, parseFlags, UsageError, type Command, type CommandContext } from '../command.js';
 import { table } from '../output.js';
+import { workspaceServer } from '../server-client.js';
 import { announcedWait } from '../wait-notice.js';
-import { coresFlag, driveRun } from './run-engine.js';
+import { coresFlag, followRun } from './run-engine.js';
 
 function oneRun(positionals: string[], what = 'RUN'): string {
   const name = positionals[0];
@@ -62,20 +59,51 @@ export const getCommand: Command = {
     }),
 };
 
+interface RunRow {
+  name: string;
+  phase: string;
+  message: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  engineGone: boolean;
+}
+
+/** The runs, from the workspace's server when one runs, else from the database. */
+async function listRuns(ctx: CommandContext, store: MetadataStore): Promise<RunRow[]> {
+  const client = await connect(ctx.global.workspace);
+  if (client) return client.call<RunRow[]>('GET', '/api/v1/runs');
+  const at = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+  return store.listRuns().map((r) => ({
+    name: r.name,
+    phase: r.phase,
+    message: r.message,
+    createdAt: new Date(r.createdAt).toISOString(),
+    startedAt: at(r.startedAt),
+    finishedAt: at(r.finishedAt),
+    engineGone: engineGone(r),
+  }));
+}
+
+const seconds = (r: RunRow) =>
+  r.startedAt
+    ? `${Math.round(((r.finishedAt ? Date.parse(r.finishedAt) : Date.now()) - Date.parse(r.startedAt)) / 1000)}s`
+    : '';
+
 export const listCommand: Command = {
   path: ['list'],
   summary: 'list pipeline runs with their status',
   options: {},
   run: (ctx) =>
-    withStore(ctx, (store) => {
-      const runs = store.listRuns();
+    withStore(ctx, async (store) => {
+      const runs = await listRuns(ctx, store);
       ctx.out.result(
         runs.map((r) => ({
           name: r.name,
           phase: r.phase,
           message: r.message,
-          createdAt: new Date(r.createdAt).toISOString(),
-          engineGone: engineGone(r),
+          createdAt: r.createdAt,
+          engineGone: r.engineGone,
         })),
         () =>
           runs.length === 0
@@ -84,9 +112,9 @@ export const listCommand: Command = {
                 ['NAME', 'STATUS', 'CREATED', 'DURATION', 'MESSAGE'],
                 ...runs.map((r) => [
                   r.name,
-                  engineGone(r) ? `${r.phase} (engine gone)` : r.phase,
-                  new Date(r.createdAt).toISOString(),
-                  r.startedAt ? `${Math.round(((r.finishedAt ?? Date.now()) - r.startedAt) / 1000)}s` : '',
+                  r.engineGone ? `${r.phase} (engine gone)` : r.phase,
+                  r.createdAt,
+                  seconds(r),
                   r.message ?? '',
                 ]),
               ]),
@@ -94,38 +122,36 @@ export const listCommand: Command = {
     }),
 };
 
+/** A step's stdout as it is written, until the step ends (through the workspace's server). */
+async function followLog(ctx: CommandContext, run: string, step: string | undefined): Promise<void> {
+  if (!step) throw new UsageError('--follow needs a STEP, e.g. `distml logs RUN train --follow`');
+  const client = await connect(ctx.global.workspace);
+  if (!client)
+    throw new ServerError(
+      'SERVER_NOT_RUNNING',
+      `no server runs for ${ctx.global.workspace}: nothing to follow; drop --follow`,
+    );
+  const path = `/api/v1/runs/${run}/logs/${encodeURIComponent(step)}?follow=true`;
+  for await (const chunk of client.stream(path)) process.stdout.write(chunk);
+}
+
 export const logsCommand: Command = {
   path: ['logs'],
   summary: "print the output of a run's steps (stdout and stderr), optionally of one step",
-  usage: 'RUN [STEP]',
-  options: {},
+  usage: 'RUN [STEP] [--follow]',
+  options: {
+    follow: { type: 'boolean', short: 'f', description: "print the step's stdout as it comes until it ends" },
+  },
   run: (ctx) =>
-    withStore(ctx, (store) => {
+    withStore(ctx, async (store) => {
       const run = store.getRun(oneRun(ctx.positionals));
       const step = ctx.positionals[1];
-      const nodes = store
-        .listNodes(run.name)
-        .filter(
-          (n) =>
-            n.logPath &&
-            (!step ||
-              [n.displayName, n.id, n.template].includes(step) ||
-              n.displayName.startsWith(`${step}(`)),
-        );
-      if (step && nodes.length === 0)
-        throw new WorkflowError(
-          'WORKFLOW_STEP_NOT_FOUND',
-          `run ${run.name} has no step "${step}" with logs; \`distml get ${run.name}\` lists the steps`,
-        );
-      const logs = nodes.map((n) => {
-        const read = (p: string) => (existsSync(p) ? readFileSync(p, 'utf8') : '');
-        return {
-          node: n.id,
-          name: n.displayName,
-          stdout: read(n.logPath!),
-          stderr: read(n.logPath!.replace(/\.stdout\.log$/, '.stderr.log')),
-        };
-      });
+      if (ctx.values['follow'] === true) return followLog(ctx, run.name, step);
+      const client = await connect(ctx.global.workspace);
+      const query = step ? `?step=${encodeURIComponent(step)}` : '';
+      const logs = client
+        ? await client.call<StepLogs[]>('GET', `/api/v1/runs/${run.name}/logs${query}`)
+        : collectLogs(store, run.name, step);
       ctx.out.result(logs, () =>
         logs
           .map((l) =>
@@ -139,16 +165,29 @@ export const logsCommand: Command = {
     }),
 };
 
-const restartFlags = flagSet({ cores: coresFlag });
+const restartFlags = flagSet({
+  cores: flag(coresFlag.schema, "cores this run's steps may hold at once", {
+    valueName: 'N',
+    defaultText: 'all cores',
+  }),
+  detach: flag(z.boolean().default(false), "leave it running in the workspace's server"),
+});
 
+/** Retry or resume in the workspace's server (started on demand); followed here unless --detach. */
 function restart(mode: 'resume' | 'retry'): Command['run'] {
   return (ctx) =>
     withStore(ctx, async (store) => {
       const f = parseFlags(restartFlags, ctx.values);
       const name = oneRun(ctx.positionals);
-      await prepareRestart(store, name, mode);
+      const client = await workspaceServer(ctx.global.workspace);
+      const options = { detach: f.detach, ...(f.cores ? { cores: f.cores } : {}) };
+      await client.call('POST', `/api/v1/runs/${name}/${mode}`, { options });
+      if (f.detach) {
+        ctx.out.result({ run: name, detached: true }, () => `${name} ${mode}d in the background`);
+        return;
+      }
       ctx.out.info(`Run: ${name} (${mode})`);
-      const run = await driveRun(store, name, ctx.global, ctx.out, { reuse: true, cores: f.cores });
+      const run = await followRun(client, store, name, ctx.global, ctx.out, {});
       ctx.out.result({ run: name, phase: run.phase, message: run.message }, () => `${name} ${run.phase}`);
     });
 }
@@ -173,34 +212,14 @@ export const retryCommand: Command = {
   run: restart('retry'),
 };
 
-/** Longest `stop` waits for a live engine to stop its steps and run the exit handler before killing it. */
-const ENGINE_STOP_MS = 60_000;
-
-/**
- * Stops one run: a live engine is asked (SIGTERM: it stops its steps and daemons, runs the exit handler) and
- * killed if it has not finished within ENGINE_STOP_MS; then every process of the run still running is ended
- * (SIGTERM, SIGKILL after a grace), by pid and start time and by the run's environment marker.
- */
-async function stopRun(store: MetadataStore, name: string): Promise<void> {
-  const active = () => ['Running', 'Pending'].includes(store.getRun(name).phase);
-  const run = store.getRun(name);
-  if (isEngineAlive(run)) {
-    store.updateRun(name, { stopRequested: true });
-    const engine = { pid: run.enginePid!, startTime: run.engineStart ?? 0 };
-    if (run.engineStart !== null) signalProcess(engine, 'SIGTERM');
-    else {
-      try {
-        process.kill(engine.pid, 'SIGTERM'); // a run recorded before start times were
-      } catch {
-        // it has just exited
-      }
-    }
-    const deadline = Date.now() + ENGINE_STOP_MS;
-    while (active() && isEngineAlive(store.getRun(name)) && Date.now() < deadline) await sleep(100);
-    if (active() && run.engineStart !== null) signalProcess(engine, 'SIGKILL');
+/** Stops one run: through the workspace's server when one runs, else directly (a dead engine's leftovers). */
+async function stopRun(store: MetadataStore, client: ServerClient | null, name: string): Promise<string> {
+  if (client) {
+    const r = await client.call<{ phase: string }>('POST', `/api/v1/runs/${name}/stop`);
+    return r.phase;
   }
-  if (active()) await markStopped(store, name);
-  else await reapLeftovers(store, name);
+  await stopUnownedRun(store, name);
+  return store.getRun(name).phase;
 }
 
 const stopFlags = flagSet({
@@ -225,6 +244,7 @@ export const stopCommand: Command = {
             .filter((r) => r.phase === 'Running' || r.phase === 'Pending')
             .map((r) => r.name)
         : [oneRun(ctx.positionals, 'RUN or --all')];
+      const client = await connect(ctx.global.workspace);
       const stopped: { run: string; phase: string }[] = [];
       for (const name of names) {
         const run = store.getRun(name);
@@ -232,8 +252,8 @@ export const stopCommand: Command = {
           if (!all) throw new WorkflowError('WORKFLOW_RUN_FINISHED', `run ${name} is already ${run.phase}`);
           continue;
         }
-        await announcedWait(ctx.out, `run ${name} to stop`, () => stopRun(store, name));
-        stopped.push({ run: name, phase: store.getRun(name).phase });
+        const phase = await announcedWait(ctx.out, `run ${name} to stop`, () => stopRun(store, client, name));
+        stopped.push({ run: name, phase });
       }
       ctx.out.result(stopped, () =>
         stopped.length ? stopped.map((s) => `${s.run} ${s.phase}`).join('\n') : 'no running runs',

@@ -29,6 +29,8 @@ export interface RunContext {
   pool: ResourcePool;
   /** argv prefix that runs the distml CLI, e.g. [node, .../dist/src/cli/main.js]. */
   distmlCommand: string[];
+  /** Where the run was started (a built-in step's cwd). */
+  cwd: string;
   /** Aborted by `distml stop`: running steps are killed, nothing new starts. */
   signal: AbortSignal;
   /** Reuse nodes already Succeeded or Skipped (resume and retry). */

@@ -40,7 +40,7 @@ export function commandOf(
     ];
     // Built-in steps are distml commands the user could type: relative paths in their flags (a repository,
     // a data dir) mean what they mean where the run was started, not inside a scratch dir that is deleted.
-    return { argv, cwd: process.cwd(), env: {} };
+    return { argv, cwd: ctx.cwd, env: {} };
   }
   const p = (t.container ?? t.script)!;
   const env = Object.fromEntries(p.env.map((e) => [e.name, sub(e.value)]));

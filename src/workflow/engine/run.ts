@@ -54,6 +54,8 @@ export interface ExecuteOptions {
   workspace: string;
   pool: ResourcePool;
   distmlCommand: string[];
+  /** Where the run was started: built-in steps' relative paths resolve from it. Default process.cwd(). */
+  cwd?: string;
   /** Abort to stop the run: running steps are killed and the exit handler still runs. */
   signal?: AbortSignal;
   /** Reuse Succeeded nodes from an earlier execution (resume, retry). */
@@ -91,6 +93,7 @@ export async function executeRun(name: string, opts: ExecuteOptions): Promise<Ru
     workspace: opts.workspace,
     pool: opts.pool,
     distmlCommand: opts.distmlCommand,
+    cwd: opts.cwd ?? process.cwd(),
     signal: opts.signal ?? new AbortController().signal,
     reuse: opts.reuse ?? false,
     daemons,

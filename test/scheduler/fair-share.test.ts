@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { elastic, job, machine, members } from './sim.js';
+
+// 360 cores divide exactly into every share of the book's examples (1/4, 1/8, 1/5, 1/9, 1/6, 1/12).
+const CORES = 360;
+const pct = (m: number): number => Math.round((m / CORES) * 1000) / 10;
+
+describe('fair share (book 6.2.2, figures 6.3 and 6.4)', () => {
+  it('gives 4 users 25% each; B’s second job halves B’s share only; user E makes it 20% each', () => {
+    const s = machine(CORES);
+    for (const u of ['a', 'b', 'c', 'd']) s.submit(elastic(`${u}1`, u, 1, CORES), 0);
+    s.decide(0);
+    assert.deepEqual(members(s), { a1: 90, b1: 90, c1: 90, d1: 90 });
+    assert.equal(s.jobShare('a1'), 0.25);
+
+    s.submit(elastic('b2', 'b', 1, CORES), 1);
+    s.decide(1);
+    const m = members(s);
+    assert.deepEqual([pct(m.a1!), pct(m.b1!), pct(m.b2!), pct(m.c1!), pct(m.d1!)], [25, 12.5, 12.5, 25, 25]);
+    assert.equal(s.jobShare('b2'), 0.125);
+
+    s.submit(elastic('e1', 'e', 1, CORES), 2);
+    s.decide(2);
+    const after = members(s);
+    assert.deepEqual([after.a1, after.b1! + after.b2!, after.c1, after.d1, after.e1], [72, 72, 72, 72, 72]);
+    assert.deepEqual(
+      s.shares(2).map((x) => Math.round(x.entitlement * 100)),
+      [20, 20, 20, 20, 20],
+    );
+  });
+
+  it('divides among groups first: groups of 3, 2 and 4 users get 11.1%, 16.7% and 8.3% per user', () => {
+    const yaml = [
+      'clusterQueues: [{ name: default }]',
+      'groups:',
+      '  - { name: g1, users: [u1, u2, u3] }',
+      '  - { name: g2, users: [u4, u5] }',
+      '  - { name: g3, users: [u6, u7, u8, u9] }',
+    ].join('\n');
+    const s = machine(CORES, yaml);
+    for (let i = 1; i <= 9; i++) s.submit(elastic(`j${i}`, `u${i}`, 1, CORES), 0);
+    s.decide(0);
+    const m = members(s);
+    assert.deepEqual(
+      [1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => pct(m[`j${i}`]!)),
+      [11.1, 11.1, 11.1, 16.7, 16.7, 8.3, 8.3, 8.3, 8.3],
+    );
+    const byUser = new Map(s.shares(0).map((x) => [x.user, x.entitlement]));
+    assert.ok(Math.abs(byUser.get('u1')! - 1 / 9) < 1e-12);
+    assert.ok(Math.abs(byUser.get('u4')! - 1 / 6) < 1e-12);
+    assert.ok(Math.abs(byUser.get('u9')! - 1 / 12) < 1e-12);
+  });
+
+  it('weighs group and user weights from the queue file', () => {
+    const yaml = [
+      'clusterQueues: [{ name: default }]',
+      'groups:',
+      '  - { name: big, weight: 3, users: [a, { name: b, weight: 2 }] }',
+      '  - { name: small, weight: 1, users: [c] }',
+    ].join('\n');
+    const s = machine(CORES, yaml);
+    for (const u of ['a', 'b', 'c']) s.submit(elastic(u, u, 1, CORES), 0);
+    s.decide(0);
+    // big gets 3/4 (a 1/3 of it, b 2/3 of it), small 1/4.
+    assert.deepEqual(members(s), { a: 90, b: 180, c: 90 });
+  });
+
+  it('orders pending jobs by decayed past usage: a heavy past user waits, until the past fades', () => {
+    const yaml = [
+      'clusterQueues: [{ name: default }]',
+      'admissionFairSharing: { usageHalfLifeTime: 1m }',
+    ].join('\n');
+    const run = (gapMs: number): string[] => {
+      const s = machine(1, yaml);
+      s.submit(job('heavy-past', 'a'), 0);
+      s.decide(0);
+      s.submit(job('blocker', 'z'), 1);
+      s.finish('heavy-past', 600_000); // a held the whole machine for 10 minutes
+      s.decide(600_000);
+      s.submit(job('a-next', 'a'), 600_001); // a submits first...
+      s.submit(job('y-next', 'y'), 600_002); // ...then y, who never ran anything
+      const order: string[] = [];
+      s.finish('blocker', 600_000 + gapMs);
+      for (let t = 600_000 + gapMs; order.length < 2; t += 1) {
+        for (const d of s.decide(t)) {
+          if (d.kind !== 'admit') continue;
+          order.push(d.id);
+          s.finish(d.id, t);
+        }
+      }
+      return order;
+    };
+    assert.deepEqual(run(10), ['y-next', 'a-next'], 'recent heavy use: y goes first');
+    assert.deepEqual(
+      run(3_600_000),
+      ['a-next', 'y-next'],
+      'an hour later (60 half-lives) the order is FIFO again',
+    );
+  });
+});
