@@ -21,6 +21,7 @@ const PREFIX: Record<string, string> = {
   registry: 'REGISTRY_',
   scheduler: 'SCHED_',
   serve: 'SERVE_',
+  server: 'SERVER_',
   train: 'TRAIN_',
   workflow: 'WORKFLOW_',
 };
