@@ -3,6 +3,7 @@ export { readClusterEnv, JOB_SECRET_ENV, type ClusterEnv } from './env.js';
 export { ElasticAgent, type AgentOptions } from './agent.js';
 export { launchWorkers, type LaunchOptions, type LaunchResult } from './launcher.js';
 export { ReplacementBudget, type WorkerExit, type ReplacementDecision } from './replacement.js';
-export { runWorker, type WorkerOptions, type WorkerMetrics, type DistributedResult } from './worker.js';
+export { runWorker } from './worker.js';
+export type { WorkerOptions, WorkerMetrics, DistributedResult } from './options.js';
 export { ShardedFeed, type Cursor } from './sharded-feed.js';
 export type { MembershipChange, Generation } from './protocol.js';

@@ -7,7 +7,7 @@ import { ElasticAgent } from './agent.js';
 import { JOB_SECRET_ENV } from './env.js';
 import { K, type Generation, type MembershipChange } from './protocol.js';
 import { defaultMaxRestarts, ReplacementBudget, type WorkerExit } from './replacement.js';
-import type { DistributedResult, WorkerMetrics } from './worker.js';
+import type { DistributedResult, WorkerMetrics } from './options.js';
 
 export interface LaunchOptions {
   /** The program and arguments that make a process a worker (the same `distml train …` command). */

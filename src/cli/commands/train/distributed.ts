@@ -120,6 +120,8 @@ export async function runAsWorker(ctx: CommandContext, f: TrainFlags, cluster: C
     outDir,
     commTimeoutMs: f['comm-timeout'] * 1000,
     heartbeatTimeoutMs: f['heartbeat-timeout'] * 1000,
+    // Gloo's own variable (torch's contract): the interface a job spanning hosts talks over.
+    iface: process.env['GLOO_SOCKET_IFNAME'] || undefined,
     lineage: { ...lineageOf(job, source, f), batchSizePerWorker: f['batch-size'] },
     onStep: (l) => bar.onStepEnd?.(l),
     onEpoch: (l) => void bar.onEpochEnd?.(l),
