@@ -15,9 +15,19 @@ export {
 } from './checkpoint.js';
 export { BatchFeed, wholeSplit } from './feed.js';
 export {
+  PREEMPTED_EXIT_CODE,
+  DEFAULT_PREEMPT_GRACE_MS,
+  markPreempted,
+  readPreempted,
+  clearPreempted,
+  type PreemptionRecord,
+} from './preemption.js';
+export {
   readClusterEnv,
   JOB_SECRET_ENV,
   launchWorkers,
+  controlFileFor,
+  requestWorkers,
   runWorker,
   ElasticAgent,
   ShardedFeed,
@@ -25,6 +35,9 @@ export {
   type ClusterEnv,
   type LaunchOptions,
   type LaunchResult,
+  type LaunchPreempted,
+  type WorkerPreempted,
+  type PreemptionPoint,
   type WorkerOptions,
   type WorkerMetrics,
   type DistributedResult,

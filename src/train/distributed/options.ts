@@ -2,7 +2,7 @@ import type { Dataset, ScaledExample } from '../../data/index.js';
 import type { EpochLog, StepLog } from '../callbacks.js';
 import type { TrainingJob } from '../job.js';
 import type { ClusterEnv } from './env.js';
-import type { MembershipChange } from './protocol.js';
+import type { MembershipChange, PreemptionPoint } from './protocol.js';
 
 export interface WorkerOptions extends TrainingJob {
   cluster: ClusterEnv;
@@ -28,6 +28,11 @@ export interface WorkerOptions extends TrainingJob {
    * always uses `lo`.
    */
   iface?: string;
+  /**
+   * Preemption request (the CLI aborts it on SIGTERM; the launcher's store key does the same for every
+   * worker): the group agrees on the next step boundary, the chief checkpoints, every worker returns.
+   */
+  preempt?: AbortSignal;
   lineage: Record<string, unknown>;
   onStep?: (log: StepLog) => void;
   onEpoch?: (log: EpochLog) => void;
@@ -80,4 +85,9 @@ export interface DistributedResult {
   workers: WorkerMetrics[];
   resumedFrom?: string;
   path: string;
+}
+
+/** What runWorker returns when the job was preempted (every worker; the chief's names its checkpoint). */
+export interface WorkerPreempted {
+  preempted: PreemptionPoint;
 }

@@ -8,8 +8,8 @@ import { wholeSplit } from '../feed.js';
 import { packageMetrics } from '../job.js';
 import type { ElasticAgent } from './agent.js';
 import { Abandon, FailurePolicy, isCommFailure } from './failure-policy.js';
-import type { DistributedResult, ResolvedWorkerOptions, WorkerMetrics } from './options.js';
-import { K, type Generation } from './protocol.js';
+import type { DistributedResult, ResolvedWorkerOptions, WorkerMetrics, WorkerPreempted } from './options.js';
+import { K, type Generation, type PreemptionPoint } from './protocol.js';
 import { replicasIdentical, syncBuffers, syncFromRank0 } from './replica-sync.js';
 import { ShardedFeed } from './sharded-feed.js';
 
@@ -37,6 +37,8 @@ export class Trainer {
   private lastCheckpoint: string | undefined;
   private worldSize = 1;
   private epochStart: number | undefined;
+  /** World size the job started with: the learning rate scales by sqrt(worldSize / this) (Adam's rule). */
+  private referenceWorkers: number | undefined;
 
   constructor(
     private readonly o: ResolvedWorkerOptions,
@@ -63,7 +65,7 @@ export class Trainer {
     };
   }
 
-  async run(agent: ElasticAgent | undefined): Promise<DistributedResult | undefined> {
+  async run(agent: ElasticAgent | undefined): Promise<DistributedResult | WorkerPreempted | undefined> {
     const examples: ScaledExample[] = [];
     for await (const chunk of this.o.train.chunks()) examples.push(...chunk);
     this.feed = new ShardedFeed(examples, this.o.seed);
@@ -82,7 +84,9 @@ export class Trainer {
         try {
           group = await this.join(gen, rank);
           await this.sync(group, gen.generation);
-          if (await this.train(group, gen.generation, test)) return await this.finish(rank, agent);
+          const outcome = await this.train(group, gen.generation, test);
+          if (outcome === 'finished') return await this.finish(rank, agent);
+          if (outcome === 'preempted') return await this.stopForPreemption(rank);
           failures.succeeded();
         } catch (err) {
           if (isCommFailure(err)) await this.reportFault(gen.generation, err as Error);
@@ -107,6 +111,12 @@ export class Trainer {
   private async nextGeneration(after: number): Promise<Generation | undefined> {
     for (let notMine = 0; ;) {
       if (await this.store.check([K.done])) return undefined;
+      // Preempted while waiting to be admitted, or asked to leave (the job shrank): nothing of ours to save.
+      if (await this.store.check([K.preempted])) return undefined;
+      if (await this.store.check([K.dismissed(this.id)])) {
+        this.o.onEvent?.({ event: 'worker-dismissed', worker: this.id });
+        return undefined;
+      }
       const abort = await this.store.tryGet(K.abort);
       if (abort !== undefined) throw new TrainError('TRAIN_BAD_OPTION', `the job was aborted: ${abort}`);
       const g = Number((await this.store.tryGet(K.generation)) ?? -1);
@@ -128,6 +138,7 @@ export class Trainer {
 
   private async join(gen: Generation, rank: number): Promise<ProcessGroup> {
     this.worldSize = gen.members.length;
+    this.referenceWorkers ??= Number((await this.store.tryGet(K.referenceWorkers)) ?? gen.members.length);
     this.metrics.generations++;
     this.o.onEvent?.({
       event: 'generation',
@@ -173,24 +184,46 @@ export class Trainer {
     return this.o.stepsPerEpoch ?? this.feed.batchesPerPass(this.o.batchSize, this.worldSize);
   }
 
-  /** Trains until the last epoch ends (true) or the generation changes (false). */
-  private async train(group: ProcessGroup, g: number, test: TestSplit): Promise<boolean> {
+  /** Trains until the last epoch ends, the generation changes, or the job is preempted. */
+  private async train(
+    group: ProcessGroup,
+    g: number,
+    test: TestSplit,
+  ): Promise<'finished' | 'changed' | 'preempted'> {
     const P = this.model.trainableParamCount;
     while (this.state.epoch < this.o.epochs) {
       this.epochStart ??= performance.now();
       if (this.state.stepInEpoch === 0 && this.state.epochSums.count === 0)
         this.o.onEvent?.({ event: 'epoch-begin', epoch: this.state.epoch + 1 });
       while (this.state.stepInEpoch < this.stepsPerEpoch()) {
-        if (Number(await this.store.get(K.generation)) !== g) return false;
-        await this.step(group, g, P);
+        const outcome = await this.step(group, g, P);
+        if (outcome !== 'stepped') return outcome;
       }
       await this.endEpoch(group, test);
     }
-    return true;
+    return 'finished';
   }
 
-  private async step(group: ProcessGroup, g: number, P: number): Promise<void> {
-    const lr = this.o.schedule(this.state.epoch, this.o.baseLr);
+  /**
+   * What this worker asks of the group at this step boundary, carried in the step's allreduce so that every
+   * replica decides alike at the same step: a newer generation (drop this step, follow the agent), or a
+   * preemption request (take this step, then stop).
+   */
+  private async boundaryFlags(g: number): Promise<{ changed: number; preempt: number }> {
+    const changed = Number(await this.store.get(K.generation)) !== g;
+    const preempt = this.o.preempt?.aborted === true || (await this.store.check([K.preempt]));
+    return { changed: changed ? 1 : 0, preempt: preempt ? 1 : 0 };
+  }
+
+  private async step(
+    group: ProcessGroup,
+    g: number,
+    P: number,
+  ): Promise<'stepped' | 'changed' | 'preempted'> {
+    const flags = await this.boundaryFlags(g);
+    const lr =
+      this.o.schedule(this.state.epoch, this.o.baseLr) *
+      Math.sqrt(group.size / (this.referenceWorkers ?? group.size));
     if (lr !== this.lr) {
       await this.model.setLearningRate(lr);
       this.lr = lr;
@@ -204,12 +237,15 @@ export class Trainer {
     );
     const r = await this.model.forwardBackward(batch.images, batch.labels);
     const grads = await this.model.getGradients();
-    // One buffer, one bucketed allreduce: the gradients plus this step's loss/correct/count, averaged.
-    const buf = new Float32Array(P + 3);
+    // One buffer, one bucketed allreduce: the gradients plus this step's loss/correct/count and the boundary
+    // flags, averaged (a flag is set for the group when anyone's is above 0).
+    const buf = new Float32Array(P + 5);
     buf.set(grads);
     buf[P] = r.loss * r.count;
     buf[P + 1] = r.correct;
     buf[P + 2] = r.count;
+    buf[P + 3] = flags.changed;
+    buf[P + 4] = flags.preempt;
     const t1 = performance.now();
     try {
       await group.allreduce(buf, 'avg');
@@ -221,6 +257,7 @@ export class Trainer {
       throw new Abandon();
     }
     const t2 = performance.now();
+    if ((buf[P + 3] as number) > 0) return 'changed';
     await this.model.setGradients(buf.subarray(0, P));
     await this.model.applyGradients();
     const t3 = performance.now();
@@ -252,6 +289,24 @@ export class Trainer {
       const every = this.o.checkpointEvery;
       if (every && s.globalStep % every === 0) await this.checkpoint();
     }
+    return (buf[P + 4] as number) > 0 ? 'preempted' : 'stepped';
+  }
+
+  /** The group agreed to stop: the chief checkpoints and says where; every worker returns that point. */
+  private async stopForPreemption(rank: number): Promise<WorkerPreempted> {
+    const s = this.state;
+    let point: PreemptionPoint = {
+      checkpoint: null,
+      epoch: s.epoch,
+      stepInEpoch: s.stepInEpoch,
+      globalStep: s.globalStep,
+    };
+    if (rank === 0) {
+      await this.checkpoint();
+      point = { ...point, checkpoint: this.lastCheckpoint ?? null };
+      await this.store.set(K.preempted, JSON.stringify(point));
+    }
+    return { preempted: point };
   }
 
   /** Epoch boundary: replicas checked identical, buffers re-synced, chief evaluates and checkpoints. */

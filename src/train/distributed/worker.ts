@@ -5,7 +5,8 @@ import { isLoopback, resolveWorkerOptions, type DistributedResult, type WorkerOp
 import { K } from './protocol.js';
 import { Trainer } from './step-loop.js';
 
-export type { DistributedResult, WorkerMetrics, WorkerOptions } from './options.js';
+export type { DistributedResult, WorkerMetrics, WorkerOptions, WorkerPreempted } from './options.js';
+import type { WorkerPreempted } from './options.js';
 
 /**
  * One data-parallel worker (book 3.3, 9.2.2). It registers with the job's agent, follows its generations
@@ -14,7 +15,9 @@ export type { DistributedResult, WorkerMetrics, WorkerOptions } from './options.
  * evaluates, checkpoints and writes the model. Static jobs (Kubeflow's PyTorchJob/TFJob env, no DISTML_ELASTIC)
  * run the agent inside rank 0 with a fixed membership.
  */
-export async function runWorker(options: WorkerOptions): Promise<DistributedResult | undefined> {
+export async function runWorker(
+  options: WorkerOptions,
+): Promise<DistributedResult | WorkerPreempted | undefined> {
   const o = resolveWorkerOptions(options);
   const c = o.cluster;
   const staticChief = !c.elastic && c.rank === 0;

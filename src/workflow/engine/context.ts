@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import type { StepPreemptions } from './preempt.js';
 import type { MetadataStore, NodeOutputs, NodePatch, NodePhase } from '../../metadata/index.js';
 import type { ResourcePool } from '../../scheduler/index.js';
 import type { Template, WorkflowSpec } from '../spec/schema.js';
@@ -40,6 +41,8 @@ export interface RunContext {
   podSlots?: Slots;
   /** Longest a daemon step may take to become ready (print its first line) before it is failed. */
   daemonReadyTimeoutMs: number;
+  /** Where the scheduler preempts running steps (preempt.ts); absent: steps are never preempted. */
+  preemptions?: StepPreemptions;
   emit(e: EngineEvent): void;
 }
 

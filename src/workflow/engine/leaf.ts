@@ -10,6 +10,7 @@ import { fileName, runDirs, transition, type NodeResult, type RunContext } from 
 import { lookupMemo, saveMemo, type MemoPlan } from './memo.js';
 import { NODE_KEY_ENV, startProcess, type StepProcess } from './process.js';
 import { lastJson, leafParameter } from './outputs.js';
+import { isPreemptedExit } from './preempt.js';
 import { decideRetry, type RetryDecision } from './retry.js';
 import { followProgress } from './progress.js';
 
@@ -18,6 +19,8 @@ const MAX_RESULT = 256 * 1024;
 
 interface Attempt {
   phase: 'Succeeded' | 'Failed' | 'Error';
+  /** Stopped for preemption (preempt.ts): requeued, not failed. */
+  preempted?: boolean;
   message: string | null;
   outputs: NodeOutputs;
   exitCode: number | null;
@@ -75,6 +78,18 @@ export async function runLeaf(
       const attemptScope = new Map([...scope, ['retries', String(attempt)]]);
       const attemptStart = Date.now();
       const r = await runAttempt(ctx, t, id, attemptScope, attempt, daemon, cores, deadlineAt);
+      if (r.preempted && !ctx.signal.aborted) {
+        release();
+        release = () => undefined;
+        try {
+          release = await requeue(ctx, id, { cores, memory });
+        } catch (err) {
+          const phase = ctx.signal.aborted ? 'Failed' : 'Error';
+          return finish(ctx, id, { ...r, phase, message: (err as Error).message });
+        }
+        attempt--; // a preemption is not a failed attempt: retryStrategy does not count it
+        continue;
+      }
       if (r.phase === 'Succeeded') {
         if (r.daemonExited) {
           keepRelease = true;
@@ -118,6 +133,16 @@ export async function runLeaf(
   } finally {
     if (!keepRelease) release();
   }
+}
+
+/** A preempted step gives its resources back and queues for them again, like a newly submitted one. */
+async function requeue(
+  ctx: RunContext,
+  id: string,
+  request: { cores: number; memory: number },
+): Promise<() => void> {
+  transition(ctx, id, { phase: 'Running', message: 'preempted: checkpointed and requeued' });
+  return ctx.pool.acquire(`${ctx.run}/${id}`, request, ctx.signal);
 }
 
 /** A server: ready once it prints its first line, stopped when the run ends (`daemon: true`, built-in serve). */
@@ -195,7 +220,7 @@ async function runAttempt(
   });
   const exit = daemon
     ? await waitReady(ctx, proc, `${base}.stdout.log`)
-    : await waitExit(ctx, t, proc, deadlineAt);
+    : await waitExit(ctx, t, proc, deadlineAt, `${ctx.run}/${id}`);
   if (daemon && exit === 'ready') ctx.daemons.add(proc);
   const stdout = readCapped(`${base}.stdout.log`);
   const metrics: Record<string, number> = {
@@ -263,7 +288,15 @@ function commandOf(
 }
 
 /** Waits for a step to exit; stops it at activeDeadlineSeconds (this attempt) or at the template's timeout. */
-async function waitExit(ctx: RunContext, t: Template, proc: StepProcess, deadlineAt: number | undefined) {
+async function waitExit(
+  ctx: RunContext,
+  t: Template,
+  proc: StepProcess,
+  deadlineAt: number | undefined,
+  owner: string,
+) {
+  let preempted = false;
+  const detach = ctx.preemptions?.attach(owner, proc, () => (preempted = true));
   const stop = () => {
     proc.kill('SIGTERM');
     setTimeout(() => proc.kill('SIGKILL'), 5000).unref();
@@ -291,9 +324,10 @@ async function waitExit(ctx: RunContext, t: Template, proc: StepProcess, deadlin
     : undefined;
   ctx.signal.addEventListener('abort', stop, { once: true });
   const status = await proc.exited;
+  detach?.();
   ctx.signal.removeEventListener('abort', stop);
   clearTimeout(deadline);
-  return { ...status, timedOut: timedOut as string | false };
+  return { ...status, timedOut: timedOut as string | false, preempted };
 }
 
 /**
@@ -338,6 +372,7 @@ function judge(
     error?: Error;
     timedOut: string | false;
     notReadyAfterMs?: number;
+    preempted?: boolean;
   },
   stdout: string,
   cwd: string,
@@ -353,6 +388,10 @@ function judge(
       outputs: {},
       exitCode: exit.code,
     };
+  }
+  // Asked to stop for preemption: a checkpointed stop (PREEMPTED_EXIT_CODE) or a kill at the grace's end.
+  if (exit.preempted && (isPreemptedExit(exit.code) || exit.signal === 'SIGKILL')) {
+    return { phase: 'Failed', preempted: true, message: 'preempted', outputs: {}, exitCode: exit.code };
   }
   if (exit.timedOut) {
     return {

@@ -2,8 +2,11 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { threadBudget } from '../../../engine/index.js';
 import {
+  controlFileFor,
   JOB_SECRET_ENV,
+  latestCheckpoint,
   launchWorkers,
+  PREEMPTED_EXIT_CODE,
   runWorker,
   type ClusterEnv,
   type DistributedResult,
@@ -14,12 +17,27 @@ import { childArgv, relayProgress } from '../../relaunch.js';
 import { noticeWait } from '../../wait-notice.js';
 import { checkpointDirOf, jobFromFlags, lineageOf, progressCallback } from './job.js';
 import type { TrainFlags } from './flags.js';
+import {
+  finishedAfterPreemption,
+  reportPreempted,
+  resumesAfterPreemption,
+  watchPreemption,
+} from './preempt.js';
 
 /** Flags that configure the launcher itself and are not passed on to the workers it starts. */
-const LAUNCHER_ONLY = ['workers', 'min-workers', 'max-workers', 'master-port', 'master-addr', 'max-restarts'];
+const LAUNCHER_ONLY = [
+  'workers',
+  'min-workers',
+  'max-workers',
+  'master-port',
+  'master-addr',
+  'max-restarts',
+  'preempt-grace',
+  'control-file',
+];
 
 /** `distml train --workers N`: start the group and report what it did. */
-export async function runLauncher(ctx: CommandContext, f: TrainFlags): Promise<void> {
+export async function runLauncher(ctx: CommandContext, f: TrainFlags): Promise<number | void> {
   const { out, argv, global } = ctx;
   refuseSingleNodeOnly(f);
   const workers = f.workers ?? f['min-workers'] ?? 1;
@@ -33,6 +51,10 @@ export async function runLauncher(ctx: CommandContext, f: TrainFlags): Promise<v
   const threads = f.threads ?? Math.max(1, Math.floor(threadBudget() / workers));
   const cli = fileURLToPath(new URL('../../main.js', import.meta.url));
   const bar = { current: out.progress('train') };
+  const outDir = resolve(f.out);
+  const checkpointDir = checkpointDirOf(f, global.workspace, outDir);
+  // A job preempted before starts its workers with --resume: rank 0 restores the preemption's checkpoint.
+  const resume = resumesAfterPreemption(out, checkpointDir) && !f.resume ? ['--resume'] : [];
   const result = await launchWorkers({
     command: [
       process.execPath,
@@ -40,9 +62,12 @@ export async function runLauncher(ctx: CommandContext, f: TrainFlags): Promise<v
       '--workspace',
       global.workspace,
       ...childArgv(argv, LAUNCHER_ONLY),
+      ...resume,
       '--threads',
       String(threads),
     ],
+    preemptGraceMs: f['preempt-grace'] * 1000,
+    controlFile: resolve(f['control-file'] ?? controlFileFor(outDir)),
     workers,
     minWorkers: min,
     maxWorkers: max,
@@ -59,6 +84,13 @@ export async function runLauncher(ctx: CommandContext, f: TrainFlags): Promise<v
         if (e['event'] === 'generation' || e['event'] === 'step-abandoned') out.info(describeEvent(e));
       }),
   });
+  if ('preempted' in result) {
+    const p = result.preempted;
+    const checkpoint = p.checkpoint ?? (await latestCheckpoint(checkpointDir)) ?? null;
+    const record = { ...p, at: new Date().toISOString(), checkpoint };
+    return reportPreempted(out, checkpointDir, record);
+  }
+  finishedAfterPreemption(checkpointDir);
   out.result({ model: f.model, workersRequested: workers, ...result }, () => summary(f.model, result));
 }
 
@@ -96,7 +128,11 @@ function summary(model: string, r: DistributedResult & { restarts?: number }): s
 }
 
 /** A worker process (started by the launcher, by hand, or by Kubeflow with MASTER_ADDR/… or TF_CONFIG). */
-export async function runAsWorker(ctx: CommandContext, f: TrainFlags, cluster: ClusterEnv): Promise<void> {
+export async function runAsWorker(
+  ctx: CommandContext,
+  f: TrainFlags,
+  cluster: ClusterEnv,
+): Promise<number | void> {
   const { out, global } = ctx;
   refuseSingleNodeOnly(f);
   if (f.workers !== undefined && f.workers > 1)
@@ -107,6 +143,9 @@ export async function runAsWorker(ctx: CommandContext, f: TrainFlags, cluster: C
   const outDir = resolve(f.out);
   const { job, source } = await jobFromFlags(f, global.workspace, threads);
   const bar = progressCallback(out, f.epochs);
+  const checkpointDir = checkpointDirOf(f, global.workspace, outDir);
+  // No grace timer here: the launcher (or Kubernetes, for a static job) enforces the grace period.
+  const preemption = watchPreemption(out, checkpointDir);
   const size = cluster.worldSize !== undefined ? ` (${cluster.worldSize} workers)` : '';
   const rendezvous = noticeWait(out, {
     what: () => `the rendezvous at ${cluster.masterAddr}:${cluster.masterPort}${size}`,
@@ -114,9 +153,11 @@ export async function runAsWorker(ctx: CommandContext, f: TrainFlags, cluster: C
   const result = await runWorker({
     ...job,
     cluster,
-    checkpointDir: checkpointDirOf(f, global.workspace, outDir),
+    checkpointDir,
     checkpointEvery: f['checkpoint-every'],
-    resume: f.resume,
+    // A static job (Kubeflow) restarted after preemption resumes on its own; the launcher passes --resume.
+    resume: f.resume || (!cluster.elastic && resumesAfterPreemption(out, checkpointDir)),
+    preempt: preemption.signal,
     outDir,
     commTimeoutMs: f['comm-timeout'] * 1000,
     heartbeatTimeoutMs: f['heartbeat-timeout'] * 1000,
@@ -130,7 +171,22 @@ export async function runAsWorker(ctx: CommandContext, f: TrainFlags, cluster: C
       if (e['event'] === 'generation' || e['event'] === 'epoch-begin') rendezvous();
       out.event(e);
     },
-  }).finally(rendezvous);
+  }).finally(() => {
+    rendezvous();
+    preemption.dispose();
+  });
+  if (result && 'preempted' in result) {
+    const record = {
+      ...result.preempted,
+      at: new Date().toISOString(),
+      reason: 'SIGTERM',
+      checkpointed: true,
+    };
+    // The chief recorded where the job stopped; every other worker only says it stopped.
+    if (record.checkpoint !== null) return reportPreempted(out, checkpointDir, record);
+    out.event({ event: 'preempted', ...record });
+    return PREEMPTED_EXIT_CODE;
+  }
   if (result) out.result(result, () => summary(f.model, result));
   else if (!cluster.elastic)
     out.result({ role: 'worker', rank: cluster.rank }, () => `worker rank ${cluster.rank} done`);

@@ -65,6 +65,11 @@ export const trainFlags = z.object({
     .int('must be an integer')
     .min(0, 'must be 0 or more')
     .optional(),
+  'preempt-grace': z.coerce
+    .number({ message: 'must be a number of seconds' })
+    .positive('must be positive')
+    .default(30),
+  'control-file': z.string().min(1, 'must name a file').optional(),
   strategy: z
     .enum(['allreduce', 'parameter-server'], { message: 'must be allreduce or parameter-server' })
     .default('allreduce'),

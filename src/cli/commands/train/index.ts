@@ -16,6 +16,12 @@ import { fmt } from '../../output.js';
 import { runAsWorker, runLauncher } from './distributed.js';
 import { trainFlags } from './flags.js';
 import { checkpointDirOf, jobFromFlags, lineageOf, progressCallback, warnSkipped } from './job.js';
+import {
+  finishedAfterPreemption,
+  reportPreempted,
+  resumesAfterPreemption,
+  watchPreemption,
+} from './preempt.js';
 import { runParameterServer } from './ps.js';
 
 export const train: Command = {
@@ -137,6 +143,20 @@ export const train: Command = {
       description:
         'replace a local worker that dies, N times per job; survivors go on, the newcomer gets their state',
     },
+    'preempt-grace': {
+      type: 'string',
+      valueName: 'SECONDS',
+      defaultText: '30',
+      description:
+        'SIGTERM preempts: checkpoint at the next step boundary within this, exit 75; the same command resumes',
+    },
+    'control-file': {
+      type: 'string',
+      valueName: 'FILE',
+      defaultText: '<out>.control.json',
+      description:
+        'elastic: write {"workers": N} here (then SIGUSR2, or wait 0.5 s) to grow or shrink the running job',
+    },
     strategy: {
       type: 'string',
       valueName: 'allreduce|parameter-server',
@@ -173,6 +193,9 @@ export const train: Command = {
     const outDir = resolve(f.out);
     const { job, source } = await jobFromFlags(f, global.workspace, threads);
     const spec = job.spec;
+    const checkpointDir = checkpointDirOf(f, global.workspace, outDir);
+    const resume = resumesAfterPreemption(out, checkpointDir) || f.resume;
+    const preemption = watchPreemption(out, checkpointDir, f['preempt-grace'] * 1000);
     const model = createModel(spec, { seed: f.seed });
     try {
       await model.setOptimizer({ type: 'adam', learningRate: f.lr });
@@ -183,10 +206,22 @@ export const train: Command = {
         ...job,
         model,
         callbacks,
-        checkpoint: { dir: checkpointDirOf(f, global.workspace, outDir), everySteps: f['checkpoint-every'] },
-        resume: f.resume,
+        checkpoint: { dir: checkpointDir, everySteps: f['checkpoint-every'] },
+        resume,
+        preempt: preemption.signal,
         onCheckpointSkipped: (s) => warnSkipped(out, s),
       });
+      if (result.preempted) {
+        const record = {
+          at: new Date().toISOString(),
+          reason: 'SIGTERM',
+          checkpoint: result.lastCheckpoint ?? null,
+          checkpointed: true,
+          ...result.preempted,
+        };
+        return await reportPreempted(out, checkpointDir, record);
+      }
+      finishedAfterPreemption(checkpointDir);
       const state = await model.getState();
       const metrics = packageMetrics(result);
       await savePackage(outDir, {
@@ -231,6 +266,7 @@ export const train: Command = {
         ].join('\n'),
       );
     } finally {
+      preemption.dispose();
       await model.dispose();
     }
   },
