@@ -23,9 +23,6 @@ export interface AgentOptions {
   onDead?: (id: string, reason: string) => void;
 }
 
-/** How a job ended, as the agent saw it: the chief's result, or the chief's preemption point (JSON text). */
-export type AgentOutcome = { done: string } | { preempted: string };
-
 interface Seen {
   value: string | undefined;
   at: number;
@@ -90,17 +87,26 @@ export class ElasticAgent {
     return this.members;
   }
 
-  /** Runs until the chief publishes the result or its preemption point, or the job must abort. */
-  async run(): Promise<AgentOutcome> {
+  /** Set when the job ended by preemption: run() then returned the chief's PreemptionPoint (JSON text). */
+  preempted = false;
+
+  /**
+   * Runs until the chief publishes the result (returned as its JSON text) or its preemption point (then
+   * `preempted` is set and that is returned), or the job must abort.
+   */
+  async run(): Promise<string> {
     const store = this.o.store;
     await store.set(K.referenceWorkers, String(this.o.initialWorkers));
     await store.set(K.agent, String(process.pid));
     const poll = this.o.pollMs ?? 200;
     while (!this.stopped) {
       const done = await store.tryGet(K.done);
-      if (done !== undefined) return { done };
-      const preempted = await store.tryGet(K.preempted);
-      if (preempted !== undefined) return { preempted };
+      if (done !== undefined) return done;
+      const point = await store.tryGet(K.preempted);
+      if (point !== undefined) {
+        this.preempted = true;
+        return point;
+      }
       await this.admitJoins();
       await this.checkLiveness();
       await this.decide();

@@ -1,6 +1,6 @@
 // Distributed training: the environment contract, the elastic agent and launcher, and the worker.
 export { readClusterEnv, JOB_SECRET_ENV, type ClusterEnv } from './env.js';
-export { ElasticAgent, type AgentOptions, type AgentOutcome } from './agent.js';
+export { ElasticAgent, type AgentOptions } from './agent.js';
 export { launchWorkers, type LaunchOptions, type LaunchResult, type LaunchPreempted } from './launcher.js';
 export { controlFileFor, requestWorkers } from './control.js';
 export { ReplacementBudget, type WorkerExit, type ReplacementDecision } from './replacement.js';

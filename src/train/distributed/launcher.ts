@@ -4,7 +4,7 @@ import { newJobSecret, Store, StoreServer } from '../../engine/index.js';
 import { spawnOwned } from '../../process/index.js';
 import { TrainError } from '../errors.js';
 import { DEFAULT_PREEMPT_GRACE_MS, PREEMPTED_EXIT_CODE } from '../preemption.js';
-import { ElasticAgent, type AgentOutcome } from './agent.js';
+import { ElasticAgent } from './agent.js';
 import { ControlWatch } from './control.js';
 import { JOB_SECRET_ENV } from './env.js';
 import type { DistributedResult, WorkerMetrics } from './options.js';
@@ -135,9 +135,11 @@ class Launcher {
     try {
       this.spawn(false, [...Array(o.workers).keys()]);
       this.control?.start();
-      const outcome = await this.agent.run().catch((err: unknown) => this.failed(err));
+      const text = await this.agent.run().catch((err: unknown) => this.failed(err));
       this.finished = true;
-      return 'done' in outcome ? await this.result(outcome.done) : await this.preempted(outcome);
+      // A job that finished before its workers saw the preemption request has finished: its result stands.
+      const stopped = this.agent.preempted || this.preemption?.expired === true;
+      return stopped ? await this.preempted(text) : await this.result(text);
     } finally {
       this.finished = true;
       this.control?.stop();
@@ -150,8 +152,8 @@ class Launcher {
   }
 
   /** The agent stopped or aborted: a preemption whose grace ran out, or a failed job. */
-  private failed(err: unknown): AgentOutcome {
-    if (this.preemption?.expired) return { preempted: 'null' };
+  private failed(err: unknown): string {
+    if (this.preemption?.expired) return 'null';
     throw err instanceof TrainError
       ? err
       : new TrainError('TRAIN_BAD_OPTION', `elastic job failed: ${(err as Error).message}`);
@@ -174,8 +176,8 @@ class Launcher {
     };
   }
 
-  private async preempted(outcome: { preempted: string }): Promise<LaunchPreempted> {
-    const point = JSON.parse(outcome.preempted) as PreemptionPoint | null;
+  private async preempted(text: string): Promise<LaunchPreempted> {
+    const point = this.agent.preempted ? (JSON.parse(text) as PreemptionPoint) : null;
     // Workers stop right after the chief's checkpoint; what is left of the grace period bounds the wait.
     if (point)
       await waitForExit([...this.children.values()], this.o.preemptGraceMs ?? DEFAULT_PREEMPT_GRACE_MS);

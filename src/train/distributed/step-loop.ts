@@ -1,17 +1,16 @@
 import { createModel, ProcessGroup, type Model, type Store } from '../../engine/index.js';
 import type { ScaledExample } from '../../data/index.js';
-import { savePackage } from '../../models/index.js';
 import type { EpochLog } from '../callbacks.js';
 import { resumeLatest, saveCheckpoint, type TrainerState } from '../checkpoint.js';
 import { TrainError } from '../errors.js';
 import { wholeSplit } from '../feed.js';
-import { packageMetrics } from '../job.js';
+import { savePackageOf } from './publish.js';
 import type { ElasticAgent } from './agent.js';
 import { Abandon, FailurePolicy, isCommFailure } from './failure-policy.js';
 import type { DistributedResult, ResolvedWorkerOptions, WorkerMetrics, WorkerPreempted } from './options.js';
 import { K, type Generation, type PreemptionPoint } from './protocol.js';
 import { replicasIdentical, syncBuffers, syncFromRank0 } from './replica-sync.js';
-import { ShardedFeed } from './sharded-feed.js';
+import { ShardedFeed, type Cursor } from './sharded-feed.js';
 
 type TestSplit = { images: Float32Array; labels: Int32Array };
 
@@ -261,9 +260,22 @@ export class Trainer {
     await this.model.setGradients(buf.subarray(0, P));
     await this.model.applyGradients();
     const t3 = performance.now();
+    await this.account(group, buf, P, batch.next, [t0, t1, t2, t3], lr);
+    return (buf[P + 4] as number) > 0 ? 'preempted' : 'stepped';
+  }
+
+  /** After an applied step: the state advances, the measurements add up, the chief reports and checkpoints. */
+  private async account(
+    group: ProcessGroup,
+    buf: Float32Array,
+    P: number,
+    next: Cursor,
+    [t0, t1, t2, t3]: [number, number, number, number],
+    lr: number,
+  ): Promise<void> {
     const W = group.size;
     const s = this.state;
-    s.cursor = batch.next;
+    s.cursor = next;
     s.globalStep++;
     s.stepInEpoch++;
     s.epochSums.loss += (buf[P] as number) * W;
@@ -289,7 +301,6 @@ export class Trainer {
       const every = this.o.checkpointEvery;
       if (every && s.globalStep % every === 0) await this.checkpoint();
     }
-    return (buf[P + 4] as number) > 0 ? 'preempted' : 'stepped';
   }
 
   /** The group agreed to stop: the chief checkpoints and says where; every worker returns that point. */
@@ -383,21 +394,7 @@ export class Trainer {
       resumedFrom: this.resumedFrom,
       path: this.o.outDir,
     };
-    await savePackage(this.o.outDir, {
-      name: this.o.name,
-      spec: this.o.spec,
-      tensors: st.tensors,
-      classNames: this.o.classNames,
-      metrics: packageMetrics(result),
-      scoreKey: this.o.scoreKey,
-      lineage: {
-        ...this.o.lineage,
-        epochs: result.epochs,
-        steps: result.steps,
-        worldSizeAtEnd: this.worldSize,
-        lastCheckpoint: this.lastCheckpoint ?? null,
-      },
-    });
+    await savePackageOf(this.o, st.tensors, result, this.lastCheckpoint);
     await this.store.set(K.done, JSON.stringify(result));
     return result;
   }
