@@ -114,7 +114,8 @@ describe('distml train: preemption and elastic resize', { timeout: 40 * 60_000 }
     'a preempted training (1 worker) checkpoints, exits 75, resumes there and reaches 0.83 after one epoch',
     { skip: !hasData && 'dataset-fashion-mnist not installed' },
     async (t) => {
-      const args = ['--model', 'cnn', '--epochs', '1', '--out', join(tmp.dir, 'one')];
+      // One thread, as each of the 2-worker test's workers has: all cores' threads on a shared machine crawl.
+      const args = ['--model', 'cnn', '--epochs', '1', '--threads', '1', '--out', join(tmp.dir, 'one')];
       const { p, r } = await preemptThenResume(args, 150);
       assert.equal(p.epoch, 0);
       assert.equal(r.steps, 937, 'one epoch of steps in all, none twice');

@@ -254,7 +254,8 @@ class Launcher {
           MASTER_ADDR: this.addr,
           MASTER_PORT: String(this.masterPort),
           [JOB_SECRET_ENV]: this.secret,
-          WORLD_SIZE: String(o.workers),
+          // Informational in an elastic job (ranks come from the generation); above every slot's RANK.
+          WORLD_SIZE: String(Math.max(o.workers, i + 1)),
           RANK: String(i),
           LOCAL_RANK: String(i),
           DISTML_ELASTIC: '1',

@@ -182,9 +182,10 @@ export async function runAsWorker(
       reason: 'SIGTERM',
       checkpointed: true,
     };
-    // The chief recorded where the job stopped; every other worker only says it stopped.
-    if (record.checkpoint !== null) return reportPreempted(out, checkpointDir, record);
-    out.event({ event: 'preempted', ...record });
+    // A static job's chief records where the job stopped; in an elastic job the launcher does, and every
+    // worker only says it stopped.
+    if (record.checkpoint !== null && !cluster.elastic) return reportPreempted(out, checkpointDir, record);
+    out.event({ event: 'worker-preempted', ...record });
     return PREEMPTED_EXIT_CODE;
   }
   if (result) out.result(result, () => summary(f.model, result));

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MODEL_NAMES } from '../../../models/index.js';
+import { DEFAULT_PREEMPT_GRACE_MS } from '../../../train/index.js';
 import { cacheFlag, dataSourceFlags } from '../../data-source-flags.js';
 
 const positiveInt = (what = 'a positive integer') =>
@@ -68,7 +69,7 @@ export const trainFlags = z.object({
   'preempt-grace': z.coerce
     .number({ message: 'must be a number of seconds' })
     .positive('must be positive')
-    .default(30),
+    .default(DEFAULT_PREEMPT_GRACE_MS / 1000),
   'control-file': z.string().min(1, 'must name a file').optional(),
   strategy: z
     .enum(['allreduce', 'parameter-server'], { message: 'must be allreduce or parameter-server' })

@@ -3,6 +3,7 @@ import { CLASS_NAMES } from '../../../data/index.js';
 import { createModel, threadBudget } from '../../../engine/index.js';
 import { MODEL_NAMES, savePackage } from '../../../models/index.js';
 import {
+  DEFAULT_PREEMPT_GRACE_MS,
   earlyStopping,
   fit,
   packageMetrics,
@@ -34,6 +35,9 @@ export const train: Command = {
     'The book schedule decays the learning rate: 1e-3 for epochs 1-3, 1e-4 for 4-7, 1e-5 after.',
     'Checkpoints are written atomically at each epoch end (and every --checkpoint-every steps);',
     '--resume continues from the newest one exactly where it stopped.',
+    'SIGTERM preempts: a checkpoint at the next step boundary, exit 75, and the same command resumes there.',
+    'Elastic jobs resize while running: {"workers": N} in --control-file; the learning rate follows',
+    "sqrt(world size / --workers) (Adam's square-root rule), the per-worker batch stays --batch-size.",
   ].join('\n'),
   options: {
     model: { type: 'string', valueName: MODEL_NAMES.join('|'), description: "which of the book's models" },
@@ -107,7 +111,7 @@ export const train: Command = {
       type: 'string',
       valueName: 'X',
       defaultText: '--workers',
-      description: 'elastic: admit workers that join later, up to X',
+      description: 'elastic: admit workers that join later or are asked for (--control-file), up to X',
     },
     'master-port': {
       type: 'string',
@@ -146,7 +150,7 @@ export const train: Command = {
     'preempt-grace': {
       type: 'string',
       valueName: 'SECONDS',
-      defaultText: '30',
+      defaultText: String(DEFAULT_PREEMPT_GRACE_MS / 1000),
       description:
         'SIGTERM preempts: checkpoint at the next step boundary within this, exit 75; the same command resumes',
     },
