@@ -6,7 +6,13 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { MetadataStore } from '../../src/metadata/index.js';
 import { ResourcePool } from '../../src/scheduler/index.js';
-import { executeRun, parseWorkflowYaml, StepPreemptions, submitRun } from '../../src/workflow/index.js';
+import {
+  BUILTINS,
+  executeRun,
+  parseWorkflowYaml,
+  StepPreemptions,
+  submitRun,
+} from '../../src/workflow/index.js';
 import { CLI, sandbox } from './helpers.js';
 
 // A stand-in for a checkpointing trainer, as a real process: the first start writes progress and, on SIGTERM,
@@ -70,5 +76,31 @@ spec:
       store.close();
       box.cleanup();
     }
+  });
+});
+
+describe("the built-in train step's gang shape", () => {
+  it('is workers x cores per worker, plus parameter servers, with the elastic bounds', () => {
+    const gang = BUILTINS.train.gang!;
+    assert.deepEqual(gang({ model: 'cnn' }, 1), {
+      workers: 1,
+      coresPerWorker: 1,
+      parameterServers: 0,
+      coresPerServer: 0,
+    });
+    assert.deepEqual(gang({ workers: '2', 'max-workers': '4' }, 4), {
+      workers: 2,
+      coresPerWorker: 2,
+      parameterServers: 0,
+      coresPerServer: 0,
+      elastic: { min: 2, max: 4 },
+    });
+    assert.deepEqual(gang({ workers: '3', threads: '1', strategy: 'parameter-server', ps: '2' }, 8), {
+      workers: 3,
+      coresPerWorker: 1,
+      parameterServers: 2,
+      coresPerServer: 1,
+    });
+    assert.deepEqual(gang({ 'min-workers': '1', 'max-workers': '2' }, 2).elastic, { min: 1, max: 2 });
   });
 });
