@@ -96,7 +96,6 @@ export class ElasticAgent {
    */
   async run(): Promise<string> {
     const store = this.o.store;
-    await store.set(K.referenceWorkers, String(this.o.initialWorkers));
     await store.set(K.agent, String(process.pid));
     const poll = this.o.pollMs ?? 200;
     while (!this.stopped) {

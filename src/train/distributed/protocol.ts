@@ -19,8 +19,6 @@ export const K = {
   preempted: 'elastic/preempted',
   /** Set by the agent for a member asked to leave (the job shrinks): it exits cleanly at the next boundary. */
   dismissed: (id: string) => `elastic/dismissed/${id}`,
-  /** The job's starting world size: learning rates scale by sqrt(world size / this). */
-  referenceWorkers: 'elastic/reference-workers',
   report: (id: string) => `elastic/report/${id}`,
   epochLog: (epoch: number) => `elastic/epoch/${epoch}`,
 } as const;

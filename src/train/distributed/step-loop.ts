@@ -36,8 +36,6 @@ export class Trainer {
   private lastCheckpoint: string | undefined;
   private worldSize = 1;
   private epochStart: number | undefined;
-  /** World size the job started with: the learning rate scales by sqrt(worldSize / this) (Adam's rule). */
-  private referenceWorkers: number | undefined;
 
   constructor(
     private readonly o: ResolvedWorkerOptions,
@@ -137,7 +135,6 @@ export class Trainer {
 
   private async join(gen: Generation, rank: number): Promise<ProcessGroup> {
     this.worldSize = gen.members.length;
-    this.referenceWorkers ??= Number((await this.store.tryGet(K.referenceWorkers)) ?? gen.members.length);
     this.metrics.generations++;
     this.o.onEvent?.({
       event: 'generation',
@@ -220,9 +217,9 @@ export class Trainer {
     P: number,
   ): Promise<'stepped' | 'changed' | 'preempted'> {
     const flags = await this.boundaryFlags(g);
-    const lr =
-      this.o.schedule(this.state.epoch, this.o.baseLr) *
-      Math.sqrt(group.size / (this.referenceWorkers ?? group.size));
+    // World-size changes keep the per-worker batch (the global batch follows the group) and the learning
+    // rate: see README "Elastic training" for why (Adam; measured).
+    const lr = this.o.schedule(this.state.epoch, this.o.baseLr);
     if (lr !== this.lr) {
       await this.model.setLearningRate(lr);
       this.lr = lr;

@@ -36,8 +36,8 @@ export const train: Command = {
     'Checkpoints are written atomically at each epoch end (and every --checkpoint-every steps);',
     '--resume continues from the newest one exactly where it stopped.',
     'SIGTERM preempts: a checkpoint at the next step boundary, exit 75, and the same command resumes there.',
-    'Elastic jobs resize while running: {"workers": N} in --control-file; the learning rate follows',
-    "sqrt(world size / --workers) (Adam's square-root rule), the per-worker batch stays --batch-size.",
+    'Elastic jobs resize while running: {"workers": N} in --control-file; each worker keeps --batch-size',
+    "(the global batch follows the group) and the learning rate stays the schedule's.",
   ].join('\n'),
   options: {
     model: { type: 'string', valueName: MODEL_NAMES.join('|'), description: "which of the book's models" },
