@@ -6,6 +6,7 @@ import { task, templates, workflow } from '../src/workflow/index.js';
 
 const p = (name: string) => `{{workflow.parameters.${name}}}`;
 const out = (t: string, name: string) => `{{tasks.${t}.outputs.parameters.${name}}}`;
+const artifact = (t: string, name: string) => `{{tasks.${t}.outputs.artifacts.${name}}}`;
 const MODELS = [
   ['cnn', 'cnn'],
   ['dropout', 'dropout'],
@@ -36,19 +37,20 @@ export const bookPipeline = workflow({
         task(`train-${t}`, 'train-model', {
           depends: 'ingest',
           arguments: { model, fingerprint: out('ingest', 'fingerprint') },
+          artifacts: { dataset: artifact('ingest', 'dataset') },
         }),
       ),
       ...MODELS.map(([t]) =>
         task(`publish-${t}`, 'publish-if-better', {
           depends: `train-${t}`,
           continueOn: { failed: true },
-          arguments: { candidate: out(`train-${t}`, 'path') },
+          artifacts: { candidate: artifact(`train-${t}`, 'model') },
         }),
       ),
       task('serve', 'model-serving-step', { depends: 'ingest' }),
       task('select-top-2', 'top-2', {
         depends: MODELS.map(([t]) => `train-${t}`).join(' && '),
-        arguments: { candidates: `[${MODELS.map(([t]) => `"${out(`train-${t}`, 'path')}"`).join(', ')}]` },
+        artifacts: Object.fromEntries(MODELS.map(([t]) => [t, artifact(`train-${t}`, 'model')])),
       }),
       task('ensemble', 'ensemble-serving-step', { depends: 'select-top-2' }),
       task('predict', 'predict', {
@@ -72,10 +74,11 @@ export const bookPipeline = workflow({
     templates.distml(
       'data-ingestion-step',
       'ingest',
-      {},
+      { out: '{{outputs.artifacts.dataset.path}}' },
       {
+        outputs: { artifacts: [{ name: 'dataset', path: 'dataset', archive: { none: {} } }] },
         memoize: {
-          key: 'fashion-mnist-v1',
+          key: 'fashion-mnist-v2',
           maxAge: '7d',
           cache: { configMap: { name: 'data-ingestion-cache' } },
         },
@@ -90,11 +93,15 @@ export const bookPipeline = workflow({
         'steps-per-epoch': p('steps'),
         workers: p('workers'),
         'batch-size': '32',
+        source: '{{inputs.artifacts.dataset.path}}',
+        out: '{{outputs.artifacts.model.path}}',
       },
       {
         inputs: ['model', 'fingerprint'],
+        inputArtifacts: { dataset: 'dataset' },
+        outputs: { artifacts: [{ name: 'model', path: 'model' }] },
         memoize: {
-          key: `train-{{inputs.parameters.model}}-${p('epochs')}x${p('steps')}x${p('workers')}-{{inputs.parameters.fingerprint}}`,
+          key: `train-v2-{{inputs.parameters.model}}-${p('epochs')}x${p('steps')}x${p('workers')}-{{inputs.parameters.fingerprint}}`,
           maxAge: '1d',
           cache: { configMap: { name: 'train-cache' } },
         },
@@ -106,24 +113,24 @@ export const bookPipeline = workflow({
       'publish-if-better',
       'select',
       {
-        candidates: '{{inputs.parameters.candidate}}',
+        candidates: '{{inputs.artifacts.candidate.path}}',
         repo: p('repo'),
         name: p('model-name'),
         'min-accuracy': p('threshold'),
         'only-if-better': 'true',
       },
-      { inputs: ['candidate'], resources: { cores: 0 } },
+      { inputArtifacts: { candidate: 'candidate' }, resources: { cores: 0 } },
     ),
     templates.distml(
       'top-2',
       'select',
       {
-        candidates: '{{inputs.parameters.candidates}}',
+        candidates: `[${MODELS.map(([t]) => `"{{inputs.artifacts.${t}.path}}"`).join(', ')}]`,
         repo: p('repo'),
         name: p('model-name'),
         'top-k': '2',
       },
-      { inputs: ['candidates'] },
+      { inputArtifacts: Object.fromEntries(MODELS.map(([t]) => [t, t])) },
     ),
     templates.distml('model-serving-step', 'serve', {
       repo: p('repo'),

@@ -9,7 +9,7 @@
   'targets': [
     {
       'target_name': 'distml_native',
-      'sources': ['src/net.cc', 'src/collective.cc', 'src/store.cc', 'src/image.cc', 'src/addon.cc'],
+      'sources': ['src/net.cc', 'src/collective.cc', 'src/store.cc', 'src/image.cc', 'src/compute.cc', 'src/convert.cc', 'src/addon.cc'],
       'defines': ['NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS', 'NODE_ADDON_API_DISABLE_DEPRECATED', 'USE_C10D_GLOO'],
       'cflags!': ['-fno-exceptions', '-fno-rtti'],
       'cflags_cc!': ['-fno-exceptions', '-fno-rtti', '-std=gnu++17'],

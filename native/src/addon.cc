@@ -1,10 +1,9 @@
-// N-API face of net.h. Every heavy call is an AsyncWorker on the libuv pool that returns a promise.
-// Every C++ exception becomes a JS Error whose message starts with a distml error code
-// ("ENGINE_BAD_INPUT: ...", "ENGINE_NATIVE: ...") that src/engine/native.ts maps to EngineError.
+// N-API face of net.h: the NativeModel class and the addon's exports. Every heavy call is a Job (an
+// AsyncTask from async.h) whose work runs on the compute thread (compute.h) and returns a promise. Every C++
+// exception becomes a JS Error whose message starts with a distml error code ("ENGINE_BAD_INPUT: ...",
+// "ENGINE_NATIVE: ...", errors.h) that src/engine/errors.ts maps to EngineError.
 #include <napi.h>
 
-#include <ATen/Parallel.h>
-#include <c10/util/Exception.h>
 #include <torch/version.h>
 
 #if defined(__GLIBC__)
@@ -12,268 +11,38 @@
 #endif
 
 #include <algorithm>
-#include <atomic>
 #include <cstring>
-#include <condition_variable>
-#include <deque>
 #include <functional>
-#include <future>
-#include <thread>
 #include <memory>
+#include <mutex>
 
+#include "async.h"
 #include "collective.h"
+#include "compute.h"
+#include "convert.h"
 #include "image.h"
 #include "net.h"
 
 namespace distml {
 namespace {
 
-std::atomic<int> g_threads{0};
-
-// ATen's OpenMP intra-op setting is a per-thread ICV, read once per thread; a libuv worker that ran torch
-// before setNumThreads would keep its old team size, so each job re-applies the requested count.
-void applyThreadSetting() {
-  thread_local int applied = 0;
-  const int want = g_threads.load();
-  if (want > 0 && want != applied) {
-    at::set_num_threads(want);
-    applied = want;
-  }
-}
-
-// All torch work of the process runs on this one thread. libuv hands successive jobs to different pool
-// threads, and each OpenMP master thread gets its own team: with teams from several pool threads spinning
-// on 2 cores, training at 2 threads ran ~25% slower than PyTorch. One master keeps one team.
-class ComputeThread {
+// A model job: its work runs on the compute thread, holding the model's mutex.
+class Job : public AsyncTask {
  public:
-  static ComputeThread& get() {
-    static ComputeThread* instance = new ComputeThread();  // leaked: must outlive static destructors
-    return *instance;
-  }
+  Job(Napi::Env env, std::shared_ptr<Net> net) : AsyncTask(env, "distml", "ENGINE_NATIVE"), net_(std::move(net)) {}
 
-  // Runs `task` on the compute thread and waits for it; rethrows what it threw.
-  void run(const std::function<void()>& task) {
-    std::packaged_task<void()> packaged(task);
-    std::future<void> done = packaged.get_future();
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      queue_.push_back(std::move(packaged));
-    }
-    ready_.notify_one();
-    done.get();
-  }
-
- private:
-  ComputeThread() { std::thread([this] { loop(); }).detach(); }
-
-  void loop() {
-    for (;;) {
-      std::packaged_task<void()> task;
-      {
-        std::unique_lock<std::mutex> lock(mutex_);
-        ready_.wait(lock, [this] { return !queue_.empty(); });
-        task = std::move(queue_.front());
-        queue_.pop_front();
-      }
-      task();
-    }
-  }
-
-  std::mutex mutex_;
-  std::condition_variable ready_;
-  std::deque<std::packaged_task<void()>> queue_;
-};
-
-std::string describeCurrentException() {
-  try {
-    throw;
-  } catch (const InputError& e) {
-    return std::string("ENGINE_BAD_INPUT: ") + e.what();
-  } catch (const c10::Error& e) {
-    return std::string("ENGINE_NATIVE: ") + e.what_without_backtrace();
-  } catch (const std::exception& e) {
-    return std::string("ENGINE_NATIVE: ") + e.what();
-  } catch (...) {
-    return "ENGINE_NATIVE: unknown C++ exception";
-  }
-}
-
-template <typename F>
-Napi::Value guarded(const Napi::CallbackInfo& info, F&& f) {
-  try {
-    return f();
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (...) {
-    throw Napi::Error::New(info.Env(), describeCurrentException());
-  }
-}
-
-class Job : public Napi::AsyncWorker {
- public:
-  using Work = std::function<void(Net&)>;
-  using Done = std::function<Napi::Value(Napi::Env)>;
-
-  Job(Napi::Env env, std::shared_ptr<Net> net)
-      : Napi::AsyncWorker(env, "distml"), deferred_(Napi::Promise::Deferred::New(env)), net_(std::move(net)) {}
-
-  void work(Work w) { work_ = std::move(w); }
-  void done(Done d) { done_ = std::move(d); }
-
-  // Keeps a typed array alive while Execute reads or writes its memory through from_blob.
-  void keep(const Napi::Value& v) { refs_.push_back(Napi::Persistent(v.As<Napi::Object>())); }
-  Napi::Promise queue() {
-    Napi::Promise p = deferred_.Promise();
-    Queue();
-    return p;
-  }
-
- protected:
-  void Execute() override {
-    try {
-      ComputeThread::get().run([this] {
-        applyThreadSetting();
-        std::lock_guard<std::mutex> lock(net_->mutex);
-        if (work_) work_(*net_);
+  void work(std::function<void(Net&)> w) {
+    AsyncTask::work([net = net_, w = std::move(w)] {
+      runOnComputeThread([&] {
+        std::lock_guard<std::mutex> lock(net->mutex);
+        w(*net);
       });
-    } catch (...) {
-      SetError(describeCurrentException());
-    }
+    });
   }
-  void OnOK() override {
-    try {
-      deferred_.Resolve(done_ ? done_(Env()) : Env().Undefined());
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    }
-  }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
-  Napi::Promise::Deferred deferred_;
   std::shared_ptr<Net> net_;
-  Work work_;
-  Done done_;
-  std::vector<Napi::ObjectReference> refs_;
 };
-
-Napi::TypedArray typedArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (info.Length() <= i || !info[i].IsTypedArray()) {
-    throw Napi::TypeError::New(info.Env(), std::string("ENGINE_BAD_INPUT: ") + what + " must be a typed array");
-  }
-  return info[i].As<Napi::TypedArray>();
-}
-
-at::Tensor floatBlob(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  Napi::TypedArray a = typedArg(info, i, what);
-  if (a.TypedArrayType() != napi_float32_array) {
-    throw Napi::TypeError::New(info.Env(), std::string("ENGINE_BAD_INPUT: ") + what + " must be a Float32Array");
-  }
-  auto f = a.As<Napi::Float32Array>();
-  return at::from_blob(f.Data(), {static_cast<int64_t>(f.ElementLength())}, at::kFloat);
-}
-
-at::Tensor labelBlob(const Napi::CallbackInfo& info, size_t i) {
-  Napi::TypedArray a = typedArg(info, i, "labels");
-  const auto n = static_cast<int64_t>(a.ElementLength());
-  if (a.TypedArrayType() == napi_int32_array) return at::from_blob(a.As<Napi::Int32Array>().Data(), {n}, at::kInt);
-  if (a.TypedArrayType() == napi_uint8_array) return at::from_blob(a.As<Napi::Uint8Array>().Data(), {n}, at::kByte);
-  throw Napi::TypeError::New(info.Env(), "ENGINE_BAD_INPUT: labels must be an Int32Array or Uint8Array");
-}
-
-double numberField(const Napi::Object& o, const char* key) {
-  Napi::Value v = o.Get(key);
-  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("ENGINE_NATIVE: field '") + key + "' is not a number");
-  return v.As<Napi::Number>().DoubleValue();
-}
-
-std::vector<int64_t> intsField(const Napi::Object& o, const char* key) {
-  Napi::Value v = o.Get(key);
-  std::vector<int64_t> out;
-  if (!v.IsArray()) return out;
-  auto arr = v.As<Napi::Array>();
-  for (uint32_t i = 0; i < arr.Length(); ++i) out.push_back(arr.Get(i).As<Napi::Number>().Int64Value());
-  return out;
-}
-
-Act parseAct(const std::string& s) {
-  if (s == "relu") return Act::Relu;
-  if (s == "sigmoid") return Act::Sigmoid;
-  if (s == "tanh") return Act::Tanh;
-  if (s == "softmax") return Act::Softmax;
-  if (s == "linear") return Act::Linear;
-  throw InputError("unknown activation '" + s + "'");
-}
-
-Kind parseKind(const std::string& s) {
-  if (s == "conv2d") return Kind::Conv2d;
-  if (s == "maxPooling2d") return Kind::MaxPool2d;
-  if (s == "dense") return Kind::Dense;
-  if (s == "dropout") return Kind::Dropout;
-  if (s == "batchNormalization") return Kind::BatchNorm;
-  if (s == "flatten") return Kind::Flatten;
-  if (s == "activation") return Kind::Activation;
-  throw InputError("unknown layer type '" + s + "'");
-}
-
-// Reads the lowered layer list produced by src/engine/shapes.ts (lowerSpec).
-NetDef parseNetDef(const Napi::Object& o) {
-  NetDef def;
-  def.inputShape = intsField(o, "inputShape");
-  def.logitsOutput = o.Get("logitsOutput").ToBoolean();
-  auto layers = o.Get("layers").As<Napi::Array>();
-  for (uint32_t i = 0; i < layers.Length(); ++i) {
-    auto l = layers.Get(i).As<Napi::Object>();
-    LayerDef d;
-    d.kind = parseKind(l.Get("type").ToString());
-    d.name = l.Get("name").ToString().Utf8Value();
-    d.act = parseAct(l.Get("activation").ToString());
-    d.in = static_cast<int64_t>(numberField(l, "in"));
-    d.out = static_cast<int64_t>(numberField(l, "out"));
-    auto k = intsField(l, "kernel"), s = intsField(l, "strides"), p = intsField(l, "padding");
-    if (k.size() == 2) d.kh = k[0], d.kw = k[1];
-    if (s.size() == 2) d.sh = s[0], d.sw = s[1];
-    if (p.size() == 4) d.padTop = p[0], d.padBottom = p[1], d.padLeft = p[2], d.padRight = p[3];
-    d.rate = numberField(l, "rate");
-    d.momentum = numberField(l, "momentum");
-    d.epsilon = numberField(l, "epsilon");
-    def.layers.push_back(d);
-  }
-  return def;
-}
-
-Napi::Object stepResult(Napi::Env env, const StepResult& r) {
-  auto o = Napi::Object::New(env);
-  o.Set("loss", r.loss);
-  o.Set("correct", static_cast<double>(r.correct));
-  o.Set("count", static_cast<double>(r.count));
-  return o;
-}
-
-Napi::Array shapeArray(Napi::Env env, at::IntArrayRef sizes) {
-  auto a = Napi::Array::New(env, sizes.size());
-  for (size_t i = 0; i < sizes.size(); ++i) a.Set(static_cast<uint32_t>(i), static_cast<double>(sizes[i]));
-  return a;
-}
-
-// [{name, data: Float32Array}] -> named tensors viewing the JS memory (the job keeps the arrays alive).
-std::vector<NamedTensor> namedBlobs(const Napi::CallbackInfo& info, Job* job) {
-  if (!info[0].IsArray()) throw Napi::TypeError::New(info.Env(), "ENGINE_BAD_INPUT: tensors must be an array");
-  auto arr = info[0].As<Napi::Array>();
-  std::vector<NamedTensor> out;
-  for (uint32_t i = 0; i < arr.Length(); ++i) {
-    auto o = arr.Get(i).As<Napi::Object>();
-    Napi::Value data = o.Get("data");
-    if (!data.IsTypedArray() || data.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-      throw Napi::TypeError::New(info.Env(), "ENGINE_BAD_INPUT: tensor data must be a Float32Array");
-    }
-    auto f = data.As<Napi::Float32Array>();
-    job->keep(f);
-    out.push_back({o.Get("name").ToString().Utf8Value(),
-                   at::from_blob(f.Data(), {static_cast<int64_t>(f.ElementLength())}, at::kFloat)});
-  }
-  return out;
-}
 
 class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
  public:
@@ -304,9 +73,9 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   }
 
   explicit ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
-    guarded(info, [&]() -> Napi::Value {
+    guarded(info, "ENGINE_NATIVE", [&]() -> Napi::Value {
       if (!info[0].IsObject() || !info[1].IsNumber()) {
-        throw Napi::TypeError::New(info.Env(), "ENGINE_NATIVE: NativeModel(def, seed) expects an object and a number");
+        throw codedTypeError(info.Env(), "ENGINE_NATIVE", "NativeModel(def, seed) expects an object and a number");
       }
       NetDef def = parseNetDef(info[0].As<Napi::Object>());
       int64_t per = 1;
@@ -326,7 +95,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   // Sync call on the JS thread; the TypeScript queue guarantees no job of this model is running.
   template <typename F>
   Napi::Value sync(const Napi::CallbackInfo& info, F&& f) {
-    return guarded(info, [&]() -> Napi::Value {
+    return guarded(info, "ENGINE_NATIVE", [&]() -> Napi::Value {
       auto n = net(info.Env());
       std::lock_guard<std::mutex> lock(n->mutex);
       return f(*n);
@@ -335,7 +104,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
 
   template <typename F>
   Napi::Value async(const Napi::CallbackInfo& info, F&& setup) {
-    return guarded(info, [&]() -> Napi::Value {
+    return guarded(info, "ENGINE_NATIVE", [&]() -> Napi::Value {
       auto job = new Job(info.Env(), net(info.Env()));
       try {
         setup(job);
@@ -554,21 +323,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
 
 }  // namespace
 }  // namespace distml
-
 namespace {
-
-Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
-  const int n = static_cast<int>(info[0].ToNumber().Int32Value());
-  if (n < 1) throw Napi::RangeError::New(info.Env(), "ENGINE_BAD_INPUT: threads must be a positive integer");
-  distml::g_threads.store(n);
-  at::set_num_threads(n);
-  return info.Env().Undefined();
-}
-
-Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
-  const int n = distml::g_threads.load();
-  return Napi::Number::New(info.Env(), n > 0 ? n : at::get_num_threads());
-}
 
 // libtorch has no CPU caching allocator: every step mallocs and frees megabyte-sized activations. With
 // glibc's defaults those are mmapped or trimmed back to the OS and re-faulted each step (over a million
@@ -584,8 +339,7 @@ void tuneAllocator() {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tuneAllocator();
   exports.Set("NativeModel", distml::ModelWrap::Define(env));
-  exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
-  exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads));
+  distml::InitCompute(env, exports);
   exports.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
   distml::InitCollective(env, exports);
   distml::InitImage(env, exports);

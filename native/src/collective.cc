@@ -3,68 +3,26 @@
 // event loop — and returns a promise. Failures (a peer gone, a timeout) reject with "COMM_*:" messages
 // that src/engine/collective.ts maps to CommError; they never crash the process.
 #include "collective.h"
+#include "async.h"
 #include "store.h"
 
-#include <c10/util/Exception.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 
 #include <chrono>
-#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace distml {
 namespace {
 
-std::string describe(const char* code) {
-  try {
-    throw;
-  } catch (const c10::Error& e) {
-    return std::string(code) + ": " + e.what_without_backtrace();
-  } catch (const std::exception& e) {
-    return std::string(code) + ": " + e.what();
-  } catch (...) {
-    return std::string(code) + ": unknown C++ exception";
-  }
+// Store and group calls block on peers and the network: each is an AsyncTask on the libuv pool (never the
+// compute thread) whose failures are coded `code`.
+AsyncTask* commTask(Napi::Env env, const char* code, AsyncTask::Work work, AsyncTask::Done done) {
+  return new AsyncTask(env, "distml-comm", code, std::move(work), std::move(done));
 }
-
-// Runs `work` on the libuv pool; `done` builds the resolved value on the JS thread.
-class Task : public Napi::AsyncWorker {
- public:
-  Task(Napi::Env env, const char* code, std::function<void()> work, std::function<Napi::Value(Napi::Env)> done)
-      : Napi::AsyncWorker(env, "distml-comm"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        code_(code),
-        work_(std::move(work)),
-        done_(std::move(done)) {}
-
-  void keep(const Napi::Value& v) { refs_.push_back(Napi::Persistent(v.As<Napi::Object>())); }
-  Napi::Promise queue() {
-    auto p = deferred_.Promise();
-    Queue();
-    return p;
-  }
-
- protected:
-  void Execute() override {
-    try {
-      work_();
-    } catch (...) {
-      SetError(describe(code_));
-    }
-  }
-  void OnOK() override { deferred_.Resolve(done_ ? done_(Env()) : Env().Undefined()); }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  const char* code_;
-  std::function<void()> work_;
-  std::function<Napi::Value(Napi::Env)> done_;
-  std::vector<Napi::ObjectReference> refs_;
-};
 
 std::string str(const Napi::Object& o, const char* key, const std::string& fallback = "") {
   auto v = o.Get(key);
@@ -111,7 +69,7 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
     auto secret = str(o, "secret");
     auto timeout = ms(num(o, "timeoutMs", 30000));
     auto holder = std::make_shared<c10::intrusive_ptr<SecretStore>>();
-    auto task = new Task(
+    auto task = commTask(
         info.Env(), "COMM_STORE",
         [host, port, secret, timeout, holder] {
           *holder = c10::make_intrusive<SecretStore>(host, port, secret, timeout);
@@ -130,7 +88,7 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
     auto s = store;
     auto key = info[0].As<Napi::String>().Utf8Value();
     auto value = info[1].As<Napi::String>().Utf8Value();
-    return (new Task(
+    return (commTask(
                 info.Env(), "COMM_STORE", [s, key, value] { s->set(key, std::vector<uint8_t>(value.begin(), value.end())); },
                 nullptr))
         ->queue();
@@ -143,7 +101,7 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
     auto timeout = info.Length() > 1 && info[1].IsNumber() ? ms(info[1].As<Napi::Number>().DoubleValue())
                                                             : std::chrono::milliseconds(-1);
     auto out = std::make_shared<std::string>();
-    return (new Task(
+    return (commTask(
                 info.Env(), "COMM_STORE",
                 [s, key, timeout, out] {
                   if (timeout.count() >= 0) s->wait({key}, timeout);
@@ -159,7 +117,7 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
     auto key = info[0].As<Napi::String>().Utf8Value();
     auto delta = info[1].As<Napi::Number>().Int64Value();
     auto out = std::make_shared<int64_t>(0);
-    return (new Task(
+    return (commTask(
                 info.Env(), "COMM_STORE", [s, key, delta, out] { *out = s->add(key, delta); },
                 [out](Napi::Env env) { return Napi::Number::New(env, static_cast<double>(*out)); }))
         ->queue();
@@ -171,7 +129,7 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
     auto arr = info[0].As<Napi::Array>();
     for (uint32_t i = 0; i < arr.Length(); ++i) keys.push_back(arr.Get(i).As<Napi::String>().Utf8Value());
     auto out = std::make_shared<bool>(false);
-    return (new Task(
+    return (commTask(
                 info.Env(), "COMM_STORE", [s, keys, out] { *out = s->check(keys); },
                 [out](Napi::Env env) { return Napi::Boolean::New(env, *out); }))
         ->queue();
@@ -183,7 +141,7 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
     auto expected = info[1].As<Napi::String>().Utf8Value();
     auto desired = info[2].As<Napi::String>().Utf8Value();
     auto out = std::make_shared<std::string>();
-    return (new Task(
+    return (commTask(
                 info.Env(), "COMM_STORE",
                 [s, key, expected, desired, out] {
                   auto v = s->compareSet(key, std::vector<uint8_t>(expected.begin(), expected.end()),
@@ -198,7 +156,7 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
     auto s = store;
     auto key = info[0].As<Napi::String>().Utf8Value();
     auto out = std::make_shared<bool>(false);
-    return (new Task(
+    return (commTask(
                 info.Env(), "COMM_STORE", [s, key, out] { *out = s->deleteKey(key); },
                 [out](Napi::Env env) { return Napi::Boolean::New(env, *out); }))
         ->queue();
@@ -246,7 +204,7 @@ class GroupWrap : public Napi::ObjectWrap<GroupWrap> {
     auto iface = str(o, "iface");
     auto hostname = str(o, "hostname");
     auto holder = std::make_shared<std::shared_ptr<c10d::ProcessGroupGloo>>();
-    auto task = new Task(
+    auto task = commTask(
         info.Env(), "COMM_RENDEZVOUS",
         [=] {
           auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
@@ -283,7 +241,7 @@ class GroupWrap : public Napi::ObjectWrap<GroupWrap> {
     int size = this->size;
     c10d::ReduceOp::RedOpType red = op == "min" ? c10d::ReduceOp::MIN : op == "max" ? c10d::ReduceOp::MAX : c10d::ReduceOp::SUM;
     bool avg = op == "avg";
-    auto task = new Task(
+    auto task = commTask(
         info.Env(), "COMM_COLLECTIVE",
         [=] {
           auto flat = at::from_blob(data, {n}, at::kFloat);
@@ -309,7 +267,7 @@ class GroupWrap : public Napi::ObjectWrap<GroupWrap> {
     int root = info[1].As<Napi::Number>().Int32Value();
     auto n = static_cast<int64_t>(arr.ElementLength());
     float* data = arr.Data();
-    auto task = new Task(
+    auto task = commTask(
         info.Env(), "COMM_COLLECTIVE",
         [=] {
           std::vector<at::Tensor> t{at::from_blob(data, {n}, at::kFloat)};
@@ -324,14 +282,14 @@ class GroupWrap : public Napi::ObjectWrap<GroupWrap> {
 
   Napi::Value Barrier(const Napi::CallbackInfo& info) {
     auto g = live(info.Env());
-    return (new Task(info.Env(), "COMM_COLLECTIVE", [g] { g->barrier()->wait(); }, nullptr))->queue();
+    return (commTask(info.Env(), "COMM_COLLECTIVE", [g] { g->barrier()->wait(); }, nullptr))->queue();
   }
 
   // Drops this handle; Gloo's threads and sockets go when the last pending operation lets go of it.
   Napi::Value Close(const Napi::CallbackInfo& info) {
     auto g = std::move(group);
     group.reset();
-    return (new Task(info.Env(), "COMM_COLLECTIVE", [g]() mutable { g.reset(); }, nullptr))->queue();
+    return (commTask(info.Env(), "COMM_COLLECTIVE", [g]() mutable { g.reset(); }, nullptr))->queue();
   }
 };
 Napi::FunctionReference* GroupWrap::ctor = nullptr;

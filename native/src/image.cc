@@ -4,10 +4,12 @@
 // book's serving signature. Small images take microseconds, but a request may carry large ones (a 4096x4096
 // JPEG takes ~0.1 s), so decodeJpegGrayAsync runs on the libuv pool and the event loop keeps answering.
 #include "image.h"
+#include "async.h"
 
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -82,21 +84,10 @@ Decoded decodeGray(const unsigned char* data, size_t size, int maxSide, double m
   return out;
 }
 
-// decodeJpegGray(bytes: Uint8Array, maxSide: number, maxPixels: number)
-//   -> {width, height, pixels: Uint8Array} | {width, height, error: "size"} | {error: "<libjpeg message>"}
-Napi::Value DecodeJpegGray(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsTypedArray() || !info[1].IsNumber() || !info[2].IsNumber()) {
-    throw Napi::TypeError::New(env, "ENGINE_BAD_INPUT: decodeJpegGray(bytes: Uint8Array, maxSide, maxPixels)");
-  }
-  auto bytes = info[0].As<Napi::Uint8Array>();
-  const int maxSide = info[1].As<Napi::Number>().Int32Value();
-  const double maxPixels = info[2].As<Napi::Number>().DoubleValue();
-  Napi::Uint8Array pixels;
-  Decoded d = decodeGray(bytes.Data(), bytes.ByteLength(), maxSide, maxPixels, [&](size_t n) {
-    pixels = Napi::Uint8Array::New(env, n);
-    return pixels.Data();
-  });
+// The JS answer: {width, height, pixels} | {width, height, error: "size"} | {error: "<libjpeg message>"};
+// `pixels` is asked for only when the decode succeeded.
+template <typename Pixels>
+Napi::Object decodedObject(Napi::Env env, const Decoded& d, Pixels pixels) {
   Napi::Object result = Napi::Object::New(env);
   if (d.width > 0) {
     result.Set("width", d.width);
@@ -105,71 +96,62 @@ Napi::Value DecodeJpegGray(const Napi::CallbackInfo& info) {
   if (!d.error.empty()) {
     result.Set("error", d.error);
   } else {
-    result.Set("pixels", pixels);
+    result.Set("pixels", pixels());
   }
   return result;
 }
 
-// The async decode: the bytes are copied (the caller's buffer may be reused), decoded on the libuv pool into
-// a vector, and handed back as a fresh Uint8Array.
-class DecodeJob : public Napi::AsyncWorker {
- public:
-  DecodeJob(Napi::Env env, const Napi::Uint8Array& bytes, int maxSide, double maxPixels)
-      : Napi::AsyncWorker(env, "distml-decode"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        bytes_(bytes.Data(), bytes.Data() + bytes.ByteLength()),
-        maxSide_(maxSide),
-        maxPixels_(maxPixels) {}
-
-  Napi::Promise queue() {
-    Napi::Promise p = deferred_.Promise();
-    Queue();
-    return p;
-  }
-
- protected:
-  void Execute() override {
-    decoded_ = decodeGray(bytes_.data(), bytes_.size(), maxSide_, maxPixels_, [this](size_t n) {
-      pixels_.resize(n);
-      return pixels_.data();
-    });
-  }
-  void OnOK() override {
-    Napi::Env env = Env();
-    Napi::Object result = Napi::Object::New(env);
-    if (decoded_.width > 0) {
-      result.Set("width", decoded_.width);
-      result.Set("height", decoded_.height);
-    }
-    if (!decoded_.error.empty()) {
-      result.Set("error", decoded_.error);
-    } else {
-      auto pixels = Napi::Uint8Array::New(env, pixels_.size());
-      std::memcpy(pixels.Data(), pixels_.data(), pixels_.size());
-      result.Set("pixels", pixels);
-    }
-    deferred_.Resolve(result);
-  }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  std::vector<unsigned char> bytes_;
-  int maxSide_;
-  double maxPixels_;
-  Decoded decoded_;
-  std::vector<unsigned char> pixels_;
+struct DecodeArgs {
+  Napi::Uint8Array bytes;
+  int maxSide;
+  double maxPixels;
 };
 
-// decodeJpegGrayAsync(bytes, maxSide, maxPixels) -> Promise of what decodeJpegGray returns.
-Napi::Value DecodeJpegGrayAsync(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+DecodeArgs decodeArgs(const Napi::CallbackInfo& info, const char* signature) {
   if (info.Length() < 3 || !info[0].IsTypedArray() || !info[1].IsNumber() || !info[2].IsNumber()) {
-    throw Napi::TypeError::New(env, "ENGINE_BAD_INPUT: decodeJpegGrayAsync(bytes: Uint8Array, maxSide, maxPixels)");
+    throw codedTypeError(info.Env(), "ENGINE_BAD_INPUT", signature);
   }
-  auto* job = new DecodeJob(env, info[0].As<Napi::Uint8Array>(), info[1].As<Napi::Number>().Int32Value(),
-                            info[2].As<Napi::Number>().DoubleValue());
-  return job->queue();
+  return {info[0].As<Napi::Uint8Array>(), info[1].As<Napi::Number>().Int32Value(),
+          info[2].As<Napi::Number>().DoubleValue()};
+}
+
+// decodeJpegGray(bytes: Uint8Array, maxSide: number, maxPixels: number) -> decodedObject, on the JS thread.
+Napi::Value DecodeJpegGray(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DecodeArgs a = decodeArgs(info, "decodeJpegGray(bytes: Uint8Array, maxSide, maxPixels)");
+  Napi::Uint8Array pixels;
+  Decoded d = decodeGray(a.bytes.Data(), a.bytes.ByteLength(), a.maxSide, a.maxPixels, [&](size_t n) {
+    pixels = Napi::Uint8Array::New(env, n);
+    return pixels.Data();
+  });
+  return decodedObject(env, d, [&] { return pixels; });
+}
+
+// decodeJpegGrayAsync(bytes, maxSide, maxPixels) -> Promise of what decodeJpegGray returns. The bytes are
+// copied (the caller's buffer may be reused), decoded on the libuv pool into a vector, and handed back as a
+// fresh Uint8Array.
+Napi::Value DecodeJpegGrayAsync(const Napi::CallbackInfo& info) {
+  DecodeArgs a = decodeArgs(info, "decodeJpegGrayAsync(bytes: Uint8Array, maxSide, maxPixels)");
+  struct State {
+    std::vector<unsigned char> bytes, pixels;
+    Decoded decoded;
+  };
+  auto st = std::make_shared<State>();
+  st->bytes.assign(a.bytes.Data(), a.bytes.Data() + a.bytes.ByteLength());
+  auto work = [st, maxSide = a.maxSide, maxPixels = a.maxPixels] {
+    st->decoded = decodeGray(st->bytes.data(), st->bytes.size(), maxSide, maxPixels, [&](size_t n) {
+      st->pixels.resize(n);
+      return st->pixels.data();
+    });
+  };
+  auto done = [st](Napi::Env env) -> Napi::Value {
+    return decodedObject(env, st->decoded, [&] {
+      auto pixels = Napi::Uint8Array::New(env, st->pixels.size());
+      std::memcpy(pixels.Data(), st->pixels.data(), st->pixels.size());
+      return pixels;
+    });
+  };
+  return (new AsyncTask(info.Env(), "distml-decode", "ENGINE_NATIVE", work, done))->queue();
 }
 
 }  // namespace

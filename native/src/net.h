@@ -13,12 +13,9 @@
 #include <string>
 #include <vector>
 
-namespace distml {
+#include "errors.h"
 
-// A caller mistake (bad shapes, unknown names): reported as ENGINE_BAD_INPUT rather than ENGINE_NATIVE.
-struct InputError : std::invalid_argument {
-  using std::invalid_argument::invalid_argument;
-};
+namespace distml {
 
 enum class Kind { Conv2d, MaxPool2d, Dense, Dropout, BatchNorm, Flatten, Activation };
 enum class Act { Linear, Relu, Sigmoid, Tanh, Softmax };

@@ -5,7 +5,7 @@ import { modelsList, modelsSummary } from './commands/models.js';
 import { train } from './commands/train/index.js';
 import { predict } from './commands/predict.js';
 import { selectCommand } from './commands/select.js';
-import { serveCommand } from './commands/serve.js';
+import { serveCommand } from './commands/serve/index.js';
 import { runCommand } from './commands/run.js';
 import { lintCommand } from './commands/lint.js';
 import {

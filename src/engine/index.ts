@@ -24,21 +24,24 @@ export type { AdamConfig, OptimizerConfig, SgdConfig } from './optimizer.js';
 export type { Labels } from './native.js';
 export {
   createModel,
-  decodeJpegGray,
-  decodeJpegGrayAsync,
-  type GrayImage,
-  getNumThreads,
-  torchVersion,
   Model,
-  setNumThreads,
-  threadBudget,
   type CreateModelOptions,
   type EvalResult,
   type ModelState,
-  type NamedTensor,
   type OptimizerState,
   type StepResult,
 } from './model.js';
+export {
+  flattenTensors,
+  scatterTensors,
+  tensorSize,
+  type NamedTensor,
+  type ParameterSlot,
+  type TensorSpec,
+} from './tensors.js';
+export { getNumThreads, setNumThreads, threadBudget } from './threads.js';
+export { decodeJpegGray, decodeJpegGrayAsync, type GrayImage } from './image.js';
+export { torchVersion } from './native.js';
 
 /** What a spec builds, without the native engine: summary rows and parameter counts. */
 export interface SpecInfo {

@@ -1,9 +1,15 @@
-import { availableParallelism } from 'node:os';
 import { EngineError, fromNative } from './errors.js';
 import { loadAddon, type Labels, type NativeModel, type NativeOptimizer } from './native.js';
 import { checkLearningRate, DEFAULT_OPTIMIZER, resolveOptimizer, type OptimizerConfig } from './optimizer.js';
 import { planModel, type ModelPlan, type SummaryRow } from './shapes.js';
 import { parseModelSpec } from './spec.js';
+import {
+  parameterLayout,
+  tensorSize,
+  type NamedTensor,
+  type ParameterSlot,
+  type TensorSpec,
+} from './tensors.js';
 
 /** Loss (mean over the batch) and accuracy counts of one training batch. */
 export interface StepResult {
@@ -17,13 +23,6 @@ export interface EvalResult {
   loss: number;
   accuracy: number;
   count: number;
-}
-
-/** A named tensor; `data` is row-major in `shape`. */
-export interface NamedTensor {
-  name: string;
-  shape: number[];
-  data: Float32Array;
 }
 
 /**
@@ -79,9 +78,12 @@ export class Model {
   /** Per-example input shape, NHWC. */
   readonly inputShape: readonly number[];
   readonly numClasses: number;
+  /** Every weight and buffer in getState() order, with whether it is trainable. */
+  readonly stateSpec: readonly TensorSpec[];
+  /** The trainable tensors in getParameters()/getGradients() order, each with its element count. */
+  readonly parameterLayout: readonly ParameterSlot[];
   private readonly plan: ModelPlan;
   private readonly inputSize: number;
-  private readonly stateSpec: ReadonlyArray<{ name: string; shape: number[] }>;
   private native: NativeModel | undefined;
   private optimizer: NativeOptimizer;
   private tail: Promise<unknown> = Promise.resolve();
@@ -94,8 +96,9 @@ export class Model {
     this.trainableParamCount = plan.trainableParamCount;
     this.inputShape = plan.inputShape;
     this.numClasses = plan.numClasses;
-    this.inputSize = plan.inputShape.reduce((a, b) => a * b, 1);
+    this.inputSize = tensorSize(plan.inputShape);
     this.stateSpec = native.stateSpec();
+    this.parameterLayout = parameterLayout(this.stateSpec);
     if (native.stateCount() !== plan.paramCount || native.trainableCount() !== plan.trainableParamCount) {
       throw new EngineError(
         'ENGINE_NATIVE',
@@ -220,11 +223,7 @@ export class Model {
           `state tensor '${want.name}' has shape [${String(got.shape)}], expected [${want.shape.join(', ')}]`,
         );
       }
-      checkFloats(
-        got.data,
-        `state tensor '${want.name}'`,
-        want.shape.reduce((a, b) => a * b, 1),
-      );
+      checkFloats(got.data, `state tensor '${want.name}'`, tensorSize(want.shape));
     }
     const extra = tensors.filter((t) => !this.stateSpec.some((s) => s.name === t?.name));
     if (extra.length > 0 || byName.size !== tensors.length) {
@@ -249,7 +248,7 @@ export class Model {
     if (!Array.isArray(state.tensors))
       throw new EngineError('ENGINE_BAD_INPUT', 'state.tensors must be an array');
     for (const t of state.tensors) {
-      const size = Array.isArray(t?.shape) ? t.shape.reduce((a, b) => a * b, 1) : -1;
+      const size = Array.isArray(t?.shape) ? tensorSize(t.shape) : -1;
       checkFloats(t?.data, `optimizer tensor '${String(t?.name)}'`, size);
     }
     return this.run((n) => {
@@ -323,82 +322,4 @@ export function createModel(spec: unknown, options: CreateModelOptions = {}): Mo
     throw fromNative(error);
   }
   return new Model(plan, native);
-}
-
-/** Sets libtorch's intra-op thread count for the process (applied in every worker thread). */
-export function setNumThreads(n: number): void {
-  if (!Number.isInteger(n) || n < 1) {
-    throw new EngineError('ENGINE_BAD_INPUT', `threads must be a positive integer (got ${n})`);
-  }
-  loadAddon().setNumThreads(n);
-}
-
-/**
- * Threads this process may give libtorch: DISTML_THREADS when set — the cores a workflow step was granted, or
- * a launcher's share for one worker — else every core. Oversubscribing the cores with OpenMP teams that spin
- * while they wait makes everyone on the machine slower, so commands default to this, not to all cores.
- */
-export function threadBudget(env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env['DISTML_THREADS'];
-  if (raw === undefined || raw === '') return availableParallelism();
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) {
-    throw new EngineError(
-      'ENGINE_BAD_INPUT',
-      `DISTML_THREADS must be a positive integer (got ${JSON.stringify(raw)}); unset it to use every core`,
-    );
-  }
-  return n;
-}
-
-/** libtorch's intra-op thread count. */
-export function getNumThreads(): number {
-  return loadAddon().getNumThreads();
-}
-
-/** The libtorch version the native addon was built against (e.g. `1.13.1`); loads the addon. */
-export function torchVersion(): string {
-  return loadAddon().torchVersion;
-}
-
-/** A one-channel image: luma 0..255, row-major. */
-export interface GrayImage {
-  width: number;
-  height: number;
-  pixels: Uint8Array;
-}
-
-/**
- * Decodes JPEG bytes to luma with libjpeg-turbo, as TensorFlow's `decode_jpeg(channels=1)` does. Images wider
- * or taller than `maxSide`, or over `maxPixels`, are refused before any pixel is decoded; corrupt data
- * (including a truncated scan) is an error, never a partly grey image. Errors are ENGINE_BAD_INPUT.
- */
-export function decodeJpegGray(bytes: Uint8Array, maxSide: number, maxPixels: number): GrayImage {
-  return grayResult(loadAddon().decodeJpegGray(bytes, maxSide, maxPixels), maxSide, maxPixels);
-}
-
-/** `decodeJpegGray` as async work on the libuv pool: a large image never blocks the event loop. */
-export async function decodeJpegGrayAsync(
-  bytes: Uint8Array,
-  maxSide: number,
-  maxPixels: number,
-): Promise<GrayImage> {
-  return grayResult(await loadAddon().decodeJpegGrayAsync(bytes, maxSide, maxPixels), maxSide, maxPixels);
-}
-
-function grayResult(
-  r: { width?: number; height?: number; pixels?: Uint8Array; error?: string },
-  maxSide: number,
-  maxPixels: number,
-): GrayImage {
-  if (r.error === 'size') {
-    throw new EngineError(
-      'ENGINE_BAD_INPUT',
-      `image is ${r.width}x${r.height}; each side must be 1..${maxSide} pixels and the area at most ${maxPixels} pixels`,
-    );
-  }
-  if (r.error !== undefined || !r.pixels) {
-    throw new EngineError('ENGINE_BAD_INPUT', `not a decodable JPEG: ${r.error ?? 'no pixels'}`);
-  }
-  return { width: r.width!, height: r.height!, pixels: r.pixels };
 }

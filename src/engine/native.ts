@@ -137,3 +137,8 @@ export function loadAddonFrom(paths: string[]): NativeAddon {
     );
   }
 }
+
+/** The libtorch version the native addon was built against (e.g. `1.13.1`); loads the addon. */
+export function torchVersion(): string {
+  return loadAddon().torchVersion;
+}

@@ -1,7 +1,6 @@
 export { MetadataError } from './errors.js';
 export { SCHEMA_VERSION } from './schema.js';
 export {
-  MetadataStore,
   NODE_PHASES,
   type ArtifactRecord,
   type MemoEntry,
@@ -12,4 +11,6 @@ export {
   type NodeRecord,
   type RunPhase,
   type RunRecord,
-} from './store.js';
+  type StoredArtifact,
+} from './records.js';
+export { MetadataStore } from './store.js';

@@ -2,101 +2,25 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { MetadataError } from './errors.js';
+import { readRecord, updateRow, type Row } from './columns.js';
+import {
+  ARTIFACT_COLUMNS,
+  MEMO_COLUMNS,
+  NODE_COLUMNS,
+  RUN_COLUMNS,
+  type ArtifactRecord,
+  type MemoEntry,
+  type NodeOutputs,
+  type NodePatch,
+  type NodeRecord,
+  type RunRecord,
+} from './records.js';
 import { migrate } from './schema.js';
 
-/** Argo's node phases, plus Omitted for tasks whose `depends` can never hold. */
-export const NODE_PHASES = [
-  'Pending',
-  'Running',
-  'Succeeded',
-  'Failed',
-  'Error',
-  'Skipped',
-  'Omitted',
-] as const;
-export type NodePhase = (typeof NODE_PHASES)[number];
-export type RunPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Error';
-
-export interface MemoizationStatus {
-  hit: boolean;
-  key: string;
-  cacheName: string;
-}
-
-export interface NodeOutputs {
-  result?: string;
-  parameters?: Record<string, string>;
-  exitCode?: number;
-}
-
-export interface RunRecord {
-  name: string;
-  workflow: string;
-  spec: unknown;
-  parameters: Record<string, string>;
-  phase: RunPhase;
-  message: string | null;
-  createdAt: number;
-  startedAt: number | null;
-  finishedAt: number | null;
-  enginePid: number | null;
-  /** Start time of the engine process (/proc/PID/stat field 22), so a reused pid is not taken for it. */
-  engineStart: number | null;
-  stopRequested: boolean;
-}
-
-export interface NodeRecord {
-  run: string;
-  id: string;
-  parent: string | null;
-  seq: number;
-  displayName: string;
-  template: string;
-  type: string;
-  phase: NodePhase;
-  message: string | null;
-  startedAt: number | null;
-  finishedAt: number | null;
-  inputs: Record<string, string> | null;
-  outputs: NodeOutputs | null;
-  memoizationStatus: MemoizationStatus | null;
-  retries: number;
-  pid: number | null;
-  /** Start time of the step's process (/proc/PID/stat field 22): with `pid`, names it unambiguously. */
-  pidStart: number | null;
-  exitCode: number | null;
-  scratchDir: string | null;
-  logPath: string | null;
-  /** Argo's `progress`: `N/M` done of a long step (e.g. `1200/2814` training steps), null when unknown. */
-  progress: string | null;
-}
-
-/** Fields a node transition may set; omitted fields keep their stored value. */
-export type NodePatch = Partial<Omit<NodeRecord, 'run' | 'id' | 'seq'>>;
-
-export interface MemoEntry {
-  cacheName: string;
-  key: string;
-  outputs: NodeOutputs;
-  node: string | null;
-  createdAt: number;
-  lastHitAt: number | null;
-  expiresAt: number | null;
-}
-
-export interface ArtifactRecord {
-  id: number;
-  run: string;
-  node: string;
-  kind: string;
-  uri: string;
-  digest: string | null;
-  createdAt: number;
-}
-
-type Row = Record<string, unknown>;
-const json = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v));
-const parse = <T>(v: unknown): T | null => (typeof v === 'string' ? (JSON.parse(v) as T) : null);
+const toRun = (r: Row): RunRecord => readRecord(RUN_COLUMNS, r);
+const toNode = (r: Row): NodeRecord => readRecord(NODE_COLUMNS, r);
+const toMemo = (r: Row): MemoEntry => readRecord(MEMO_COLUMNS, r);
+const toArtifact = (r: Row): ArtifactRecord => readRecord(ARTIFACT_COLUMNS, r);
 
 /** The workspace's metadata database (`<workspace>/distml.db`): runs, nodes, memo cache, metrics, lineage. */
 export class MetadataStore {
@@ -163,16 +87,7 @@ export class MetadataStore {
       >
     >,
   ): void {
-    const cols: Record<string, unknown> = {
-      phase: patch.phase,
-      message: patch.message,
-      started_at: patch.startedAt,
-      finished_at: patch.finishedAt,
-      engine_pid: patch.enginePid,
-      engine_start: patch.engineStart,
-      stop_requested: patch.stopRequested === undefined ? undefined : patch.stopRequested ? 1 : 0,
-    };
-    this.update('runs', 'name = @name', { name }, cols);
+    updateRow(this.db, 'runs', RUN_COLUMNS, 'name = @name', { name }, patch);
   }
 
   // ---- nodes
@@ -208,37 +123,7 @@ export class MetadataStore {
 
   /** Persists one node transition. */
   updateNode(run: string, id: string, patch: NodePatch): void {
-    const cols: Record<string, unknown> = {
-      parent: patch.parent,
-      display_name: patch.displayName,
-      template: patch.template,
-      type: patch.type,
-      phase: patch.phase,
-      message: patch.message,
-      started_at: patch.startedAt,
-      finished_at: patch.finishedAt,
-      inputs: patch.inputs === undefined ? undefined : json(patch.inputs),
-      outputs: patch.outputs === undefined ? undefined : json(patch.outputs),
-      memo_hit:
-        patch.memoizationStatus === undefined
-          ? undefined
-          : patch.memoizationStatus?.hit
-            ? 1
-            : patch.memoizationStatus
-              ? 0
-              : null,
-      memo_key: patch.memoizationStatus === undefined ? undefined : (patch.memoizationStatus?.key ?? null),
-      memo_cache:
-        patch.memoizationStatus === undefined ? undefined : (patch.memoizationStatus?.cacheName ?? null),
-      retries: patch.retries,
-      pid: patch.pid,
-      pid_start: patch.pidStart,
-      exit_code: patch.exitCode,
-      scratch_dir: patch.scratchDir,
-      log_path: patch.logPath,
-      progress: patch.progress,
-    };
-    this.update('nodes', 'run = @run AND id = @id', { run, id }, cols);
+    updateRow(this.db, 'nodes', NODE_COLUMNS, 'run = @run AND id = @id', { run, id }, patch);
   }
 
   // ---- memo cache
@@ -334,15 +219,7 @@ export class MetadataStore {
 
   artifacts(run: string): ArtifactRecord[] {
     return (this.db.prepare('SELECT * FROM artifacts WHERE run = ? ORDER BY id').all(run) as Row[]).map(
-      (r) => ({
-        id: Number(r['id']),
-        run: String(r['run']),
-        node: String(r['node']),
-        kind: String(r['kind']),
-        uri: String(r['uri']),
-        digest: (r['digest'] as string | null) ?? null,
-        createdAt: Number(r['created_at']),
-      }),
+      toArtifact,
     );
   }
 
@@ -355,79 +232,6 @@ export class MetadataStore {
       )
       .all(run) as { artifact: number; node: string; role: string; uri: string; kind: string }[];
   }
-
-  private update(
-    table: string,
-    where: string,
-    keys: Record<string, unknown>,
-    cols: Record<string, unknown>,
-  ): void {
-    const set = Object.entries(cols).filter(([, v]) => v !== undefined);
-    if (set.length === 0) return;
-    const params: Record<string, unknown> = { ...keys };
-    for (const [k, v] of set) params[`v_${k}`] = typeof v === 'boolean' ? (v ? 1 : 0) : v;
-    this.db
-      .prepare(`UPDATE ${table} SET ${set.map(([k]) => `${k} = @v_${k}`).join(', ')} WHERE ${where}`)
-      .run(params);
-  }
-}
-
-function toRun(r: Row): RunRecord {
-  return {
-    name: String(r['name']),
-    workflow: String(r['workflow']),
-    spec: parse(r['spec']),
-    parameters: parse<Record<string, string>>(r['parameters']) ?? {},
-    phase: r['phase'] as RunPhase,
-    message: (r['message'] as string | null) ?? null,
-    createdAt: Number(r['created_at']),
-    startedAt: (r['started_at'] as number | null) ?? null,
-    finishedAt: (r['finished_at'] as number | null) ?? null,
-    enginePid: (r['engine_pid'] as number | null) ?? null,
-    engineStart: (r['engine_start'] as number | null) ?? null,
-    stopRequested: Boolean(r['stop_requested']),
-  };
-}
-
-function toNode(r: Row): NodeRecord {
-  return {
-    run: String(r['run']),
-    id: String(r['id']),
-    parent: (r['parent'] as string | null) ?? null,
-    seq: Number(r['seq']),
-    displayName: String(r['display_name']),
-    template: String(r['template']),
-    type: String(r['type']),
-    phase: r['phase'] as NodePhase,
-    message: (r['message'] as string | null) ?? null,
-    startedAt: (r['started_at'] as number | null) ?? null,
-    finishedAt: (r['finished_at'] as number | null) ?? null,
-    inputs: parse(r['inputs']),
-    outputs: parse(r['outputs']),
-    memoizationStatus:
-      r['memo_key'] === null || r['memo_key'] === undefined
-        ? null
-        : { hit: Boolean(r['memo_hit']), key: String(r['memo_key']), cacheName: String(r['memo_cache']) },
-    retries: Number(r['retries']),
-    pid: (r['pid'] as number | null) ?? null,
-    pidStart: (r['pid_start'] as number | null) ?? null,
-    exitCode: (r['exit_code'] as number | null) ?? null,
-    scratchDir: (r['scratch_dir'] as string | null) ?? null,
-    logPath: (r['log_path'] as string | null) ?? null,
-    progress: (r['progress'] as string | null) ?? null,
-  };
-}
-
-function toMemo(r: Row): MemoEntry {
-  return {
-    cacheName: String(r['cache_name']),
-    key: String(r['key']),
-    outputs: parse<NodeOutputs>(r['outputs']) ?? {},
-    node: (r['node'] as string | null) ?? null,
-    createdAt: Number(r['created_at']),
-    lastHitAt: (r['last_hit_at'] as number | null) ?? null,
-    expiresAt: (r['expires_at'] as number | null) ?? null,
-  };
 }
 
 /**

@@ -1,6 +1,7 @@
 // URL → handler for one served model: TF Serving REST (KServe V1), Open Inference Protocol (KServe V2),
 // health and Prometheus metrics. Handlers return a Reply; the server owns HTTP details (bodies, status codes).
 import { ServeError } from './errors.js';
+import { FIXED_PATHS, METRICS_CONTENT_TYPE, SERVER_VERSION, V1_MODEL_PATH, V2_MODEL_PATH } from './paths.js';
 import type { ImageJob } from './inputs/decode.js';
 import { inferResponse, modelMetadata, parseInfer } from './protocols/open-inference.js';
 import { metadataResponse, parsePredict, predictResponse, statusResponse } from './protocols/tf-serving.js';
@@ -36,23 +37,21 @@ export interface Route {
 
 const ok = (body: unknown, status = 200): Reply => ({ status, body });
 
-const V1 = /^\/v1\/models\/([^/:]+)(?:\/versions\/([^/:]+))?(\/metadata|:[A-Za-z]+)?$/;
-const V2 = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(\/ready|\/infer)?$/;
-
 /** Finds the handler for a request, or throws 404/405 with a message naming what exists. */
 export function route(method: string, path: string, servedName: string): Route {
   const get = (api: Api, run: Route['run']): Route => only('GET', method, path, { api, run });
-  if (path === '/metrics')
+  if (path === FIXED_PATHS.metrics)
     return get('metrics', async (c) => ({
       status: 200,
       body: c.metrics(),
-      text: { contentType: 'text/plain; version=0.0.4; charset=utf-8' },
+      text: { contentType: METRICS_CONTENT_TYPE },
     }));
-  if (path === '/v2/health/live') return get('health', async () => ok({ live: true }));
-  if (path === '/v2/health/ready')
+  if (path === FIXED_PATHS.live) return get('health', async () => ok({ live: true }));
+  if (path === FIXED_PATHS.ready)
     return get('health', async (c) => ok({ ready: c.ready() }, c.ready() ? 200 : 503));
-  if (path === '/v2') return get('v2', async () => ok({ name: 'distml', version: '0.1.0', extensions: [] }));
-  let m = V1.exec(path);
+  if (path === FIXED_PATHS.server)
+    return get('v2', async () => ok({ name: 'distml', version: SERVER_VERSION, extensions: [] }));
+  let m = V1_MODEL_PATH.exec(path);
   if (m) {
     const [, name, version, action] = m;
     checkName(name as string, servedName);
@@ -65,7 +64,7 @@ export function route(method: string, path: string, servedName: string): Route {
     if (action === '/metadata') return get('v1', async (c) => v1Metadata(c, version));
     return get('v1', async (c) => v1Status(c, version));
   }
-  m = V2.exec(path);
+  m = V2_MODEL_PATH.exec(path);
   if (m) {
     const [, name, version, action] = m;
     checkName(name as string, servedName);
@@ -121,21 +120,29 @@ function resolveVersion(c: RouteContext, raw: string | undefined): LoadedVersion
   return found;
 }
 
-async function predict(c: RouteContext, version: string | undefined): Promise<Reply> {
+/**
+ * What V1 predict and V2 infer share: the body parsed for the version's input, its images decoded, the
+ * examples run through the version's batcher.
+ */
+async function runModel<R extends { images: ImageJob[]; inputs: Float32Array }>(
+  c: RouteContext,
+  version: string | undefined,
+  parse: (body: unknown, inputName: string) => R,
+): Promise<{ v: LoadedVersion; req: R; probs: Float32Array }> {
   const body = await c.json();
   const v = resolveVersion(c, version);
-  const req = parsePredict(body, v.manifest.inputSignature.name);
+  const req = parse(body, v.manifest.inputSignature.name);
   await c.decode(req.images, req.inputs);
-  const probs = await v.batcher.submit(req.inputs, c.signal);
+  return { v, req, probs: await v.batcher.submit(req.inputs, c.signal) };
+}
+
+async function predict(c: RouteContext, version: string | undefined): Promise<Reply> {
+  const { v, req, probs } = await runModel(c, version, parsePredict);
   return ok(predictResponse(probs, req, v.model.numClasses));
 }
 
 async function infer(c: RouteContext, version: string | undefined): Promise<Reply> {
-  const body = await c.json();
-  const v = resolveVersion(c, version);
-  const req = parseInfer(body, v.manifest.inputSignature.name);
-  await c.decode(req.images, req.inputs);
-  const probs = await v.batcher.submit(req.inputs, c.signal);
+  const { v, req, probs } = await runModel(c, version, parseInfer);
   return ok(inferResponse(c.versions.name, v.version, req, probs, v.manifest.classNames));
 }
 

@@ -11,19 +11,28 @@ export type TemplateOptions = Omit<
 > & {
   /** Input parameter names, or name → default value. */
   inputs?: string[] | Params;
+  /** Input artifacts: name → the path the step finds it at. */
+  inputArtifacts?: Record<string, string>;
 };
 
 function base(name: string, o: TemplateOptions = {}): TemplateInput {
-  const { inputs, ...rest } = o;
+  const { inputs, inputArtifacts, ...rest } = o;
   const parameters = Array.isArray(inputs)
     ? inputs.map((n) => ({ name: n }))
     : Object.entries(inputs ?? {}).map(([n, v]) => ({ name: n, default: String(v) }));
-  return { name, ...(inputs ? { inputs: { parameters } } : {}), ...rest };
+  const artifacts = Object.entries(inputArtifacts ?? {}).map(([n, path]) => ({ name: n, path }));
+  return {
+    name,
+    ...(inputs || inputArtifacts ? { inputs: { parameters, artifacts } } : {}),
+    ...rest,
+  };
 }
 
 /** A step or DAG task calling `template` with arguments. */
 export interface CallOptions {
   arguments?: Params;
+  /** Artifact arguments: name → `from` (e.g. `{{tasks.train.outputs.artifacts.model}}`). */
+  artifacts?: Record<string, string>;
   when?: string;
   withItems?: unknown[];
   withParam?: string;
@@ -34,7 +43,14 @@ export interface CallOptions {
 export const step = (name: string, template: string, o: CallOptions = {}) => ({
   name,
   template,
-  ...(o.arguments ? { arguments: { parameters: params(o.arguments) } } : {}),
+  ...(o.arguments || o.artifacts
+    ? {
+        arguments: {
+          parameters: params(o.arguments),
+          artifacts: Object.entries(o.artifacts ?? {}).map(([n, from]) => ({ name: n, from })),
+        },
+      }
+    : {}),
   ...(o.when !== undefined ? { when: o.when } : {}),
   ...(o.withItems ? { withItems: o.withItems } : {}),
   ...(o.withParam !== undefined ? { withParam: o.withParam } : {}),

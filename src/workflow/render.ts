@@ -1,4 +1,4 @@
-import type { NodeRecord, RunRecord } from '../metadata/index.js';
+import type { NodeRecord, RunRecord, StoredArtifact } from '../metadata/index.js';
 
 const ICON: Record<string, string> = {
   Pending: '◷',
@@ -106,6 +106,7 @@ export function nodeJson(n: NodeRecord): Record<string, unknown> {
           ...(n.outputs.result !== undefined ? { result: n.outputs.result } : {}),
           ...(n.outputs.exitCode !== undefined ? { exitCode: String(n.outputs.exitCode) } : {}),
           parameters: Object.entries(n.outputs.parameters ?? {}).map(([name, value]) => ({ name, value })),
+          ...(n.outputs.artifacts ? { artifacts: n.outputs.artifacts.map(artifactJson) } : {}),
         }
       : undefined,
     memoizationStatus: n.memoizationStatus ?? undefined,
@@ -150,6 +151,24 @@ export function runJson(run: RunRecord, nodes: NodeRecord[]): Record<string, unk
       startedAt: run.startedAt ? new Date(run.startedAt).toISOString() : null,
       finishedAt: run.finishedAt ? new Date(run.finishedAt).toISOString() : null,
       nodes: JSON.parse(JSON.stringify(byId)) as unknown,
+      ...globalOutputs(nodes),
     },
+  };
+}
+
+/** An artifact as `distml get` shows it: where it is in the repository and what produced it. */
+function artifactJson(a: StoredArtifact): Record<string, unknown> {
+  const { id: _lineageRow, ...shown } = a;
+  return shown;
+}
+
+/** Argo's `status.outputs.artifacts`: each artifact a step exported under its globalName (the newest wins). */
+function globalOutputs(nodes: NodeRecord[]): { outputs?: { artifacts: Record<string, unknown>[] } } {
+  const byName = new Map<string, StoredArtifact>();
+  for (const n of nodes)
+    for (const a of n.outputs?.artifacts ?? []) if (a.globalName) byName.set(a.globalName, a);
+  if (byName.size === 0) return {};
+  return {
+    outputs: { artifacts: [...byName].map(([name, a]) => ({ ...artifactJson(a), name })) },
   };
 }

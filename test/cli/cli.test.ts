@@ -68,6 +68,31 @@ describe('distml CLI', { timeout: 900_000 }, () => {
     assert.match(past.stderr, /past the end of the train split \(30 images\); use 0-29/);
   });
 
+  it("data prepare --out copies the dataset files (a workflow step's dataset artifact) that --source reads back", async () => {
+    const dir = join(tmp.dir, 'small-out');
+    await import('node:fs').then((fs) => fs.mkdirSync(dir));
+    writeDataset(dir, 20, 10);
+    const out = join(tmp.dir, 'dataset-artifact');
+    const r = await runCli([
+      'data',
+      'prepare',
+      '--source',
+      dir,
+      '--workspace',
+      join(tmp.dir, 'ws-out'),
+      '--out',
+      out,
+      '--json',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const fs = await import('node:fs');
+    assert.equal(fs.readdirSync(out).length, 4, 'the four IDX files');
+    const again = await runCli(['data', 'prepare', '--source', out, '--cache', 'none', '--json']);
+    assert.equal(again.code, 0, again.stderr);
+    const [a, b] = [r, again].map((x) => (JSON.parse(x.stdout) as { fingerprint: string }).fingerprint);
+    assert.equal(a, b, 'the same data');
+  });
+
   it(
     'data prepare --json reports the real Fashion-MNIST',
     { skip: !hasDebianData && 'dataset-fashion-mnist not installed', timeout: 600_000 },

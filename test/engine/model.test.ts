@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import {
   createModel,
   EngineError,
+  flattenTensors,
   getNumThreads,
   setNumThreads,
   threadBudget,
@@ -60,6 +61,28 @@ describe('model (native engine)', () => {
     const bn = make('batch_norm');
     assert.equal(bn.paramCount, 93_706);
     assert.equal(bn.trainableParamCount, 93_514);
+  });
+
+  it('states which tensors are trainable and lays out the parameter vector from them', async () => {
+    const bn = make('batch_norm', 4);
+    // Exactly the batch-norm moving statistics are frozen.
+    const frozen = bn.stateSpec.filter((t) => !t.trainable).map((t) => t.name);
+    assert.equal(frozen.length, 4);
+    for (const t of bn.stateSpec)
+      assert.equal(t.trainable, !/\/moving_(mean|variance)$/.test(t.name), `${t.name} trainable`);
+    const state = await bn.getState();
+    assert.deepEqual(
+      bn.stateSpec.map((t) => [t.name, t.shape.join('x')]),
+      state.tensors.map((t) => [t.name, t.shape.join('x')]),
+    );
+    assert.equal(
+      bn.parameterLayout.reduce((n, t) => n + t.size, 0),
+      bn.trainableParamCount,
+    );
+    // getParameters() is the trainable tensors end to end, in parameterLayout's order.
+    const trainable = new Set(bn.parameterLayout.map((t) => t.name));
+    const expected = flattenTensors(state.tensors.filter((t) => trainable.has(t.name)));
+    assert.deepEqual(await bn.getParameters(), expected);
   });
 
   it("runs 'same'-padded strided layers and batch norm on dense features with inferred shapes", async () => {

@@ -39,4 +39,87 @@ describe('metadata store', () => {
     assert.throws(() => store.getRun('nope'), MetadataError);
     store.close();
   });
+  it('reads back every field as written, clears fields set to null, and leaves fields left out as they were', () => {
+    const store = MetadataStore.open(join(dir, 'fields'));
+    try {
+      store.createRun({ name: 'r2', workflow: 'w', spec: { s: [1, 2] }, parameters: {} });
+      const fresh = store.getRun('r2');
+      assert.deepEqual(
+        { ...fresh, createdAt: 0 },
+        {
+          name: 'r2',
+          workflow: 'w',
+          spec: { s: [1, 2] },
+          parameters: {},
+          phase: 'Pending',
+          message: null,
+          createdAt: 0,
+          startedAt: null,
+          finishedAt: null,
+          enginePid: null,
+          engineStart: null,
+          stopRequested: false,
+        },
+      );
+      store.updateRun('r2', {
+        phase: 'Running',
+        startedAt: 5,
+        enginePid: 42,
+        engineStart: 7,
+        stopRequested: true,
+      });
+      store.updateRun('r2', { message: 'stopping' });
+      const running = store.getRun('r2');
+      assert.deepEqual(
+        [running.phase, running.message, running.startedAt, running.enginePid, running.engineStart],
+        ['Running', 'stopping', 5, 42, 7],
+      );
+      assert.equal(running.stopRequested, true);
+      store.updateRun('r2', { stopRequested: false, enginePid: null });
+      assert.equal(store.getRun('r2').stopRequested, false);
+      assert.equal(store.getRun('r2').enginePid, null);
+
+      store.ensureNode({ run: 'r2', id: 'r2.a', parent: 'r2', displayName: 'a', template: 't', type: 'Pod' });
+      const patch = {
+        phase: 'Failed' as const,
+        message: 'exit 3',
+        startedAt: 1,
+        finishedAt: 2,
+        inputs: { x: '1' },
+        outputs: { exitCode: 3 },
+        memoizationStatus: { hit: false, key: 'k2', cacheName: 'c2' },
+        retries: 2,
+        pid: 100,
+        pidStart: 200,
+        exitCode: 3,
+        scratchDir: '/s',
+        logPath: '/l',
+        progress: '1/2',
+      };
+      store.updateNode('r2', 'r2.a', patch);
+      const node = store.getNode('r2', 'r2.a')!;
+      assert.deepEqual(
+        { ...node },
+        {
+          run: 'r2',
+          id: 'r2.a',
+          parent: 'r2',
+          seq: 1,
+          displayName: 'a',
+          template: 't',
+          type: 'Pod',
+          ...patch,
+        },
+      );
+      store.updateNode('r2', 'r2.a', { memoizationStatus: null, outputs: null, pid: null });
+      const cleared = store.getNode('r2', 'r2.a')!;
+      assert.equal(cleared.memoizationStatus, null);
+      assert.equal(cleared.outputs, null);
+      assert.equal(cleared.pid, null);
+      assert.deepEqual(cleared.inputs, { x: '1' }, 'a field left out keeps its value');
+      assert.equal(cleared.progress, '1/2');
+    } finally {
+      store.close();
+    }
+  });
 });

@@ -1,7 +1,10 @@
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import {
   CLASS_NAMES,
   DataError,
+  FILE_NAMES,
   IMAGE_HEIGHT,
   IMAGE_WIDTH,
   prepareFashionMnist,
@@ -18,6 +21,7 @@ const prepareFlags = z.object({
   ...dataSourceFlags,
   cache: cacheFlag,
   'on-corrupt': z.enum(['skip', 'fail'], { message: 'must be skip or fail' }).default('skip'),
+  out: z.string().min(1, 'must name a directory').optional(),
 });
 
 export const dataPrepare: Command = {
@@ -31,6 +35,12 @@ export const dataPrepare: Command = {
       valueName: 'skip|fail',
       defaultText: 'skip',
       description: 'a record that cannot be decoded is skipped and counted, or fails the command',
+    },
+    out: {
+      type: 'string',
+      valueName: 'DIR',
+      description:
+        "also copy the dataset's four IDX files there (a workflow step's dataset artifact; --source DIR reads them back)",
     },
   },
   async run({ values, global, out }) {
@@ -46,9 +56,21 @@ export const dataPrepare: Command = {
       onDownload: (p) => download.update(p.received, p.total, p.file.split('/').pop()),
       onProgress: (p) => decode.update(p.done, p.total, p.split),
     });
+    if (flags.out !== undefined) copyDataset(report.source.dir, flags.out);
     out.result(report, () => humanReport(report));
   },
 };
+
+/** The four IDX files of `dir` (each raw or .gz, as found) copied into `out`. */
+function copyDataset(dir: string, out: string): void {
+  mkdirSync(out, { recursive: true });
+  for (const split of Object.values(FILE_NAMES))
+    for (const base of Object.values(split)) {
+      const name = [`${base}.gz`, base].find((n) => existsSync(join(dir, n)));
+      if (name === undefined) throw new DataError('DATA_NOT_FOUND', `${base} is not in ${dir}`);
+      copyFileSync(join(dir, name), join(out, name));
+    }
+}
 
 function humanReport(r: PrepareReport): string {
   const rows: (string | number)[][] = [['split', 'images', 'skipped', ...CLASS_NAMES]];

@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { bodyLeftUnread, DEFAULT_MAX_BODY } from '../body.js';
 import { httpStatus, overloaded, ServeError } from '../errors.js';
+import { FIXED_PATHS, METRICS_CONTENT_TYPE, SERVER_VERSION } from '../paths.js';
 import type { AccessConfig } from './api-keys.js';
 import { AuditLog } from './audit.js';
 import type { AutoscalerOptions } from './autoscaler.js';
@@ -234,20 +235,20 @@ export class Gateway {
         ? r()
         : errorReply(new ServeError('SERVE_METHOD_NOT_ALLOWED', `${path} accepts GET, not ${method}`));
     switch (path) {
-      case '/v2/health/live':
+      case FIXED_PATHS.live:
         return get(() => ({ status: 200, body: { live: true } }));
-      case '/v2/health/ready':
+      case FIXED_PATHS.ready:
         return get(() => ({ status: this.ready ? 200 : 503, body: { ready: this.ready } }));
-      case '/v2':
+      case FIXED_PATHS.server:
         return get(() => ({
           status: 200,
-          body: { name: 'distml-gateway', version: '0.1.0', extensions: [] },
+          body: { name: 'distml-gateway', version: SERVER_VERSION, extensions: [] },
         }));
-      case '/metrics':
+      case FIXED_PATHS.metrics:
         return get(() => ({
           status: 200,
           body: this.metrics.render([...this.pools.values()].map((p) => p.status())),
-          contentType: 'text/plain; version=0.0.4; charset=utf-8',
+          contentType: METRICS_CONTENT_TYPE,
         }));
       case '/gateway/status':
         return get(() => ({ status: 200, body: this.status() }));

@@ -3,6 +3,7 @@
 import type { IncomingMessage } from 'node:http';
 import { readBody } from '../body.js';
 import { badRequest, ServeError } from '../errors.js';
+import { V1_MODEL_PATH, V2_MODEL_PATH } from '../paths.js';
 import { argmaxLabels, averageFlat, averageRows } from './ensemble.js';
 import type { ReplicaPool } from './pool.js';
 import { forward, type Forward, type ProxyOptions, type Upstream } from './proxy.js';
@@ -36,9 +37,6 @@ export interface InferenceOptions {
 type Json = Record<string, unknown>;
 type Kind = 'v1' | 'v2';
 
-const V1 = /^\/v1\/models\/([^/:]+)(\/versions\/[^/:]+)?(\/metadata|:[A-Za-z]+)?$/;
-const V2 = /^\/v2\/models\/([^/]+)(\/versions\/[^/]+)?(\/ready|\/infer)?$/;
-
 /** Routes model paths to replica groups. */
 export class Inference {
   readonly ensembleName: string | undefined;
@@ -49,8 +47,8 @@ export class Inference {
   /** The handler for a request path (404/405 when nothing here serves it). */
   target(method: string, url: string): Target {
     const path = url.split('?')[0] as string;
-    const m1 = V1.exec(path);
-    const m = m1 ?? V2.exec(path);
+    const m1 = V1_MODEL_PATH.exec(path);
+    const m = m1 ?? V2_MODEL_PATH.exec(path);
     if (!m) throw this.notFound(`no endpoint ${path}`);
     const kind: Kind = m1 ? 'v1' : 'v2';
     const [, rawName, version, action] = m;

@@ -41,6 +41,8 @@ export interface RunContext {
   podSlots?: Slots;
   /** Longest a daemon step may take to become ready (print its first line) before it is failed. */
   daemonReadyTimeoutMs: number;
+  /** `workflow.outputs.artifacts.<globalName>` of the steps done so far (Argo's global outputs). */
+  globals: Map<string, string>;
   /** Where the scheduler preempts running steps (preempt.ts); absent: steps are never preempted. */
   preemptions?: StepPreemptions;
   emit(e: EngineEvent): void;

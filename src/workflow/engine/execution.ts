@@ -9,6 +9,13 @@ import {
 import { itemLabel, itemScope, substitute } from '../expr/template.js';
 import { evalWhen } from '../expr/when.js';
 import { templateKind, type DagTask, type Step, type Template } from '../spec/schema.js';
+import {
+  argumentArtifacts,
+  bindInputArtifacts,
+  compositeArtifacts,
+  publishGlobals,
+  type ArtifactSource,
+} from './artifacts.js';
 import { isFailure, transition, type NodeResult, type RunContext } from './context.js';
 import { fanOutItems } from './items.js';
 import { compositeParameter } from './outputs.js';
@@ -26,6 +33,7 @@ export interface Call {
   parent: string | null;
   displayName: string;
   args: Map<string, string>;
+  artifacts: Map<string, ArtifactSource>;
 }
 
 const TYPES = { steps: 'Steps', dag: 'DAG', container: 'Pod', script: 'Pod', distml: 'Pod' } as const;
@@ -43,6 +51,7 @@ export async function execNode(ctx: RunContext, call: Call, base: Map<string, st
   });
   // A daemon that succeeded before is started again: the engine that ran it is gone, and so is it.
   if (ctx.reuse && (existing.phase === 'Succeeded' || existing.phase === 'Skipped') && !isDaemon(t)) {
+    publishGlobals(ctx, existing.outputs ?? {});
     return { phase: existing.phase, outputs: existing.outputs ?? {} };
   }
   const inputs: Record<string, string> = {};
@@ -58,6 +67,8 @@ export async function execNode(ctx: RunContext, call: Call, base: Map<string, st
     JSON.stringify(Object.entries(inputs).map(([name, value]) => ({ name, value }))),
   );
   scope.set('workflow.duration', String((Date.now() - ctx.startedAt) / 1000));
+  const missing = await bindInputArtifacts(ctx, t, call.id, call.artifacts, scope);
+  if (missing) return fail(ctx, call.id, 'Error', missing);
   transition(ctx, call.id, {
     phase: t.steps || t.dag ? 'Running' : 'Pending',
     startedAt: Date.now(),
@@ -76,6 +87,9 @@ export async function execNode(ctx: RunContext, call: Call, base: Map<string, st
         for (const p of t.outputs?.parameters ?? []) {
           outputs.parameters![p.name] = compositeParameter(p, r.scope);
         }
+        const artifacts = compositeArtifacts(ctx, t, r.scope);
+        if (artifacts.length) outputs.artifacts = artifacts;
+        publishGlobals(ctx, outputs);
       }
       transition(ctx, call.id, {
         phase: r.phase,
@@ -85,7 +99,9 @@ export async function execNode(ctx: RunContext, call: Call, base: Map<string, st
       });
       return { phase: r.phase, outputs, message: r.message ?? null };
     }
-    return await within(ctx.podSlots, () => runLeaf(ctx, t, call.id, scope));
+    const r = await within(ctx.podSlots, () => runLeaf(ctx, t, call.id, scope));
+    publishGlobals(ctx, r.outputs);
+    return r;
   } catch (err) {
     return fail(ctx, call.id, 'Error', (err as Error).message);
   }
@@ -302,8 +318,9 @@ async function execFanOut(
         const args = new Map(
           (s.arguments?.parameters ?? []).map((a) => [a.name, substitute(a.value, local)]),
         );
+        const artifacts = argumentArtifacts(ctx, s.arguments?.artifacts ?? [], local);
         return await within(slots, () =>
-          execNode(ctx, { template: s.template, id, parent, displayName: label, args }, scope),
+          execNode(ctx, { template: s.template, id, parent, displayName: label, args, artifacts }, scope),
         );
       } catch (err) {
         ctx.store.ensureNode({

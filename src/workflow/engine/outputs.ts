@@ -37,12 +37,20 @@ function fallback(p: OutputParameter): string | undefined {
   return p.valueFrom?.default ?? p.default;
 }
 
-/** A container/script/distml step's output parameter, or an Error naming what is missing. */
-export function leafParameter(p: OutputParameter, result: string, cwd: string): string {
+/**
+ * A container/script/distml step's output parameter, or an Error naming what is missing. `hostPath` maps an
+ * absolute path of the step to where it is on the host (its private folders, see artifacts/private-paths.ts).
+ */
+export function leafParameter(
+  p: OutputParameter,
+  result: string,
+  cwd: string,
+  hostPath: (path: string) => string = (path) => path,
+): string {
   const from = p.valueFrom ?? {};
   let v: string | undefined;
   if (from.path !== undefined) {
-    const file = isAbsolute(from.path) ? from.path : join(cwd, from.path);
+    const file = isAbsolute(from.path) ? hostPath(from.path) : join(cwd, from.path);
     v = existsSync(file) ? readFileSync(file, 'utf8').replace(/\r?\n$/, '') : undefined;
   } else if (from.jsonPath !== undefined) v = readJsonPath(result, from.jsonPath);
   v ??= fallback(p);

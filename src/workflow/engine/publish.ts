@@ -30,6 +30,8 @@ export function publish(
     if (r.outputs.exitCode !== undefined) scope.set(`${key}.exitCode`, String(r.outputs.exitCode));
     for (const [k, v] of Object.entries(r.outputs.parameters ?? {}))
       scope.set(`${key}.outputs.parameters.${k}`, v);
+    for (const a of r.outputs.artifacts ?? [])
+      scope.set(`${key}.outputs.artifacts.${a.name}`, JSON.stringify(a));
     return;
   }
   scope.set(`${key}.outputs.result`, JSON.stringify(done.map((r) => asJson(r.outputs.result ?? ''))));

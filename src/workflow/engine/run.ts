@@ -101,14 +101,16 @@ export async function executeRun(name: string, opts: ExecuteOptions): Promise<Ru
     startedAt: Date.now(),
     ...(spec.spec.parallelism ? { podSlots: new Slots(spec.spec.parallelism) } : {}),
     daemonReadyTimeoutMs: opts.daemonReadyTimeoutMs ?? DEFAULT_DAEMON_READY_TIMEOUT_MS,
+    globals: new Map(),
     emit,
   };
   const scope = workflowScope(name, spec, record);
   // Argo passes the workflow's arguments to the entrypoint's inputs of the same names.
   const args = new Map(Object.entries(record.parameters));
+  const artifacts = new Map(spec.spec.arguments.artifacts.map((a) => [a.name, { raw: a.raw?.data ?? '' }]));
   const main = await execNode(
     ctx,
-    { template: spec.spec.entrypoint, id: name, parent: null, displayName: name, args },
+    { template: spec.spec.entrypoint, id: name, parent: null, displayName: name, args, artifacts },
     scope,
   );
   let phase = main.phase;
@@ -133,6 +135,7 @@ export async function executeRun(name: string, opts: ExecuteOptions): Promise<Ru
         parent: name,
         displayName: `${name}.onExit`,
         args: new Map(),
+        artifacts: new Map(),
       },
       scope,
     );

@@ -17,7 +17,76 @@ const inputParameter = z
   .strict();
 
 const argumentParameter = z.object({ name, value: scalar }).strict();
-const argumentsSchema = z.object({ parameters: z.array(argumentParameter).default([]) }).strict();
+
+/** Argo's raw artifact: the file's content written in the spec. */
+const raw = z.object({ data: z.string() }).strict();
+/** An artifact handed to a template: from another step's output (`from`), or written out (`raw`). */
+const argumentArtifact = z
+  .object({
+    name,
+    /** `{{steps.X.outputs.artifacts.Y}}`, `{{tasks.X.outputs.artifacts.Y}}`, `{{inputs.artifacts.Y}}`, `{{workflow.outputs.artifacts.G}}`. */
+    from: z.string().optional(),
+    raw: raw.optional(),
+    /** One file or folder inside a folder artifact. */
+    subPath: z.string().optional(),
+  })
+  .strict()
+  .refine((a) => (a.from === undefined) !== (a.raw === undefined), {
+    message: 'must set exactly one of from, raw',
+  });
+const argumentsSchema = z
+  .object({
+    parameters: z.array(argumentParameter).default([]),
+    artifacts: z.array(argumentArtifact).default([]),
+  })
+  .strict();
+
+/** Where a template's input artifact is put (`path`) and where it may come from when not passed. */
+const inputArtifact = z
+  .object({
+    name,
+    path: z.string().min(1).optional(),
+    from: z.string().optional(),
+    raw: raw.optional(),
+    /** A missing artifact is not an error: the path is left empty. */
+    optional: z.boolean().optional(),
+    /** File permissions of the restored file, e.g. 0755. */
+    mode: z.coerce.number().int().min(0).max(0o7777).optional(),
+  })
+  .strict();
+
+/** Argo's archive strategy: `none: {}` or `tar: {compressionLevel}` (the default: tar, gzip-compressed). */
+const archiveSchema = z
+  .object({
+    none: z.object({}).strict().optional(),
+    tar: z
+      .object({ compressionLevel: z.coerce.number().int().min(0).max(9).optional() })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .refine((a) => (a.none === undefined) !== (a.tar === undefined), {
+    message: 'must set exactly one of none, tar',
+  });
+
+/** A file or folder a template produces: at `path` (leaf steps) or `from` a child (steps and dag templates). */
+const outputArtifact = z
+  .object({
+    name,
+    path: z.string().min(1).optional(),
+    from: z.string().optional(),
+    /** For steps and dag templates: an expression choosing a child's artifact (`a ? steps.x.outputs.artifacts.y : …`). */
+    fromExpression: z.string().optional(),
+    archive: archiveSchema.optional(),
+    /** A step that did not write it still succeeds. */
+    optional: z.boolean().optional(),
+    /** Also published as `{{workflow.outputs.artifacts.<globalName>}}` and in the run's outputs. */
+    globalName: name.optional(),
+  })
+  .strict()
+  .refine((a) => [a.path, a.from, a.fromExpression].filter((x) => x !== undefined).length === 1, {
+    message: 'must set exactly one of path, from, fromExpression',
+  });
 
 const outputParameter = z
   .object({
@@ -126,11 +195,17 @@ const templateSchema = z
   .object({
     name,
     inputs: z
-      .object({ parameters: z.array(inputParameter).default([]) })
+      .object({
+        parameters: z.array(inputParameter).default([]),
+        artifacts: z.array(inputArtifact).default([]),
+      })
       .strict()
       .optional(),
     outputs: z
-      .object({ parameters: z.array(outputParameter).default([]) })
+      .object({
+        parameters: z.array(outputParameter).default([]),
+        artifacts: z.array(outputArtifact).default([]),
+      })
       .strict()
       .optional(),
     steps: z.array(z.array(stepSchema)).optional(),
@@ -235,9 +310,13 @@ export const workflowSchema = z
       .object({
         entrypoint: name,
         arguments: z
-          .object({ parameters: z.array(inputParameter).default([]) })
+          .object({
+            parameters: z.array(inputParameter).default([]),
+            /** Artifacts for the entrypoint's inputs (raw content: there is no external store here). */
+            artifacts: z.array(argumentArtifact).default([]),
+          })
           .strict()
-          .default({ parameters: [] }),
+          .default({ parameters: [], artifacts: [] }),
         templates: z.array(templateSchema).min(1, 'must have at least one template'),
         /** Fields every template gets unless it sets them itself (merged by checkWorkflow before validation). */
         templateDefaults: z.record(z.unknown()).optional(),
@@ -260,6 +339,9 @@ export type Template = WorkflowSpec['spec']['templates'][number];
 export type TemplateInput = z.input<typeof templateSchema>;
 export type Step = z.infer<typeof stepSchema>;
 export type DagTask = z.infer<typeof taskSchema>;
+export type InputArtifact = z.infer<typeof inputArtifact>;
+export type OutputArtifact = z.infer<typeof outputArtifact>;
+export type ArgumentArtifact = z.infer<typeof argumentArtifact>;
 export type BuiltinKind = (typeof BUILTIN_KINDS)[number];
 
 /** Which of the five kinds a template is. */

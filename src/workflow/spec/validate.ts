@@ -5,6 +5,7 @@ import { references } from '../expr/template.js';
 import { evalWhen } from '../expr/when.js';
 import type { SpecProblem } from '../errors.js';
 import { BUILTINS } from '../steps/builtin.js';
+import { artifactVarProblem, checkArtifacts, checkCallArtifacts } from './validate-artifacts.js';
 import { templateKind, type DagTask, type Step, type Template, type WorkflowSpec } from './schema.js';
 
 type Path = (string | number)[];
@@ -27,6 +28,13 @@ export function validateWorkflow(wf: WorkflowSpec): SpecProblem[] {
   const workflowParams = new Set(wf.spec.arguments.parameters.map((p) => p.name));
   const ctx: Ctx = { byName, workflowParams, add };
   wf.spec.templates.forEach((t, i) => validateTemplate(ctx, t, ['spec', 'templates', i]));
+  wf.spec.arguments.artifacts.forEach((a, i) => {
+    if (a.raw === undefined)
+      add(
+        ['spec', 'arguments', 'artifacts', i],
+        'a workflow argument artifact must be raw (there is no external store)',
+      );
+  });
   return problems;
 }
 
@@ -39,6 +47,7 @@ interface Ctx {
 /** Where a placeholder appears decides what it may name. */
 interface VarScope {
   inputs: Set<string>;
+  inputArtifacts?: Set<string>;
   /** steps.X or tasks.X that may be referenced, with their templates (for output names). */
   siblings?: { prefix: 'steps' | 'tasks'; names: Map<string, Template | undefined> };
   item: boolean;
@@ -46,8 +55,10 @@ interface VarScope {
 
 function validateTemplate(ctx: Ctx, t: Template, path: Path): void {
   const inputs = new Set((t.inputs?.parameters ?? []).map((p) => p.name));
-  const body: VarScope = { inputs, item: false };
+  const inputArtifacts = new Set((t.inputs?.artifacts ?? []).map((a) => a.name));
+  const body: VarScope = { inputs, inputArtifacts, item: false };
   const kind = templateKind(t);
+  checkArtifacts(ctx, t, path, (text, at) => checkVars(ctx, text, at, body));
   if (t.container) checkStrings(ctx, t.container, [...path, 'container'], body);
   if (t.script) checkStrings(ctx, t.script, [...path, 'script'], body);
   if (t.distml) checkStrings(ctx, t.distml.with, [...path, 'distml', 'with'], body);
@@ -85,11 +96,11 @@ function validateTemplate(ctx: Ctx, t: Template, path: Path): void {
     if (p.valueFrom?.path !== undefined && composite)
       ctx.add([...at, 'path'], 'a steps or dag template writes no files: use valueFrom.parameter');
   });
-  if (t.steps) validateSteps(ctx, t, t.steps, [...path, 'steps'], inputs);
-  if (t.dag) validateDag(ctx, t, t.dag.tasks, [...path, 'dag', 'tasks'], inputs);
+  if (t.steps) validateSteps(ctx, t, t.steps, [...path, 'steps'], body);
+  if (t.dag) validateDag(ctx, t, t.dag.tasks, [...path, 'dag', 'tasks'], body);
 }
 
-function validateSteps(ctx: Ctx, t: Template, groups: Step[][], path: Path, inputs: Set<string>): void {
+function validateSteps(ctx: Ctx, t: Template, groups: Step[][], path: Path, body: VarScope): void {
   const earlier = new Map<string, Template | undefined>();
   const seen = new Set<string>();
   groups.forEach((group, g) => {
@@ -97,14 +108,14 @@ function validateSteps(ctx: Ctx, t: Template, groups: Step[][], path: Path, inpu
       const at = [...path, g, i];
       if (seen.has(s.name)) ctx.add([...at, 'name'], `duplicate step name "${s.name}"`);
       seen.add(s.name);
-      validateCall(ctx, s, at, { inputs, siblings: { prefix: 'steps', names: earlier }, item: fans(s) });
+      validateCall(ctx, s, at, { ...body, siblings: { prefix: 'steps', names: earlier }, item: fans(s) });
     });
     group.forEach((s) => earlier.set(s.name, ctx.byName.get(s.template)));
   });
   checkCompositeOutputs(ctx, t, path.slice(0, -1), { prefix: 'steps', names: earlier });
 }
 
-function validateDag(ctx: Ctx, t: Template, tasks: DagTask[], path: Path, inputs: Set<string>): void {
+function validateDag(ctx: Ctx, t: Template, tasks: DagTask[], path: Path, body: VarScope): void {
   const names = new Map<string, Template | undefined>();
   tasks.forEach((task, i) => {
     if (names.has(task.name)) ctx.add([...path, i, 'name'], `duplicate task name "${task.name}"`);
@@ -140,7 +151,7 @@ function validateDag(ctx: Ctx, t: Template, tasks: DagTask[], path: Path, inputs
       ctx,
       task,
       [...path, i],
-      { inputs, siblings: { prefix: 'tasks', names: visible }, item: fans(task) },
+      { ...body, siblings: { prefix: 'tasks', names: visible }, item: fans(task) },
       names,
     );
   });
@@ -179,6 +190,7 @@ function validateCall(
       ctx.add([...at, 'arguments'], `missing parameter "${p.name}" required by template "${target?.name}"`);
     }
   }
+  checkCallArtifacts(ctx, s, target, at, (text, path) => checkVars(ctx, text, path, scope, all));
   if (s.withParam !== undefined) checkVars(ctx, s.withParam, [...at, 'withParam'], scope, all);
   if (s.when !== undefined) {
     checkVars(ctx, s.when, [...at, 'when'], scope, all);
@@ -193,6 +205,16 @@ function validateCall(
 
 function checkCompositeOutputs(ctx: Ctx, t: Template, path: Path, siblings: VarScope['siblings']): void {
   const inputs = new Set((t.inputs?.parameters ?? []).map((p) => p.name));
+  const inputArtifacts = new Set((t.inputs?.artifacts ?? []).map((a) => a.name));
+  t.outputs?.artifacts.forEach((a, i) => {
+    if (a.from !== undefined)
+      checkVars(ctx, a.from, [...path, 'outputs', 'artifacts', i, 'from'], {
+        inputs,
+        inputArtifacts,
+        siblings,
+        item: false,
+      });
+  });
   t.outputs?.parameters.forEach((p, i) => {
     if (p.valueFrom?.parameter !== undefined) {
       checkVars(ctx, p.valueFrom.parameter, [...path, 'outputs', 'parameters', i, 'valueFrom', 'parameter'], {
@@ -223,6 +245,8 @@ function checkVars(ctx: Ctx, text: string, path: Path, scope: VarScope, all?: Ma
 function varProblem(ctx: Ctx, ref: string, scope: VarScope, all?: Map<string, unknown>): string | undefined {
   if (ref.startsWith('=')) return expressionProblem(ref.slice(1));
   const parts = ref.split('.');
+  const artifactProblem = artifactVarProblem(ref, parts, scope);
+  if (artifactProblem !== false) return artifactProblem;
   const head = parts[0];
   if (head === 'item')
     return scope.item

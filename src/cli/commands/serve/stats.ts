@@ -1,4 +1,4 @@
-import type { Output } from '../output.js';
+import type { Output } from '../../output.js';
 
 /** How often a server reports its replicas and request rate (with --json, for the pipeline tree). */
 export const SERVING_REPORT_MS = 5000;

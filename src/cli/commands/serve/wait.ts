@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ModelServer } from '../../serve/index.js';
-import { CommandError } from '../command.js';
-import { formatDuration } from '../duration-flag.js';
-import type { Output } from '../output.js';
-import { noticeWait } from '../wait-notice.js';
+import type { ModelServer } from '../../../serve/index.js';
+import { CommandError } from '../../command.js';
+import { formatDuration } from '../../duration-flag.js';
+import type { Output } from '../../output.js';
+import { noticeWait } from '../../wait-notice.js';
 
 /**
  * A repository path that does not exist is almost always a typo: fail at once naming it (as TF Serving does
