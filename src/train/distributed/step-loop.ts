@@ -216,7 +216,13 @@ export class Trainer {
     g: number,
     P: number,
   ): Promise<'stepped' | 'changed' | 'preempted'> {
+    // The boundary flags first, in a tiny allreduce of their own (max: set for the group when anyone's is):
+    // a newer generation skips the step's compute, and the gradient buffer keeps the layout (and so Gloo's
+    // summation order, and results) it always had.
     const flags = await this.boundaryFlags(g);
+    const asked = new Float32Array([flags.changed, flags.preempt]);
+    await this.collective(g, () => group.allreduce(asked, 'max'));
+    if ((asked[0] as number) > 0) return 'changed';
     // World-size changes keep the per-worker batch (the global batch follows the group) and the learning
     // rate: see README "Elastic training" for why (Adam; measured).
     const lr = this.o.schedule(this.state.epoch, this.o.baseLr);
@@ -233,18 +239,26 @@ export class Trainer {
     );
     const r = await this.model.forwardBackward(batch.images, batch.labels);
     const grads = await this.model.getGradients();
-    // One buffer, one bucketed allreduce: the gradients plus this step's loss/correct/count and the boundary
-    // flags, averaged (a flag is set for the group when anyone's is above 0).
-    const buf = new Float32Array(P + 5);
+    // One buffer, one bucketed allreduce: the gradients plus this step's loss/correct/count, averaged.
+    const buf = new Float32Array(P + 3);
     buf.set(grads);
     buf[P] = r.loss * r.count;
     buf[P + 1] = r.correct;
     buf[P + 2] = r.count;
-    buf[P + 3] = flags.changed;
-    buf[P + 4] = flags.preempt;
     const t1 = performance.now();
+    await this.collective(g, () => group.allreduce(buf, 'avg'));
+    const t2 = performance.now();
+    await this.model.setGradients(buf.subarray(0, P));
+    await this.model.applyGradients();
+    const t3 = performance.now();
+    await this.account(group, buf, P, batch.next, [t0, t1, t2, t3], lr);
+    return (asked[1] as number) > 0 ? 'preempted' : 'stepped';
+  }
+
+  /** A step's collective; when it fails (a peer lost), the step is abandoned and the generation with it. */
+  private async collective(g: number, call: () => Promise<unknown>): Promise<void> {
     try {
-      await group.allreduce(buf, 'avg');
+      await call();
     } catch (err) {
       this.metrics.abandonedSteps++;
       // Best effort: the fault count only hurries the agent; a store that is gone is its own failure.
@@ -252,13 +266,6 @@ export class Trainer {
       this.o.onEvent?.({ event: 'step-abandoned', generation: g, reason: (err as Error).message });
       throw new Abandon();
     }
-    const t2 = performance.now();
-    if ((buf[P + 3] as number) > 0) return 'changed';
-    await this.model.setGradients(buf.subarray(0, P));
-    await this.model.applyGradients();
-    const t3 = performance.now();
-    await this.account(group, buf, P, batch.next, [t0, t1, t2, t3], lr);
-    return (buf[P + 4] as number) > 0 ? 'preempted' : 'stepped';
   }
 
   /** After an applied step: the state advances, the measurements add up, the chief reports and checkpoints. */
