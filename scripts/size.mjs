@@ -10,7 +10,7 @@ import ts from 'typescript';
 const FILE_LINES = 300;
 const FUNCTION_LINES = 50;
 /** The largest file and function allowed (lines). */
-const CEILING = { file: 540, function: 126 };
+const CEILING = { file: 405, function: 125 };
 
 function filesUnder(dir) {
   return readdirSync(dir).flatMap((name) => {

@@ -16,6 +16,11 @@ export interface FitOptions extends TrainingJob {
   /** Told about each newer checkpoint passed over on resume because it does not validate. */
   onCheckpointSkipped?: (s: SkippedCheckpoint) => void;
   shuffleBuffer?: number;
+  /**
+   * Preemption (preemption.ts): once aborted, the loop stops at the next step boundary after checkpointing,
+   * and the result says where (`preempted`).
+   */
+  preempt?: AbortSignal;
 }
 
 export interface FitResult {
@@ -32,6 +37,8 @@ export interface FitResult {
   /** Newer checkpoints passed over on resume (damaged or half-written), with the reason. */
   skippedCheckpoints?: SkippedCheckpoint[];
   lastCheckpoint?: string;
+  /** Set when the loop stopped for preemption: the position of the checkpoint it wrote. */
+  preempted?: { epoch: number; stepInEpoch: number; globalStep: number };
 }
 
 function freshState(seed: number): TrainerState {
@@ -86,12 +93,17 @@ export async function fit(opts: FitOptions): Promise<FitResult> {
     next = feed.next();
     next.catch(() => undefined); // awaited later; this only keeps an early failure from being "unhandled"
   };
-  while (state.epoch < opts.epochs && !stoppedEarly) {
+  let preempted = false;
+  epochs: while (state.epoch < opts.epochs && !stoppedEarly) {
     const lr = opts.schedule(state.epoch, opts.baseLr);
     await model.setLearningRate(lr);
     for (const cb of callbacks) await cb.onEpochBegin?.(state.epoch, lr);
     const epochStart = performance.now();
     while (state.stepInEpoch < stepsPerEpoch) {
+      if ((preempted = opts.preempt?.aborted === true)) {
+        await checkpoint();
+        break epochs;
+      }
       const t0 = performance.now();
       const batch = await (next ?? feed.next());
       next = undefined;
@@ -161,5 +173,12 @@ export async function fit(opts: FitOptions): Promise<FitResult> {
     resumedFrom: resumeFrom,
     ...(resumed?.skipped.length ? { skippedCheckpoints: resumed.skipped } : {}),
     lastCheckpoint,
+    ...(preempted ? { preempted: positionOf(state) } : {}),
   };
 }
+
+const positionOf = (s: TrainerState) => ({
+  epoch: s.epoch,
+  stepInEpoch: s.stepInEpoch,
+  globalStep: s.globalStep,
+});

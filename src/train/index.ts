@@ -20,12 +20,25 @@ export { wholeSplit } from './feed.js';
 // sharded feed, Adam on a shard, the wire codec, the client) stay inside; tests reach them through
 // src/train/distributed/index.ts and src/train/ps/index.ts.
 export {
+  PREEMPTED_EXIT_CODE,
+  DEFAULT_PREEMPT_GRACE_MS,
+  markPreempted,
+  readPreempted,
+  clearPreempted,
+  type PreemptionRecord,
+} from './preemption.js';
+export {
   readClusterEnv,
   launchWorkers,
+  controlFileFor,
+  requestWorkers,
   runWorker,
   type ClusterEnv,
   type LaunchOptions,
   type LaunchResult,
+  type LaunchPreempted,
+  type WorkerPreempted,
+  type PreemptionPoint,
   type WorkerOptions,
   type WorkerMetrics,
   type DistributedResult,

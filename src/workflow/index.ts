@@ -20,6 +20,9 @@ export { step, task, templates, workflow, type CallOptions, type TemplateOptions
 export { runDirs, fileName, type EngineEvent } from './engine/context.js';
 export { SYNC_ANNOTATION } from './engine/execution.js';
 export { isDaemon } from './engine/leaf.js';
+export { StepPreemptions, isPreemptedExit, PREEMPTED_EXIT_CODE } from './engine/preempt.js';
+export { resizeTrainStep } from './engine/resize.js';
+export { BUILTINS, trainGang, type BuiltinSpec, type GangShape } from './steps/builtin.js';
 export {
   executeRun,
   isEngineAlive,

@@ -202,4 +202,48 @@ describe('distributed training: pieces', () => {
       await run.catch(() => undefined);
     }
   });
+  it('the agent shrinks on request: dismisses the newest member (never rank 0), admits joiners up to the size', async (t) => {
+    const host = await StoreServer.start({ host: '127.0.0.1', secret: 'resize-secret' });
+    t.after(() => host.close());
+    const store = await Store.connect({ host: '127.0.0.1', port: host.port, secret: 'resize-secret' });
+    const agent = new ElasticAgent({
+      store,
+      initialWorkers: 2,
+      minWorkers: 1,
+      maxWorkers: 3,
+      pollMs: 50,
+      heartbeatTimeoutMs: 10 * 60_000,
+    });
+    const run = agent.run();
+    try {
+      const join = async (id: string) => store.set(`elastic/join/${await store.add('elastic/joins', 1)}`, id);
+      const until = async (cond: () => boolean) => {
+        for (let i = 0; i < 400 && !cond(); i++) await new Promise((r) => setTimeout(r, 50));
+        assert.ok(cond(), `changes so far: ${JSON.stringify(agent.changes)}`);
+      };
+      for (const id of ['a', 'b']) await join(id);
+      await until(() => agent.currentMembers.length === 2);
+      agent.resize(1);
+      await until(() => agent.changes.length === 1);
+      assert.deepEqual(agent.currentMembers, ['a']);
+      assert.match(agent.changes[0]?.reason ?? '', /shrink to 1 requested \(b asked to leave\)/);
+      assert.equal(await store.tryGet('elastic/dismissed/b'), '1');
+      assert.ok(agent.isDismissed('b') && !agent.isDismissed('a'));
+      // A worker that registers now is not admitted: the job wants 1; resized to 2, it is.
+      await join('c');
+      await new Promise((r) => setTimeout(r, 500));
+      assert.deepEqual(agent.currentMembers, ['a']);
+      agent.resize(2);
+      await until(() => agent.currentMembers.length === 2);
+      assert.deepEqual(agent.currentMembers, ['a', 'c']);
+      agent.resize(9);
+      assert.equal(agent.wanted, 3, 'bounded by --max-workers');
+      await store.set('elastic/preempted', '{"checkpoint":null}');
+      assert.equal(await run, '{"checkpoint":null}');
+      assert.equal(agent.preempted, true);
+    } finally {
+      agent.stop();
+      await run.catch(() => undefined);
+    }
+  });
 });

@@ -46,8 +46,32 @@ export class ElasticAgent {
   private waitingSince = Date.now();
   private faultSeenAt = 0;
   private stopped = false;
+  /** Members wanted: workers that join are admitted up to this; above it members are asked to leave. */
+  private target: number;
+  private readonly dismissed = new Set<string>();
 
-  constructor(private readonly o: AgentOptions) {}
+  constructor(private readonly o: AgentOptions) {
+    this.target = o.maxWorkers;
+  }
+
+  /**
+   * Elastic resize (book 6.2.3): the group becomes `workers` strong at the next step boundary. Growing admits
+   * workers that register (the launcher starts them); shrinking asks the newest members to leave: they are
+   * dismissed, not declared dead. Bounded by --min-workers and --max-workers.
+   */
+  resize(workers: number): void {
+    this.target = Math.max(this.o.minWorkers, Math.min(this.o.maxWorkers, workers));
+  }
+
+  /** True for a member asked to leave by a shrink: its exit is neither a death nor the end of training. */
+  isDismissed(id: string): boolean {
+    return this.dismissed.has(id);
+  }
+
+  /** Members wanted now (see resize). */
+  get wanted(): number {
+    return this.target;
+  }
 
   /** Reports a worker's death seen by its launcher (process exit), faster than missed heartbeats. */
   markDead(id: string, reason: string): void {
@@ -63,7 +87,13 @@ export class ElasticAgent {
     return this.members;
   }
 
-  /** Runs until the chief publishes the result (returned as its JSON text) or the job must abort. */
+  /** Set when the job ended by preemption: run() then returned the chief's PreemptionPoint (JSON text). */
+  preempted = false;
+
+  /**
+   * Runs until the chief publishes the result (returned as its JSON text) or its preemption point (then
+   * `preempted` is set and that is returned), or the job must abort.
+   */
   async run(): Promise<string> {
     const store = this.o.store;
     await store.set(K.agent, String(process.pid));
@@ -71,6 +101,11 @@ export class ElasticAgent {
     while (!this.stopped) {
       const done = await store.tryGet(K.done);
       if (done !== undefined) return done;
+      const point = await store.tryGet(K.preempted);
+      if (point !== undefined) {
+        this.preempted = true;
+        return point;
+      }
       await this.admitJoins();
       await this.checkLiveness();
       await this.decide();
@@ -118,7 +153,7 @@ export class ElasticAgent {
       const enough = this.pending.length >= this.o.initialWorkers;
       const late =
         this.pending.length >= minWorkers && Date.now() - this.waitingSince > rendezvousTimeout / 4;
-      if (enough || late) await this.form(this.pending.slice(0, maxWorkers), 'job started');
+      if (enough || late) await this.form(this.pending.slice(0, this.target), 'job started');
       else
         this.checkWaited(
           rendezvousTimeout,
@@ -128,16 +163,21 @@ export class ElasticAgent {
     }
     const lost = this.members.filter((id) => this.dead.has(id));
     const alive = this.members.filter((id) => !this.dead.has(id) && !this.left.has(id));
-    const target = [...alive, ...this.pending].slice(0, maxWorkers);
-    const joiners = target.slice(alive.length);
+    const leaving = await this.dismissAbove(alive);
+    const staying = alive.slice(0, alive.length - leaving.length);
+    const target = [...staying, ...this.pending].slice(0, Math.min(maxWorkers, this.target));
+    const joiners = target.slice(staying.length);
     const lostReason = lost.length
       ? `worker${lost.length > 1 ? 's' : ''} lost (${lost.map((id) => `${id}: ${this.dead.get(id)}`).join('; ')})`
       : undefined;
     const joinReason = joiners.length
       ? `worker${joiners.length > 1 ? 's' : ''} joined (${joiners.join(', ')})`
       : undefined;
+    const leaveReason = leaving.length
+      ? `shrink to ${this.target} requested (${leaving.join(', ')} asked to leave)`
+      : undefined;
     // A loss and a join seen in one poll (a replacement that arrived quickly) form one generation naming both.
-    let reason = [lostReason, joinReason].filter(Boolean).join('; ') || undefined;
+    let reason = [lostReason, leaveReason, joinReason].filter(Boolean).join('; ') || undefined;
     if (!reason && Number((await this.o.store.tryGet(K.faults(this.generation))) ?? 0) > 0) {
       // Give death detection the first word; a fault with everyone alive is a stall worth retrying.
       this.faultSeenAt ||= Date.now();
@@ -167,6 +207,17 @@ export class ElasticAgent {
       rendezvousTimeout,
       `${target.length} workers available, fewer than --min-workers ${minWorkers}`,
     );
+  }
+
+  /** Dismisses the newest members above the wanted size (never rank 0): they leave at the next boundary. */
+  private async dismissAbove(alive: string[]): Promise<string[]> {
+    const leaving = alive.slice(Math.max(1, this.target));
+    for (const id of leaving) {
+      this.dismissed.add(id);
+      this.left.add(id);
+      await this.o.store.set(K.dismissed(id), '1');
+    }
+    return leaving;
   }
 
   private checkWaited(timeoutMs: number, what: string): void {

@@ -3,12 +3,14 @@ import { hostname } from 'node:os';
 import { newJobSecret, Store, StoreServer } from '../../engine/index.js';
 import { spawnOwned } from '../../process/index.js';
 import { TrainError } from '../errors.js';
+import { DEFAULT_PREEMPT_GRACE_MS, PREEMPTED_EXIT_CODE } from '../preemption.js';
 import { ElasticAgent } from './agent.js';
+import { ControlWatch } from './control.js';
 import { JOB_SECRET_ENV } from './env.js';
-import { K, type Generation, type MembershipChange } from './protocol.js';
-import { defaultMaxRestarts, ReplacementBudget, type WorkerExit } from './replacement.js';
-import type { DistributedResult, WorkerMetrics } from './worker.js';
+import type { DistributedResult, WorkerMetrics } from './options.js';
 import type { LauncherEvent } from '../events.js';
+import { K, type Generation, type MembershipChange, type PreemptionPoint } from './protocol.js';
+import { defaultMaxRestarts, ReplacementBudget, type WorkerExit } from './replacement.js';
 
 export interface LaunchOptions {
   /** The program and arguments that make a process a worker (the same `distml train …` command). */
@@ -32,6 +34,14 @@ export interface LaunchOptions {
    * Default: `workers` (each worker once).
    */
   maxRestarts?: number;
+  /** How long a preempted job may take to checkpoint and stop before its workers are killed. Default 30 s. */
+  preemptGraceMs?: number;
+  /**
+   * Elastic control file (control.ts): `{"workers": N}` written there resizes the running job. Read every
+   * `controlPollMs` (default 500 ms) and at once on SIGUSR2.
+   */
+  controlFile?: string;
+  controlPollMs?: number;
   env?: NodeJS.ProcessEnv;
   onEvent?: (event: LauncherEvent) => void;
   /** Lines the chief writes on stderr (its progress), passed through. */
@@ -44,61 +54,209 @@ export interface LaunchResult extends DistributedResult {
   restarts: number;
 }
 
+/** What launchWorkers returns when the job was preempted (SIGTERM): where it stopped. */
+export interface LaunchPreempted {
+  preempted: PreemptionPoint & { checkpointed: boolean; reason: string };
+  membershipChanges: MembershipChange[];
+  masterPort: number;
+  restarts: number;
+}
+
 /**
  * `distml train --workers N`: hosts the rendezvous store, runs the elastic agent, starts N local workers with
  * torch's environment contract (MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK, LOCAL_RANK) plus DISTML_ELASTIC=1,
  * kills a worker the agent declares dead (so its sockets close and peers fail fast), and starts a replacement
- * for a local worker that died, up to `maxRestarts`; the survivors go on. Children die with it on
- * SIGINT/SIGTERM.
+ * for a local worker that died, up to `maxRestarts`; the survivors go on. SIGTERM preempts the job (the
+ * workers checkpoint at the next step boundary and stop, within the grace period); SIGINT kills the workers.
+ * The control file grows or shrinks the group between --min-workers and --max-workers.
  */
-export async function launchWorkers(o: LaunchOptions): Promise<LaunchResult> {
+export async function launchWorkers(o: LaunchOptions): Promise<LaunchResult | LaunchPreempted> {
   const listenHost = o.listenHost ?? '127.0.0.1';
   const secret = o.secret ?? newJobSecret();
   const storeServer = await StoreServer.start({ host: listenHost, port: o.port ?? 0, secret });
-  const masterPort = storeServer.port;
-  // Local workers dial the listen address too: it is also the address their Gloo peers reach them at.
-  const localAddr = listenHost;
-  const server = await Store.connect({ host: localAddr, port: masterPort, secret }).catch(
-    async (err: unknown) => {
-      await storeServer.close();
-      throw err;
-    },
-  );
-  o.onEvent?.({ event: 'rendezvous', masterAddr: listenHost, masterPort });
-  const children = new Map<string, ChildProcess>();
-  const budget = new ReplacementBudget(o.maxRestarts ?? defaultMaxRestarts(o.workers));
-  let finished = false;
-  let cleanExit = false;
-  const agent: ElasticAgent = new ElasticAgent({
-    store: await Store.connect({ host: localAddr, port: masterPort, secret }),
-    initialWorkers: o.workers,
-    minWorkers: o.minWorkers,
-    maxWorkers: o.maxWorkers,
-    heartbeatTimeoutMs: o.heartbeatTimeoutMs,
-    onChange: (change: MembershipChange, gen: Generation) =>
-      o.onEvent?.({ event: 'membership', ...change, members: gen.members }),
-    onDead: (id, reason) => {
-      const child = children.get(id);
-      if (child && child.exitCode === null && child.signalCode === null) {
-        o.onEvent?.({ event: 'worker-killed', worker: id, reason });
-        child.kill('SIGKILL');
-      }
-    },
-  });
+  try {
+    // Local workers dial the listen address too: it is also the address their Gloo peers reach them at.
+    const connect = () => Store.connect({ host: listenHost, port: storeServer.port, secret });
+    const launcher = new Launcher(o, secret, storeServer.port, listenHost, await connect(), await connect());
+    return await launcher.run();
+  } finally {
+    await storeServer.close();
+  }
+}
 
-  // Starts the workers of the given slots (RANK/LOCAL_RANK); a slot is reused by the worker that replaces it.
-  const spawnGroup = (resume: boolean, slots = [...Array(o.workers).keys()]): string[] => {
-    const ids: string[] = [];
-    for (const i of slots) {
-      const args = resume && !o.command.includes('--resume') ? [...o.command, '--resume'] : o.command;
+class Launcher {
+  private readonly children = new Map<string, ChildProcess>();
+  private readonly budget: ReplacementBudget;
+  private readonly agent: ElasticAgent;
+  private finished = false;
+  private cleanExit = false;
+  private nextSlot: number;
+  private preemption: { reason: string; timer: NodeJS.Timeout; expired: boolean } | undefined;
+  private readonly control: ControlWatch | undefined;
+
+  constructor(
+    private readonly o: LaunchOptions,
+    private readonly secret: string,
+    private readonly masterPort: number,
+    private readonly addr: string,
+    private readonly server: Store,
+    agentStore: Store,
+  ) {
+    this.budget = new ReplacementBudget(o.maxRestarts ?? defaultMaxRestarts(o.workers));
+    this.nextSlot = o.workers;
+    this.agent = new ElasticAgent({
+      store: agentStore,
+      initialWorkers: o.workers,
+      minWorkers: o.minWorkers,
+      maxWorkers: o.maxWorkers,
+      heartbeatTimeoutMs: o.heartbeatTimeoutMs,
+      onChange: (change: MembershipChange, gen: Generation) =>
+        o.onEvent?.({ event: 'membership', ...change, members: gen.members }),
+      onDead: (id, reason) => {
+        const child = this.children.get(id);
+        if (child && child.exitCode === null && child.signalCode === null) {
+          o.onEvent?.({ event: 'worker-killed', worker: id, reason });
+          child.kill('SIGKILL');
+        }
+      },
+    });
+    if (o.controlFile)
+      this.control = new ControlWatch(o.controlFile, o.controlPollMs ?? 500, (n) => this.resize(n));
+  }
+
+  async run(): Promise<LaunchResult | LaunchPreempted> {
+    const { o } = this;
+    o.onEvent?.({ event: 'rendezvous', masterAddr: this.addr, masterPort: this.masterPort });
+    const onInterrupt = () => this.stop();
+    const onTerm = () => void this.preempt('SIGTERM');
+    const onResize = () => this.control?.check();
+    process.once('SIGINT', onInterrupt);
+    process.on('SIGTERM', onTerm);
+    process.on('SIGUSR2', onResize);
+    try {
+      this.spawn(false, [...Array(o.workers).keys()]);
+      this.control?.start();
+      const text = await this.agent.run().catch((err: unknown) => this.failed(err));
+      this.finished = true;
+      // A job that finished before its workers saw the preemption request has finished: its result stands.
+      const stopped = this.agent.preempted || this.preemption?.expired === true;
+      return stopped ? await this.preempted(text) : await this.result(text);
+    } finally {
+      this.finished = true;
+      this.control?.stop();
+      clearTimeout(this.preemption?.timer);
+      process.removeListener('SIGINT', onInterrupt);
+      process.removeListener('SIGTERM', onTerm);
+      process.removeListener('SIGUSR2', onResize);
+      this.killAll();
+    }
+  }
+
+  /** The agent stopped or aborted: a preemption whose grace ran out, or a failed job. */
+  private failed(err: unknown): string {
+    if (this.preemption?.expired) return 'null';
+    throw err instanceof TrainError
+      ? err
+      : new TrainError('TRAIN_JOB_FAILED', `elastic job failed: ${(err as Error).message}`);
+  }
+
+  private async result(done: string): Promise<LaunchResult> {
+    const result = JSON.parse(done) as DistributedResult;
+    await waitForExit([...this.children.values()], 60_000);
+    const workers: WorkerMetrics[] = [];
+    for (const id of this.agent.currentMembers) {
+      const r = await this.server.tryGet(K.report(id));
+      if (r) workers.push(JSON.parse(r) as WorkerMetrics);
+    }
+    return {
+      ...result,
+      membershipChanges: this.agent.changes,
+      workers,
+      masterPort: this.masterPort,
+      restarts: this.budget.restarts,
+    };
+  }
+
+  private async preempted(text: string): Promise<LaunchPreempted> {
+    const point = this.agent.preempted ? (JSON.parse(text) as PreemptionPoint) : null;
+    // Workers stop right after the chief's checkpoint; what is left of the grace period bounds the wait.
+    if (point)
+      await waitForExit([...this.children.values()], this.o.preemptGraceMs ?? DEFAULT_PREEMPT_GRACE_MS);
+    const none = { checkpoint: null, epoch: -1, stepInEpoch: -1, globalStep: -1 };
+    return {
+      preempted: {
+        ...(point ?? none),
+        checkpointed: point !== null,
+        reason: this.preemption?.reason ?? 'preempted',
+      },
+      membershipChanges: this.agent.changes,
+      masterPort: this.masterPort,
+      restarts: this.budget.restarts,
+    };
+  }
+
+  /** SIGTERM: the workers checkpoint at the next step boundary and stop; past the grace period, they are killed. */
+  private async preempt(reason: string): Promise<void> {
+    if (this.preemption || this.finished) return;
+    const grace = this.o.preemptGraceMs ?? DEFAULT_PREEMPT_GRACE_MS;
+    const timer = setTimeout(() => {
+      if (this.preemption) this.preemption.expired = true;
+      this.o.onEvent?.({ event: 'preempt-grace-expired', graceMs: grace });
+      this.stop();
+    }, grace);
+    this.preemption = { reason, timer, expired: false };
+    this.o.onEvent?.({ event: 'preempt-requested', reason, graceMs: grace });
+    // From now on no worker is replaced: the job is ending.
+    this.finished = true;
+    await this.server.set(K.preempt, reason);
+  }
+
+  /** Elastic resize to `n` workers: start the missing local workers, or let the agent dismiss the newest. */
+  private resize(n: number): void {
+    const { o } = this;
+    if (this.finished) return;
+    if (n < o.minWorkers || n > o.maxWorkers) {
+      o.onEvent?.({
+        event: 'resize-refused',
+        workers: n,
+        reason: `needs --min-workers ${o.minWorkers} <= workers <= --max-workers ${o.maxWorkers}`,
+      });
+      return;
+    }
+    this.agent.resize(n);
+    const live = [...this.children].filter(
+      ([id, c]) => c.exitCode === null && c.signalCode === null && !this.agent.isDismissed(id),
+    ).length;
+    const slots = Array.from({ length: Math.max(0, n - live) }, () => this.nextSlot++);
+    const started = this.spawn(true, slots);
+    o.onEvent?.({ event: 'resize', workers: n, from: live, started });
+  }
+
+  private stop(): void {
+    this.finished = true;
+    this.agent.stop();
+    this.killAll();
+  }
+
+  private killAll(): void {
+    for (const c of this.children.values())
+      if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  }
+
+  /** Starts the workers of the given slots (RANK/LOCAL_RANK); a slot is reused by the worker that replaces it. */
+  private spawn(resume: boolean, slots: number[]): string[] {
+    const { o } = this;
+    const args = resume && !o.command.includes('--resume') ? [...o.command, '--resume'] : o.command;
+    return slots.map((i) => {
       const child = spawnOwned(args[0] as string, args.slice(1), {
         env: {
           ...process.env,
           ...o.env,
-          MASTER_ADDR: localAddr,
-          MASTER_PORT: String(masterPort),
-          [JOB_SECRET_ENV]: secret,
-          WORLD_SIZE: String(o.workers),
+          MASTER_ADDR: this.addr,
+          MASTER_PORT: String(this.masterPort),
+          [JOB_SECRET_ENV]: this.secret,
+          // Informational in an elastic job (ranks come from the generation); above every slot's RANK.
+          WORLD_SIZE: String(Math.max(o.workers, i + 1)),
           RANK: String(i),
           LOCAL_RANK: String(i),
           DISTML_ELASTIC: '1',
@@ -107,74 +265,42 @@ export async function launchWorkers(o: LaunchOptions): Promise<LaunchResult> {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       const id = `${hostname()}-${child.pid}`;
-      children.set(id, child);
-      ids.push(id);
+      this.children.set(id, child);
       forwardLines(child.stderr, (line) => o.onWorkerLine?.(line, id));
       // A worker's stdout carries its result or, when it fails, its {"error": …} document.
       forwardLines(child.stdout, (line) => {
         if (line.startsWith('{"error"'))
           o.onEvent?.({ event: 'worker-error', worker: id, ...(JSON.parse(line) as object) });
       });
-      child.on('exit', (code, signal) => {
-        // A clean exit means training finished (the agent sees the result on its next poll).
-        if (code === 0) cleanExit = true;
-        else if (!finished) agent.markDead(id, signal ? `killed by ${signal}` : `exited with code ${code}`);
-        replace(i, id, { code, signal });
-      });
+      child.on('exit', (code, signal) => this.exited(i, id, { code, signal }));
+      return id;
+    });
+  }
+
+  private exited(slot: number, id: string, exit: WorkerExit): void {
+    // A dismissed worker left as asked (shrink); a preempted one stopped as asked: neither is a death.
+    if (this.agent.isDismissed(id)) {
+      this.o.onEvent?.({ event: 'worker-left', worker: id, code: exit.code });
+      return;
     }
-    return ids;
-  };
+    if (exit.code === PREEMPTED_EXIT_CODE && this.preemption) return;
+    // A clean exit means training finished (the agent sees the result on its next poll).
+    if (exit.code === 0) this.cleanExit = true;
+    else if (!this.finished)
+      this.agent.markDead(id, exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code}`);
+    this.replace(slot, id, exit);
+  }
 
   // A local worker that died is replaced in its slot (same command and environment, a new id): it registers,
   // the agent admits it at the next step boundary, and it receives the state by broadcast. Survivors go on.
-  const replace = (slot: number, id: string, exit: WorkerExit) => {
-    const d = budget.onExit(exit, finished || cleanExit);
+  private replace(slot: number, id: string, exit: WorkerExit): void {
+    const d = this.budget.onExit(exit, this.finished || this.cleanExit);
     if (!d.replace) {
-      if (d.reason) o.onEvent?.({ event: 'worker-not-replaced', worker: id, reason: d.reason });
+      if (d.reason) this.o.onEvent?.({ event: 'worker-not-replaced', worker: id, reason: d.reason });
       return;
     }
-    const [by] = spawnGroup(true, [slot]);
-    o.onEvent?.({ event: 'worker-replaced', worker: id, by, reason: d.reason, restarts: d.restarts });
-  };
-
-  const stopAll = () => {
-    for (const c of children.values()) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  };
-  const onSignal = () => {
-    finished = true;
-    agent.stop();
-    stopAll();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    spawnGroup(false);
-    const done = await agent.run().catch((err: unknown) => {
-      throw err instanceof TrainError
-        ? err
-        : new TrainError('TRAIN_JOB_FAILED', `elastic job failed: ${(err as Error).message}`);
-    });
-    finished = true;
-    const result = JSON.parse(done) as DistributedResult;
-    await waitForExit([...children.values()], 60_000);
-    const workers: WorkerMetrics[] = [];
-    for (const id of agent.currentMembers) {
-      const r = await server.tryGet(K.report(id));
-      if (r) workers.push(JSON.parse(r) as WorkerMetrics);
-    }
-    return {
-      ...result,
-      membershipChanges: agent.changes,
-      workers,
-      masterPort,
-      restarts: budget.restarts,
-    };
-  } finally {
-    finished = true;
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
-    stopAll();
-    await storeServer.close();
+    const [by] = this.spawn(true, [slot]);
+    this.o.onEvent?.({ event: 'worker-replaced', worker: id, by, reason: d.reason, restarts: d.restarts });
   }
 }
 

@@ -13,6 +13,12 @@ export const K = {
   state: (g: number) => `elastic/state/${g}`,
   done: 'elastic/done',
   abort: 'elastic/abort',
+  /** Set by the launcher when the job is asked to stop for preemption (its value: why). */
+  preempt: 'elastic/preempt',
+  /** Set by the chief once it checkpointed at the agreed step boundary: the PreemptionPoint as JSON. */
+  preempted: 'elastic/preempted',
+  /** Set by the agent for a member asked to leave (the job shrinks): it exits cleanly at the next boundary. */
+  dismissed: (id: string) => `elastic/dismissed/${id}`,
   report: (id: string) => `elastic/report/${id}`,
   epochLog: (epoch: number) => `elastic/epoch/${epoch}`,
 } as const;
@@ -33,4 +39,12 @@ export interface MembershipChange {
   reason: string;
   /** The generation this change formed; for a loss the group waits out (too few workers), the one that lost it. */
   generation: number;
+}
+
+/** Where a preempted job stopped: the chief's checkpoint at the agreed step boundary. */
+export interface PreemptionPoint {
+  checkpoint: string | null;
+  epoch: number;
+  stepInEpoch: number;
+  globalStep: number;
 }

@@ -90,7 +90,7 @@ export async function runAttempt(ctx: RunContext, t: Template, a: AttemptPlan): 
         signal: ctx.signal,
         timeoutMs: ctx.daemonReadyTimeoutMs,
       })
-    : await waitExit(ctx, t, proc, a.deadlineAt);
+    : await waitExit(ctx, t, proc, a.deadlineAt, `${ctx.run}/${id}`);
   if (exit === 'ready') ctx.daemons.add(proc);
   if (exit !== 'ready') pruneKeepPoints(files.mounts);
   const stdout = readCapped(`${base}.stdout.log`);

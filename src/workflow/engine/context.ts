@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import type { StepPreemptions } from './preempt.js';
 import type { MetadataStore, NodeOutputs, NodePatch, NodePhase } from '../../metadata/index.js';
 import type { ResourcePool } from '../../scheduler/index.js';
 import type { Template, WorkflowSpec } from '../spec/schema.js';
@@ -44,6 +45,8 @@ export interface RunContext {
   daemonReadyTimeoutMs: number;
   /** `workflow.outputs.artifacts.<globalName>` of the steps done so far (Argo's global outputs). */
   globals: Map<string, string>;
+  /** Where the scheduler preempts running steps (preempt.ts); absent: steps are never preempted. */
+  preemptions?: StepPreemptions;
   emit(e: EngineEvent): void;
 }
 

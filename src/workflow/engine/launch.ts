@@ -60,7 +60,10 @@ export async function waitExit(
   t: Template,
   proc: StepProcess,
   deadlineAt: number | undefined,
+  owner: string,
 ): Promise<ExitReport> {
+  let preempted = false;
+  const detach = ctx.preemptions?.attach(owner, proc, () => (preempted = true));
   const stop = () => {
     proc.kill('SIGTERM');
     setTimeout(() => proc.kill('SIGKILL'), 5000).unref();
@@ -88,9 +91,10 @@ export async function waitExit(
     : undefined;
   ctx.signal.addEventListener('abort', stop, { once: true });
   const status = await proc.exited;
+  detach?.();
   ctx.signal.removeEventListener('abort', stop);
   clearTimeout(deadline);
-  return { ...status, timedOut };
+  return { ...status, timedOut, preempted };
 }
 
 /** A log's text, at most Argo's outputs.result limit; '' when there is no log. */

@@ -54,7 +54,24 @@ export async function runLeaf(
   }
   let keepRelease = false;
   try {
-    const r = await attempts(ctx, t, id, scope, cores);
+    let r = await attempts(ctx, t, id, scope, cores);
+    // A preempted step gives its resources back and queues for them again, like a newly submitted one;
+    // preemptions never count against retryStrategy.
+    while (r.preempted && !ctx.signal.aborted) {
+      release();
+      release = () => undefined;
+      transition(ctx, id, { phase: 'Running', message: 'preempted: checkpointed and requeued' });
+      try {
+        release = await ctx.pool.acquire(`${ctx.run}/${id}`, { cores, memory }, ctx.signal);
+      } catch (err) {
+        return finish(ctx, id, {
+          ...r,
+          phase: ctx.signal.aborted ? 'Failed' : 'Error',
+          message: (err as Error).message,
+        });
+      }
+      r = await attempts(ctx, t, id, scope, cores);
+    }
     if (r.phase === 'Succeeded') {
       if (r.daemonExited) {
         keepRelease = true;
@@ -86,7 +103,7 @@ async function attempts(
     const attemptStart = Date.now();
     const plan = { id, scope: attemptScope, attempt, daemon, cores, deadlineAt };
     const r = await runAttempt(ctx, t, plan);
-    if (r.phase === 'Succeeded' || ctx.signal.aborted) return r;
+    if (r.phase === 'Succeeded' || r.preempted || ctx.signal.aborted) return r;
     let next: RetryDecision;
     try {
       const failed = {

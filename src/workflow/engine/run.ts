@@ -1,3 +1,4 @@
+import type { StepPreemptions } from './preempt.js';
 import { randomBytes } from 'node:crypto';
 import type { MetadataStore, RunRecord } from '../../metadata/index.js';
 import type { ResourcePool } from '../../scheduler/index.js';
@@ -63,6 +64,8 @@ export interface ExecuteOptions {
   onEvent?: (e: EngineEvent) => void;
   /** Longest a daemon step may take to become ready (its first line on stdout). Default 10 minutes. */
   daemonReadyTimeoutMs?: number;
+  /** Lets the scheduler preempt this run's steps (preempt.ts): they checkpoint, stop and are requeued. */
+  preemptions?: StepPreemptions;
 }
 
 /** Default of ExecuteOptions.daemonReadyTimeoutMs: a model server loads in seconds; a stuck one fails. */
@@ -95,6 +98,7 @@ export async function executeRun(name: string, opts: ExecuteOptions): Promise<Ru
     distmlCommand: opts.distmlCommand,
     cwd: opts.cwd ?? process.cwd(),
     signal: opts.signal ?? new AbortController().signal,
+    preemptions: opts.preemptions,
     reuse: opts.reuse ?? false,
     daemons,
     startedAt: Date.now(),

@@ -2,6 +2,7 @@
 // database touched, so every rule here is a unit test away. (Argo's controller does the same from the pod's
 // container statuses.)
 import type { NodeOutputs } from '../../metadata/index.js';
+import { isPreemptedExit } from './preempt.js';
 
 /** One attempt's end as the retry loop sees it. */
 export interface Attempt {
@@ -13,6 +14,8 @@ export interface Attempt {
   daemonExited?: Promise<unknown>;
   /** Figures a built-in step reported (accuracy, counts), recorded beside the attempt's own. */
   metrics?: Record<string, number>;
+  /** Stopped for preemption (preempt.ts): requeued, not failed. */
+  preempted?: boolean;
 }
 
 /** How the step's process ended, with why the engine stopped it if it did. */
@@ -25,6 +28,8 @@ export interface ExitReport {
   timedOut: string | false;
   /** A daemon stopped because it printed nothing within this many ms. */
   notReadyAfterMs?: number;
+  /** The scheduler asked it to stop for preemption (StepPreemptions.preempt). */
+  preempted?: boolean;
 }
 
 /**
@@ -46,6 +51,9 @@ export function judgeExit(
       exitCode: exit.code,
     };
   }
+  // Asked to stop for preemption: a checkpointed stop (PREEMPTED_EXIT_CODE) or a kill at the grace's end.
+  if (exit.preempted && (isPreemptedExit(exit.code) || exit.signal === 'SIGKILL'))
+    return { phase: 'Failed', preempted: true, message: 'preempted', outputs: {}, exitCode: exit.code };
   if (exit.timedOut) return { phase: 'Failed', message: exit.timedOut, outputs: {}, exitCode: exit.code };
   if (exit.code !== 0) {
     const why = exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;

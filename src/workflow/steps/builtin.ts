@@ -22,6 +22,46 @@ export interface BuiltinSpec {
   /** Flags filled in when `with:` omits them (the step's own artifact dir for outputs). */
   defaults?: (ctx: { artifactDir: string }) => Record<string, string>;
   read(result: Record<string, unknown>): BuiltinOutputs;
+  /**
+   * The processes the step runs at once, from its `with:` values and the cores the step was given: what the
+   * scheduler reserves all-or-nothing (a gang). Absent: one process on the step's cores.
+   */
+  gang?: (withValues: Record<string, string | string[]>, stepCores: number) => GangShape;
+}
+
+/**
+ * A step's gang (issue 13): `workers` processes of `coresPerWorker` cores (each also needs its share of
+ * memory), plus `parameterServers` of `coresPerServer`; an elastic training may run with any count of workers
+ * in [elastic.min, elastic.max] (it starts with `workers`). A scheduler JobSpec takes gang.count = workers
+ * (or elastic.max when it may grow), perMember.cores = coresPerWorker.
+ */
+export interface GangShape {
+  workers: number;
+  coresPerWorker: number;
+  parameterServers: number;
+  coresPerServer: number;
+  elastic?: { min: number; max: number };
+}
+
+/** The gang of a `distml train` step: its --workers/--min-workers/--max-workers/--threads/--ps flags. */
+export function trainGang(withValues: Record<string, string | string[]>, stepCores: number): GangShape {
+  const int = (k: string): number | undefined => {
+    const v = withValues[k];
+    const n = Number(Array.isArray(v) ? v[0] : v);
+    return v === undefined || !Number.isInteger(n) || n < 1 ? undefined : n;
+  };
+  const workers = int('workers') ?? int('min-workers') ?? 1;
+  const min = int('min-workers') ?? workers;
+  const max = int('max-workers') ?? Math.max(workers, min);
+  const ps = withValues['strategy'] === 'parameter-server';
+  return {
+    workers,
+    // The launcher's own rule: --threads, else the step's cores split evenly (at least one each).
+    coresPerWorker: int('threads') ?? Math.max(1, Math.floor(Math.max(1, stepCores) / workers)),
+    parameterServers: ps ? (int('ps') ?? 1) : 0,
+    coresPerServer: ps ? 1 : 0,
+    ...(min !== workers || max !== workers ? { elastic: { min, max } } : {}),
+  };
 }
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
@@ -65,6 +105,7 @@ export const BUILTINS: Record<BuiltinKind, BuiltinSpec> = {
     outputNames: ['path', 'model', 'testAccuracy', 'params'],
     defaultCores: 1,
     defaults: ({ artifactDir }) => ({ out: artifactDir }),
+    gang: trainGang,
     read: (r) => ({
       parameters: {
         path: str(r['path']),

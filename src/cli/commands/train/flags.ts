@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { MODEL_NAMES } from '../../../models/index.js';
 import { flag, flagSet, type FlagValues } from '../../command.js';
+import { DEFAULT_PREEMPT_GRACE_MS } from '../../../train/index.js';
 import { cacheFlag, dataSourceFlags } from '../../data-source-flags.js';
 
 const positiveInt = (what = 'a positive integer') =>
@@ -77,7 +78,7 @@ const declarations = {
   }),
   'max-workers': flag(
     positiveInt().max(64, 'must be at most 64').optional(),
-    'elastic: admit workers that join later, up to X',
+    'elastic: admit workers that join later or are asked for (--control-file), up to X',
     { valueName: 'X', defaultText: '--workers' },
   ),
   'master-port': flag(
@@ -115,6 +116,16 @@ const declarations = {
     wholeNumber().optional(),
     'replace a local worker that dies, N times per job; survivors go on, the newcomer gets their state',
     { valueName: 'N', defaultText: '--workers' },
+  ),
+  'preempt-grace': flag(
+    seconds().default(DEFAULT_PREEMPT_GRACE_MS / 1000),
+    'SIGTERM preempts: checkpoint at the next step boundary within this, exit 75; the same command resumes',
+    { valueName: 'SECONDS' },
+  ),
+  'control-file': flag(
+    z.string().min(1, 'must name a file').optional(),
+    'elastic: write {"workers": N} here (then SIGUSR2, or wait 0.5 s) to grow or shrink the running job',
+    { valueName: 'FILE', defaultText: '<out>.control.json' },
   ),
   strategy: flag(
     z

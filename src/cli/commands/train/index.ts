@@ -15,6 +15,12 @@ import { fmt } from '../../output.js';
 import { runAsWorker, runLauncher } from './distributed.js';
 import { trainFlags } from './flags.js';
 import { checkpointDirOf, jobFromFlags, lineageOf, progressCallback, warnSkipped } from './job.js';
+import {
+  finishedAfterPreemption,
+  reportPreempted,
+  resumesAfterPreemption,
+  watchPreemption,
+} from './preempt.js';
 import { runParameterServer } from './ps.js';
 import { processEnv } from '../../env.js';
 
@@ -28,6 +34,9 @@ export const train: Command = {
     'The book schedule decays the learning rate: 1e-3 for epochs 1-3, 1e-4 for 4-7, 1e-5 after.',
     'Checkpoints are written atomically at each epoch end (and every --checkpoint-every steps);',
     '--resume continues from the newest one exactly where it stopped.',
+    'SIGTERM preempts: a checkpoint at the next step boundary, exit 75, and the same command resumes there.',
+    'Elastic jobs resize while running: {"workers": N} in --control-file; each worker keeps --batch-size',
+    "(the global batch follows the group) and the learning rate stays the schedule's.",
   ].join('\n'),
   options: trainFlags.options,
   async run(ctx) {
@@ -42,6 +51,9 @@ export const train: Command = {
     const outDir = resolve(f.out);
     const { job, source } = await jobFromFlags(f, global.workspace, threads);
     const spec = job.spec;
+    const checkpointDir = checkpointDirOf(f, global.workspace, outDir);
+    const resume = resumesAfterPreemption(out, checkpointDir) || f.resume;
+    const preemption = watchPreemption(out, checkpointDir, f['preempt-grace'] * 1000);
     const model = createModel(spec, { seed: f.seed });
     try {
       await model.setOptimizer({ type: 'adam', learningRate: f.lr });
@@ -52,10 +64,22 @@ export const train: Command = {
         ...job,
         model,
         callbacks,
-        checkpoint: { dir: checkpointDirOf(f, global.workspace, outDir), everySteps: f['checkpoint-every'] },
-        resume: f.resume,
+        checkpoint: { dir: checkpointDir, everySteps: f['checkpoint-every'] },
+        resume,
+        preempt: preemption.signal,
         onCheckpointSkipped: (s) => warnSkipped(out, s),
       });
+      if (result.preempted) {
+        const record = {
+          at: new Date().toISOString(),
+          reason: 'SIGTERM',
+          checkpoint: result.lastCheckpoint ?? null,
+          checkpointed: true,
+          ...result.preempted,
+        };
+        return await reportPreempted(out, checkpointDir, record);
+      }
+      finishedAfterPreemption(checkpointDir);
       const state = await model.getState();
       const metrics = packageMetrics(result);
       await savePackage(outDir, {
@@ -100,6 +124,7 @@ export const train: Command = {
         ].join('\n'),
       );
     } finally {
+      preemption.dispose();
       await model.dispose();
     }
   },
