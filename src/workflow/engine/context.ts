@@ -43,6 +43,15 @@ export interface RunContext {
   emit(e: EngineEvent): void;
 }
 
+/** One call of a template: the node it becomes and the arguments it gets. */
+export interface Call {
+  template: string;
+  id: string;
+  parent: string | null;
+  displayName: string;
+  args: Map<string, string>;
+}
+
 /** Final state of a node as its parent sees it. */
 export interface NodeResult {
   phase: NodePhase;

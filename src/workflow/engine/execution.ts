@@ -6,10 +6,12 @@ import {
   type DependsExpr,
   type TaskOutcome,
 } from '../expr/depends.js';
+import { parseDuration } from '../expr/quantity.js';
 import { itemLabel, itemScope, substitute } from '../expr/template.js';
 import { evalWhen } from '../expr/when.js';
 import { templateKind, type DagTask, type Step, type Template } from '../spec/schema.js';
-import { isFailure, transition, type NodeResult, type RunContext } from './context.js';
+import { isFailure, transition, type Call, type NodeResult, type RunContext } from './context.js';
+import { HookSet } from './hooks.js';
 import { fanOutItems } from './items.js';
 import { compositeParameter } from './outputs.js';
 import { isDaemon, runLeaf } from './leaf.js';
@@ -18,15 +20,6 @@ import { Slots, within } from './slots.js';
 
 /** Set to "true" in a workflow's metadata.annotations (by `distml run --sync`) to run it synchronously. */
 export const SYNC_ANNOTATION = 'workflows.distml.io/sync';
-
-/** One call of a template: the node it becomes and the arguments it gets. */
-export interface Call {
-  template: string;
-  id: string;
-  parent: string | null;
-  displayName: string;
-  args: Map<string, string>;
-}
 
 const TYPES = { steps: 'Steps', dag: 'DAG', container: 'Pod', script: 'Pod', distml: 'Pod' } as const;
 
@@ -47,7 +40,14 @@ export async function execNode(ctx: RunContext, call: Call, base: Map<string, st
   }
   const inputs: Record<string, string> = {};
   for (const p of t.inputs?.parameters ?? []) {
-    const v = call.args.get(p.name) ?? p.value ?? p.default;
+    const own = p.value ?? p.default;
+    // A template's own value or default may use the workflow's variables (Argo resolves them in its scope).
+    let v: string | undefined;
+    try {
+      v = call.args.get(p.name) ?? (own !== undefined ? substitute(own, base) : undefined);
+    } catch (err) {
+      return fail(ctx, call.id, 'Error', `input parameter "${p.name}": ${(err as Error).message}`);
+    }
     if (v === undefined) return fail(ctx, call.id, 'Error', `missing input parameter "${p.name}"`);
     inputs[p.name] = v;
   }
@@ -85,10 +85,22 @@ export async function execNode(ctx: RunContext, call: Call, base: Map<string, st
       });
       return { phase: r.phase, outputs, message: r.message ?? null };
     }
-    return await within(ctx.podSlots, () => runLeaf(ctx, t, call.id, scope));
+    const leaf = t.timeout?.includes('{{') ? { ...t, timeout: resolvedDuration(t.timeout, scope) } : t;
+    return await within(ctx.podSlots, () => runLeaf(ctx, leaf, call.id, scope));
   } catch (err) {
     return fail(ctx, call.id, 'Error', (err as Error).message);
   }
+}
+
+/** A template's `timeout` given as a tag, resolved in the node's scope; throws when it is not a duration. */
+function resolvedDuration(text: string, scope: Map<string, string>): string {
+  const v = substitute(text, scope);
+  try {
+    parseDuration(v);
+  } catch (err) {
+    throw new Error(`timeout "${text}" is "${v}": ${(err as Error).message}`);
+  }
+  return v;
 }
 
 function fail(ctx: RunContext, id: string, phase: NodePhase, message: string): NodeResult {
@@ -274,6 +286,11 @@ async function execFanOut(
     return { phase: 'Error', itemPhases: [] };
   }
   const items = expanded.items;
+  const key = `${prefix}.${s.name}`;
+  const hooks = s.hooks
+    ? new HookSet(ctx, s.hooks, parent, { id: `${parent}.${s.name}`, displayName: s.name }, execNode)
+    : undefined;
+  hooks?.fire(new Map([...scope, [`${key}.status`, 'Running']]));
   const calls =
     items === undefined
       ? [{ label: s.name, extra: [] as [string, string][] }]
@@ -318,7 +335,12 @@ async function execFanOut(
       }
     }),
   );
-  publish(scope, `${prefix}.${s.name}`, results, items !== undefined);
+  publish(scope, key, results, items !== undefined);
+  if (hooks) {
+    hooks.fire(scope);
+    await hooks.exit(scope);
+    await hooks.settle();
+  }
   const phases = results.map((r) => r.phase);
   const phase: NodePhase = phases.some(isFailure)
     ? phases.includes('Failed')

@@ -57,6 +57,15 @@ const sequenceSchema = z
     message: 'must set exactly one of count, end',
   });
 
+/**
+ * Argo's lifecycle hooks: `exit` runs once its step (or the workflow) has ended, whatever the outcome; any other
+ * name needs an `expression`, and runs once, beside its step, the first time the expression is true.
+ */
+const hookSchema = z
+  .object({ template: name, arguments: argumentsSchema.optional(), expression: z.string().optional() })
+  .strict();
+const hooks = z.record(name, hookSchema).optional();
+
 const fanOut = {
   withItems: z.array(z.unknown()).optional(),
   withParam: z.string().optional(),
@@ -72,6 +81,7 @@ const stepSchema = z
     template: name,
     arguments: argumentsSchema.optional(),
     when: z.string().optional(),
+    hooks,
     continueOn: z
       .object({ failed: z.boolean().optional(), error: z.boolean().optional() })
       .strict()
@@ -88,6 +98,7 @@ const taskSchema = z
     dependencies: z.array(z.string()).optional(),
     depends: z.string().optional(),
     when: z.string().optional(),
+    hooks,
     continueOn: z
       .object({ failed: z.boolean().optional(), error: z.boolean().optional() })
       .strict()
@@ -246,6 +257,8 @@ export const workflowSchema = z
         /** The run's priority, `{{workflow.priority}}`; higher runs are admitted first. */
         priority: z.coerce.number().int().optional(),
         onExit: name.optional(),
+        /** Workflow lifecycle hooks: `exit` is the exit handler (with arguments); others run on an expression. */
+        hooks,
         /** Argo's podGC; distml applies OnPodSuccess to step scratch dirs whatever is set here. */
         podGC: z.object({ strategy: z.string() }).passthrough().optional(),
         serviceAccountName: z.string().optional(),
@@ -260,6 +273,7 @@ export type Template = WorkflowSpec['spec']['templates'][number];
 export type TemplateInput = z.input<typeof templateSchema>;
 export type Step = z.infer<typeof stepSchema>;
 export type DagTask = z.infer<typeof taskSchema>;
+export type Hooks = NonNullable<Step['hooks']>;
 export type BuiltinKind = (typeof BUILTIN_KINDS)[number];
 
 /** Which of the five kinds a template is. */

@@ -5,7 +5,14 @@ import { references } from '../expr/template.js';
 import { evalWhen } from '../expr/when.js';
 import type { SpecProblem } from '../errors.js';
 import { BUILTINS } from '../steps/builtin.js';
-import { templateKind, type DagTask, type Step, type Template, type WorkflowSpec } from './schema.js';
+import {
+  templateKind,
+  type DagTask,
+  type Hooks,
+  type Step,
+  type Template,
+  type WorkflowSpec,
+} from './schema.js';
 
 type Path = (string | number)[];
 
@@ -24,8 +31,14 @@ export function validateWorkflow(wf: WorkflowSpec): SpecProblem[] {
   if (wf.spec.onExit !== undefined && !byName.has(wf.spec.onExit)) {
     add(['spec', 'onExit'], `unknown template "${wf.spec.onExit}" (templates: ${known})`);
   }
+  if (wf.spec.onExit !== undefined && wf.spec.hooks?.exit !== undefined)
+    add(
+      ['spec', 'hooks', 'exit'],
+      'set either spec.onExit or spec.hooks.exit, not both (both are the exit handler)',
+    );
   const workflowParams = new Set(wf.spec.arguments.parameters.map((p) => p.name));
   const ctx: Ctx = { byName, workflowParams, add };
+  validateHooks(ctx, wf.spec.hooks, ['spec', 'hooks'], { inputs: new Set(), item: false });
   wf.spec.templates.forEach((t, i) => validateTemplate(ctx, t, ['spec', 'templates', i]));
   return problems;
 }
@@ -59,7 +72,9 @@ function validateTemplate(ctx: Ctx, t: Template, path: Path): void {
   checkDuration(ctx, b?.duration, [...path, 'retryStrategy', 'backoff', 'duration']);
   checkDuration(ctx, b?.maxDuration, [...path, 'retryStrategy', 'backoff', 'maxDuration']);
   checkDuration(ctx, b?.cap, [...path, 'retryStrategy', 'backoff', 'cap']);
-  checkDuration(ctx, t.timeout, [...path, 'timeout']);
+  // Argo resolves a template's timeout when the node starts: it may be a tag (`{{inputs.parameters.timeout}}`).
+  if (t.timeout?.includes('{{')) checkVars(ctx, t.timeout, [...path, 'timeout'], body);
+  else checkDuration(ctx, t.timeout, [...path, 'timeout']);
   if (t.retryStrategy?.expression !== undefined) {
     const problem = expressionProblem(t.retryStrategy.expression);
     if (problem) ctx.add([...path, 'retryStrategy', 'expression'], problem);
@@ -98,6 +113,12 @@ function validateSteps(ctx: Ctx, t: Template, groups: Step[][], path: Path, inpu
       if (seen.has(s.name)) ctx.add([...at, 'name'], `duplicate step name "${s.name}"`);
       seen.add(s.name);
       validateCall(ctx, s, at, { inputs, siblings: { prefix: 'steps', names: earlier }, item: fans(s) });
+      const self = new Map([...earlier, [s.name, ctx.byName.get(s.template)]]);
+      validateHooks(ctx, s.hooks, [...at, 'hooks'], {
+        inputs,
+        siblings: { prefix: 'steps', names: self },
+        item: false,
+      });
     });
     group.forEach((s) => earlier.set(s.name, ctx.byName.get(s.template)));
   });
@@ -143,6 +164,12 @@ function validateDag(ctx: Ctx, t: Template, tasks: DagTask[], path: Path, inputs
       { inputs, siblings: { prefix: 'tasks', names: visible }, item: fans(task) },
       names,
     );
+    visible.set(task.name, names.get(task.name));
+    validateHooks(ctx, task.hooks, [...path, i, 'hooks'], {
+      inputs,
+      siblings: { prefix: 'tasks', names: visible },
+      item: false,
+    });
   });
   checkCompositeOutputs(ctx, t, path.slice(0, -2), { prefix: 'tasks', names });
 }
@@ -187,6 +214,21 @@ function validateCall(
       evalWhen(s.when.replace(/\{\{=[\s\S]*?\}\}/g, 'true').replace(/\{\{[^{}]*\}\}/g, '0'));
     } catch (err) {
       ctx.add([...at, 'when'], `bad expression "${s.when}": ${(err as Error).message}`);
+    }
+  }
+}
+
+/** Lifecycle hooks: a known template, its arguments, and an expression on every hook but `exit`. */
+function validateHooks(ctx: Ctx, hooks: Hooks | undefined, path: Path, scope: VarScope): void {
+  for (const [name, hook] of Object.entries(hooks ?? {})) {
+    const at = [...path, name];
+    validateCall(ctx, { name, template: hook.template, arguments: hook.arguments }, at, scope);
+    if (name === 'exit') continue;
+    if (hook.expression === undefined)
+      ctx.add(at, `hook "${name}" needs an expression (only the hook named "exit" runs without one)`);
+    else {
+      const problem = expressionProblem(hook.expression);
+      if (problem) ctx.add([...at, 'expression'], problem);
     }
   }
 }
