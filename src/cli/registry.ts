@@ -8,6 +8,7 @@ import { selectCommand } from './commands/select.js';
 import { serveCommand } from './commands/serve.js';
 import { runCommand } from './commands/run.js';
 import { lintCommand } from './commands/lint.js';
+import { nodeSetCommand } from './commands/node-set.js';
 import {
   getCommand,
   listCommand,
@@ -39,6 +40,7 @@ export const COMMANDS: Command[] = [
   retryCommand,
   stopCommand,
   resumeCommand,
+  nodeSetCommand,
   cacheList,
   cacheGc,
   doctorCommand,

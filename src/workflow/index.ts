@@ -20,6 +20,7 @@ export { step, task, templates, workflow, type CallOptions, type TemplateOptions
 export { runDirs, fileName, type EngineEvent } from './engine/context.js';
 export { SYNC_ANNOTATION } from './engine/execution.js';
 export { isDaemon } from './engine/leaf.js';
+export { resumeSuspended, setSuppliedOutputs } from './engine/suspend.js';
 export {
   executeRun,
   isEngineAlive,

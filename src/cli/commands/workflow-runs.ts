@@ -10,6 +10,7 @@ import {
   prepareRestart,
   reapLeftovers,
   renderRun,
+  resumeSuspended,
   runJson,
   WorkflowError,
 } from '../../workflow/index.js';
@@ -153,6 +154,12 @@ function restart(mode: 'resume' | 'retry'): Command['run'] {
     withStore(ctx, async (store) => {
       const f = parseFlags(restartFlags, ctx.values);
       const name = oneRun(ctx.positionals);
+      // Argo's resume: suspended steps go on. A live engine continues by itself; a dead one is restarted below.
+      const resumed = mode === 'resume' ? resumeSuspended(store, name) : [];
+      if (resumed.length > 0 && isEngineAlive(store.getRun(name))) {
+        ctx.out.result({ run: name, resumed }, () => `${name}: resumed ${resumed.join(', ')}`);
+        return;
+      }
       await prepareRestart(store, name, mode);
       ctx.out.info(`Run: ${name} (${mode})`);
       const run = await driveRun(store, name, ctx.global, ctx.out, { reuse: true, cores: f.cores });
@@ -171,7 +178,8 @@ const coresOption = {
 
 export const resumeCommand: Command = {
   path: ['resume'],
-  summary: 'continue a run whose engine stopped or died, without re-running steps that succeeded',
+  summary:
+    'continue a run: its suspended steps go on, and a run whose engine stopped or died is run again without re-running steps that succeeded',
   usage: 'RUN',
   details: [
     'Every process the dead engine left is ended first (SIGTERM, then SIGKILL); steps that were running are',

@@ -16,12 +16,20 @@ import { fanOutItems } from './items.js';
 import { compositeParameter } from './outputs.js';
 import { isDaemon, runLeaf } from './leaf.js';
 import { publish } from './publish.js';
+import { runSuspend, SUSPEND_TYPE } from './suspend.js';
 import { Slots, within } from './slots.js';
 
 /** Set to "true" in a workflow's metadata.annotations (by `distml run --sync`) to run it synchronously. */
 export const SYNC_ANNOTATION = 'workflows.distml.io/sync';
 
-const TYPES = { steps: 'Steps', dag: 'DAG', container: 'Pod', script: 'Pod', distml: 'Pod' } as const;
+const TYPES = {
+  steps: 'Steps',
+  dag: 'DAG',
+  container: 'Pod',
+  script: 'Pod',
+  distml: 'Pod',
+  suspend: SUSPEND_TYPE,
+} as const;
 
 /** Runs a template as a node (reusing it when resume finds it done) and returns how it ended. */
 export async function execNode(ctx: RunContext, call: Call, base: Map<string, string>): Promise<NodeResult> {
@@ -35,7 +43,13 @@ export async function execNode(ctx: RunContext, call: Call, base: Map<string, st
     type: TYPES[templateKind(t)],
   });
   // A daemon that succeeded before is started again: the engine that ran it is gone, and so is it.
-  if (ctx.reuse && (existing.phase === 'Succeeded' || existing.phase === 'Skipped') && !isDaemon(t)) {
+  // A suspend node resumed while no engine ran is finished by runSuspend (its supplied outputs, defaults).
+  if (
+    ctx.reuse &&
+    (existing.phase === 'Succeeded' || existing.phase === 'Skipped') &&
+    !isDaemon(t) &&
+    !t.suspend
+  ) {
     return { phase: existing.phase, outputs: existing.outputs ?? {} };
   }
   const inputs: Record<string, string> = {};
@@ -85,6 +99,7 @@ export async function execNode(ctx: RunContext, call: Call, base: Map<string, st
       });
       return { phase: r.phase, outputs, message: r.message ?? null };
     }
+    if (t.suspend) return await runSuspend(ctx, t, call.id, ctx.reuse ? existing : undefined);
     const leaf = t.timeout?.includes('{{') ? { ...t, timeout: resolvedDuration(t.timeout, scope) } : t;
     return await within(ctx.podSlots, () => runLeaf(ctx, leaf, call.id, scope));
   } catch (err) {

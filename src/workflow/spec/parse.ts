@@ -114,7 +114,7 @@ function lineOf(doc: Document, lines: LineCounter, path: (string | number)[]): n
   return undefined;
 }
 
-const KIND_KEYS = ['steps', 'dag', 'container', 'script', 'distml'];
+const KIND_KEYS = ['steps', 'dag', 'container', 'script', 'distml', 'suspend'];
 
 /** `a` under `b`: b's fields win, nested objects merge (Argo merges templateDefaults into each template). */
 function mergeUnder(

@@ -33,13 +33,17 @@ const outputParameter = z
         parameter: z.string().optional(),
         /** For steps and dag templates: an expression over their children (`steps['a'].outputs.result`). */
         expression: z.string().optional(),
+        /** For suspend templates: the value a person gives (`distml node set RUN --output-parameter`). */
+        supplied: z.object({}).strict().optional(),
         /** The value when the source is missing (a file not written, a child skipped). */
         default: scalar.optional(),
       })
       .strict()
       .refine(
-        (v) => [v.path, v.jsonPath, v.parameter, v.expression].filter((x) => x !== undefined).length === 1,
-        { message: 'must set exactly one of path, jsonPath, parameter, expression' },
+        (v) =>
+          [v.path, v.jsonPath, v.parameter, v.expression, v.supplied].filter((x) => x !== undefined)
+            .length === 1,
+        { message: 'must set exactly one of path, jsonPath, parameter, expression, supplied' },
       ),
   })
   .strict();
@@ -163,6 +167,8 @@ const templateSchema = z
       .optional(),
     container: containerSchema.optional(),
     script: scriptSchema.optional(),
+    /** Argo's suspend template: waits for `distml resume RUN`, or at most `duration` (seconds or "2m"). */
+    suspend: z.object({ duration: durationText.optional() }).strict().optional(),
     distml: distmlSchema.optional(),
     retryStrategy: z
       .object({
@@ -209,7 +215,7 @@ const templateSchema = z
   })
   .strict()
   .superRefine((t, ctx) => {
-    const kinds = (['steps', 'dag', 'container', 'script', 'distml'] as const).filter(
+    const kinds = (['steps', 'dag', 'container', 'script', 'distml', 'suspend'] as const).filter(
       (k) => t[k] !== undefined,
     );
     if (kinds.length !== 1) {
@@ -217,8 +223,8 @@ const templateSchema = z
         code: z.ZodIssueCode.custom,
         message:
           kinds.length === 0
-            ? 'must define one of steps, dag, container, script, distml'
-            : `defines ${kinds.join(' and ')}; a template is exactly one of steps, dag, container, script, distml`,
+            ? 'must define one of steps, dag, container, script, distml, suspend'
+            : `defines ${kinds.join(' and ')}; a template is exactly one of steps, dag, container, script, distml, suspend`,
       });
     }
   });
@@ -276,11 +282,12 @@ export type DagTask = z.infer<typeof taskSchema>;
 export type Hooks = NonNullable<Step['hooks']>;
 export type BuiltinKind = (typeof BUILTIN_KINDS)[number];
 
-/** Which of the five kinds a template is. */
-export function templateKind(t: Template): 'steps' | 'dag' | 'container' | 'script' | 'distml' {
+/** Which of the six kinds a template is. */
+export function templateKind(t: Template): 'steps' | 'dag' | 'container' | 'script' | 'distml' | 'suspend' {
   if (t.steps) return 'steps';
   if (t.dag) return 'dag';
   if (t.container) return 'container';
   if (t.script) return 'script';
+  if (t.suspend) return 'suspend';
   return 'distml';
 }

@@ -75,6 +75,7 @@ function validateTemplate(ctx: Ctx, t: Template, path: Path): void {
   // Argo resolves a template's timeout when the node starts: it may be a tag (`{{inputs.parameters.timeout}}`).
   if (t.timeout?.includes('{{')) checkVars(ctx, t.timeout, [...path, 'timeout'], body);
   else checkDuration(ctx, t.timeout, [...path, 'timeout']);
+  checkDuration(ctx, t.suspend?.duration, [...path, 'suspend', 'duration']);
   if (t.retryStrategy?.expression !== undefined) {
     const problem = expressionProblem(t.retryStrategy.expression);
     if (problem) ctx.add([...path, 'retryStrategy', 'expression'], problem);
@@ -97,6 +98,10 @@ function validateTemplate(ctx: Ctx, t: Template, path: Path): void {
       const problem = expressionProblem(p.valueFrom.expression);
       if (problem) ctx.add([...at, 'expression'], problem);
     }
+    if (p.valueFrom?.supplied !== undefined && kind !== 'suspend')
+      ctx.add([...at, 'supplied'], 'only a suspend template has outputs a person supplies');
+    if (kind === 'suspend' && p.valueFrom?.supplied === undefined)
+      ctx.add(at, 'a suspend template runs nothing: its outputs are valueFrom.supplied');
     if (p.valueFrom?.path !== undefined && composite)
       ctx.add([...at, 'path'], 'a steps or dag template writes no files: use valueFrom.parameter');
   });
