@@ -54,13 +54,26 @@ async function runOne(doc: unknown, timeoutS: number): Promise<{ phase: string; 
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+    // Interrupted (Ctrl-C): the example's run and its steps go too, and so does its temp dir.
+    const interrupt = () => {
+      process.kill(-child.pid!, 'SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(130);
+    };
+    process.once('SIGINT', interrupt).once('SIGTERM', interrupt);
     let timedOut = false;
+    // SIGTERM first: the engine stops its steps (they are in their own process groups) and runs exit handlers.
+    const end = () => {
+      process.kill(-child.pid!, 'SIGTERM');
+      setTimeout(() => child.exitCode === null && process.kill(-child.pid!, 'SIGKILL'), 15_000).unref();
+    };
     const timer = setTimeout(() => {
       timedOut = true;
-      process.kill(-child.pid!, 'SIGKILL');
+      end();
     }, timeoutS * 1000);
     await new Promise((resolve) => child.on('close', resolve));
     clearTimeout(timer);
+    process.off('SIGINT', interrupt).off('SIGTERM', interrupt);
     if (timedOut) return { phase: 'Timeout', message: `still running after ${timeoutS}s` };
     try {
       const r = JSON.parse(out.trim().split('\n').pop() ?? '') as {

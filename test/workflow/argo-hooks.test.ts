@@ -100,6 +100,35 @@ ${note}`,
     },
   );
 
+  it(
+    "runs a task's onExit after it, and publishes outputs with a globalName to later steps",
+    { timeout: 60_000 },
+    async () => {
+      const r = await run(
+        'globals',
+        `  entrypoint: main
+  hooks:
+    exit: {template: note, arguments: {parameters: [{name: msg, value: "final {{workflow.outputs.parameters.shared}}"}]}}
+  templates:
+  - name: main
+    dag:
+      tasks:
+      - {name: make, template: make, onExit: bye}
+      - {name: read, template: note, depends: make, arguments: {parameters: [{name: msg, value: "got {{workflow.outputs.parameters.shared}}"}]}}
+  - name: make
+    container: {command: [sh, -c, "echo -n 42 > out.txt"]}
+    outputs: {parameters: [{name: v, globalName: shared, valueFrom: {path: out.txt}}]}
+  - name: bye
+    container: {command: [echo, bye]}
+${note}`,
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(result(r.nodes, 'make.hooks.exit'), 'bye');
+      assert.equal(result(r.nodes, 'read'), 'got 42');
+      assert.equal(result(r.nodes, '.onExit'), 'final 42');
+    },
+  );
+
   it('runs inline templates of steps and DAG tasks', { timeout: 60_000 }, async () => {
     const r = await run(
       'inline',
@@ -183,6 +212,16 @@ ${note}`;
     assert.match(
       problems(`  entrypoint: main\n  hooks: {exit: {template: nope}}\n${base}`),
       /spec\.hooks\.exit\.template.*unknown template "nope"/,
+    );
+    assert.match(
+      problems(`  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: a, template: note, onExit: note, hooks: {exit: {template: note}}, arguments: {parameters: [{name: msg, value: x}]}}
+      - {name: b, template: note, arguments: {parameters: [{name: msg, value: "{{workflow.outputs.parameters.nope}}"}]}}
+${note}`),
+      /steps\[0\]\[0\]\.onExit.*set either onExit or hooks\.exit[\s\S]*no output parameter has globalName "nope"/,
     );
     assert.match(
       problems(`  entrypoint: main

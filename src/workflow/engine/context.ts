@@ -38,6 +38,8 @@ export interface RunContext {
   startedAt: number;
   /** The workflow's `parallelism`: at most that many steps of the run at once. */
   podSlots?: Slots;
+  /** `workflow.outputs.parameters.<globalName>` set so far by outputs with a globalName (Argo's global outputs). */
+  globals?: Map<string, string>;
   /** Longest a daemon step may take to become ready (print its first line) before it is failed. */
   daemonReadyTimeoutMs: number;
   emit(e: EngineEvent): void;

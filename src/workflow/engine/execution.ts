@@ -11,7 +11,7 @@ import { itemLabel, itemScope, substitute } from '../expr/template.js';
 import { evalWhen } from '../expr/when.js';
 import { templateKind, type DagTask, type Step, type Template } from '../spec/schema.js';
 import { isFailure, transition, type Call, type NodeResult, type RunContext } from './context.js';
-import { HookSet } from './hooks.js';
+import { HookSet, stepHooks } from './hooks.js';
 import { fanOutItems } from './items.js';
 import { compositeParameter } from './outputs.js';
 import { isDaemon, runLeaf } from './leaf.js';
@@ -33,6 +33,19 @@ const TYPES = {
 
 /** Runs a template as a node (reusing it when resume finds it done) and returns how it ended. */
 export async function execNode(ctx: RunContext, call: Call, base: Map<string, string>): Promise<NodeResult> {
+  const r = await runNode(ctx, call, base);
+  // Argo's global outputs: an output parameter with a globalName is visible to every later step.
+  if (r.phase === 'Succeeded') {
+    for (const p of ctx.templates.get(call.template)!.outputs?.parameters ?? []) {
+      const v = r.outputs.parameters?.[p.name];
+      if (p.globalName !== undefined && v !== undefined)
+        ctx.globals?.set(`workflow.outputs.parameters.${p.globalName}`, v);
+    }
+  }
+  return r;
+}
+
+async function runNode(ctx: RunContext, call: Call, base: Map<string, string>): Promise<NodeResult> {
   const t = ctx.templates.get(call.template)!;
   const existing = ctx.store.ensureNode({
     run: ctx.run,
@@ -65,7 +78,7 @@ export async function execNode(ctx: RunContext, call: Call, base: Map<string, st
     if (v === undefined) return fail(ctx, call.id, 'Error', `missing input parameter "${p.name}"`);
     inputs[p.name] = v;
   }
-  const scope = new Map(base);
+  const scope = new Map([...base, ...(ctx.globals ?? [])]);
   for (const [k, v] of Object.entries(inputs)) scope.set(`inputs.parameters.${k}`, v);
   scope.set(
     'inputs.parameters',
@@ -302,8 +315,9 @@ async function execFanOut(
   }
   const items = expanded.items;
   const key = `${prefix}.${s.name}`;
-  const hooks = s.hooks
-    ? new HookSet(ctx, s.hooks, parent, { id: `${parent}.${s.name}`, displayName: s.name }, execNode)
+  const hookSpec = stepHooks(s);
+  const hooks = hookSpec
+    ? new HookSet(ctx, hookSpec, parent, { id: `${parent}.${s.name}`, displayName: s.name }, execNode)
     : undefined;
   hooks?.fire(new Map([...scope, [`${key}.status`, 'Running']]));
   const calls =
@@ -312,7 +326,7 @@ async function execFanOut(
       : items.map((item, i) => ({ label: `${s.name}(${i}:${itemLabel(item)})`, extra: itemScope(item) }));
   const results = await Promise.all(
     calls.map(async ({ label, extra }) => {
-      const local = new Map([...scope, ...extra]);
+      const local = new Map([...scope, ...(ctx.globals ?? []), ...extra]);
       const id = `${parent}.${label}`;
       try {
         if (s.when !== undefined && !evalWhen(substitute(s.when, local))) {

@@ -8,6 +8,7 @@
 import { evaluate, expandEnv } from '../expr/lang/evaluate.js';
 import { substitute } from '../expr/template.js';
 import type { Hooks } from '../spec/schema.js';
+export { stepHooks } from '../spec/schema.js';
 import { type Call, type NodeResult, type RunContext } from './context.js';
 
 /** Runs a template as a node (execution.ts's execNode, passed in so the two files do not import each other). */

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { MetadataStore, RunRecord } from '../../metadata/index.js';
 import type { ResourcePool } from '../../scheduler/index.js';
@@ -85,6 +86,8 @@ export async function executeRun(name: string, opts: ExecuteOptions): Promise<Ru
   });
   emit({ event: 'run', run: name, phase: 'Running' });
   const daemons = new Set<StepProcess>();
+  // Every running step listens for the stop (a fan-out of 1,000 steps: 1,000 listeners), by design.
+  if (opts.signal) setMaxListeners(0, opts.signal);
   const ctx: RunContext = {
     store,
     run: name,
@@ -99,6 +102,7 @@ export async function executeRun(name: string, opts: ExecuteOptions): Promise<Ru
     startedAt: Date.now(),
     ...(spec.spec.parallelism ? { podSlots: new Slots(spec.spec.parallelism) } : {}),
     daemonReadyTimeoutMs: opts.daemonReadyTimeoutMs ?? DEFAULT_DAEMON_READY_TIMEOUT_MS,
+    globals: new Map(),
     emit,
   };
   const scope = workflowScope(name, spec, record);
@@ -122,6 +126,7 @@ export async function executeRun(name: string, opts: ExecuteOptions): Promise<Ru
     'workflow.failures',
     JSON.stringify(failures.map((n) => ({ displayName: n.displayName, message: n.message, phase: n.phase }))),
   );
+  for (const [k, v] of ctx.globals ?? []) scope.set(k, v);
   hooks.fire(scope);
   await hooks.settle();
   const exitHook = spec.spec.hooks?.exit;

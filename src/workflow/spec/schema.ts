@@ -22,6 +22,8 @@ const argumentsSchema = z.object({ parameters: z.array(argumentParameter).defaul
 const outputParameter = z
   .object({
     name,
+    /** Also published for the whole run as `{{workflow.outputs.parameters.<globalName>}}`. */
+    globalName: name.optional(),
     default: scalar.optional(),
     valueFrom: z
       .object({
@@ -86,6 +88,8 @@ const stepSchema = z
     arguments: argumentsSchema.optional(),
     when: z.string().optional(),
     hooks,
+    /** Argo's older form of `hooks.exit` (a template run once the step has ended). */
+    onExit: name.optional(),
     continueOn: z
       .object({ failed: z.boolean().optional(), error: z.boolean().optional() })
       .strict()
@@ -103,6 +107,8 @@ const taskSchema = z
     depends: z.string().optional(),
     when: z.string().optional(),
     hooks,
+    /** Argo's older form of `hooks.exit` (a template run once the step has ended). */
+    onExit: name.optional(),
     continueOn: z
       .object({ failed: z.boolean().optional(), error: z.boolean().optional() })
       .strict()
@@ -281,6 +287,12 @@ export type Step = z.infer<typeof stepSchema>;
 export type DagTask = z.infer<typeof taskSchema>;
 export type Hooks = NonNullable<Step['hooks']>;
 export type BuiltinKind = (typeof BUILTIN_KINDS)[number];
+
+/** A step's or task's hooks, its older `onExit: TEMPLATE` being the `exit` hook (validation refuses both). */
+export function stepHooks(s: { hooks?: Hooks; onExit?: string }): Hooks | undefined {
+  if (s.onExit === undefined) return s.hooks;
+  return { ...s.hooks, exit: s.hooks?.exit ?? { template: s.onExit } };
+}
 
 /** Which of the six kinds a template is. */
 export function templateKind(t: Template): 'steps' | 'dag' | 'container' | 'script' | 'distml' | 'suspend' {

@@ -8,6 +8,7 @@ import { BUILTINS } from '../steps/builtin.js';
 import {
   templateKind,
   type DagTask,
+  stepHooks,
   type Hooks,
   type Step,
   type Template,
@@ -37,7 +38,10 @@ export function validateWorkflow(wf: WorkflowSpec): SpecProblem[] {
       'set either spec.onExit or spec.hooks.exit, not both (both are the exit handler)',
     );
   const workflowParams = new Set(wf.spec.arguments.parameters.map((p) => p.name));
-  const ctx: Ctx = { byName, workflowParams, add };
+  const globalNames = new Set(
+    wf.spec.templates.flatMap((t) => (t.outputs?.parameters ?? []).flatMap((p) => p.globalName ?? [])),
+  );
+  const ctx: Ctx = { byName, workflowParams, globalNames, add };
   validateHooks(ctx, wf.spec.hooks, ['spec', 'hooks'], { inputs: new Set(), item: false });
   wf.spec.templates.forEach((t, i) => validateTemplate(ctx, t, ['spec', 'templates', i]));
   return problems;
@@ -46,6 +50,8 @@ export function validateWorkflow(wf: WorkflowSpec): SpecProblem[] {
 interface Ctx {
   byName: Map<string, Template>;
   workflowParams: Set<string>;
+  /** Output parameters' globalNames: `workflow.outputs.parameters.<name>`. */
+  globalNames: Set<string>;
   add: (path: Path, message: string) => void;
 }
 
@@ -119,7 +125,7 @@ function validateSteps(ctx: Ctx, t: Template, groups: Step[][], path: Path, inpu
       seen.add(s.name);
       validateCall(ctx, s, at, { inputs, siblings: { prefix: 'steps', names: earlier }, item: fans(s) });
       const self = new Map([...earlier, [s.name, ctx.byName.get(s.template)]]);
-      validateHooks(ctx, s.hooks, [...at, 'hooks'], {
+      validateHooks(ctx, stepHooks(s), [...at, 'hooks'], {
         inputs,
         siblings: { prefix: 'steps', names: self },
         item: false,
@@ -170,7 +176,7 @@ function validateDag(ctx: Ctx, t: Template, tasks: DagTask[], path: Path, inputs
       names,
     );
     visible.set(task.name, names.get(task.name));
-    validateHooks(ctx, task.hooks, [...path, i, 'hooks'], {
+    validateHooks(ctx, stepHooks(task), [...path, i, 'hooks'], {
       inputs,
       siblings: { prefix: 'tasks', names: visible },
       item: false,
@@ -189,6 +195,8 @@ function validateCall(
   scope: VarScope,
   all?: Map<string, unknown>,
 ): void {
+  if (s.onExit !== undefined && s.hooks?.exit !== undefined)
+    ctx.add([...at, 'onExit'], 'set either onExit or hooks.exit, not both (both are its exit handler)');
   const target = ctx.byName.get(s.template);
   if (!target) {
     ctx.add(
@@ -306,6 +314,11 @@ function workflowVarProblem(ctx: Ctx, ref: string, parts: string[]): string | un
   const [second, third] = [parts[1], parts[2]];
   if (second === 'creationTimestamp' && parts.length === 3) return undefined;
   if ((second === 'labels' || second === 'annotations') && parts.length >= 3) return undefined;
+  if (second === 'outputs' && third === 'parameters' && parts.length === 4) {
+    return ctx.globalNames.has(parts[3] ?? '')
+      ? undefined
+      : `{{${ref}}}: no output parameter has globalName "${parts[3]}"`;
+  }
   if (second === 'parameters' && parts.length === 3) {
     return ctx.workflowParams.has(third ?? '')
       ? undefined
