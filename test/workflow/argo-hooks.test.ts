@@ -129,6 +129,34 @@ ${note}`,
     },
   );
 
+  it(
+    "stops a fan-out at its first failure under the template's failFast, and names nodes by display-name",
+    { timeout: 60_000 },
+    async () => {
+      const r = await run(
+        'failfast',
+        `  entrypoint: main
+  templates:
+  - name: main
+    parallelism: 1
+    failFast: true
+    steps:
+    - - {name: item, template: code, withItems: ["0", "1", "0"], arguments: {parameters: [{name: c, value: "{{item}}"}]}}
+  - name: code
+    inputs: {parameters: [{name: c}]}
+    annotations: {workflows.argoproj.io/display-name: "exit-{{inputs.parameters.c}}"}
+    container: {command: [sh, -c, "exit {{inputs.parameters.c}}"]}
+`,
+      );
+      assert.equal(r.code, 1);
+      const items = Object.values(r.nodes).filter((n) => n.displayName.startsWith('exit-'));
+      assert.deepEqual(items.map((n) => `${n.displayName} ${n.phase}`).sort(), [
+        'exit-0 Succeeded',
+        'exit-1 Failed',
+      ]);
+    },
+  );
+
   it('runs inline templates of steps and DAG tasks', { timeout: 60_000 }, async () => {
     const r = await run(
       'inline',

@@ -19,6 +19,9 @@ import { publish } from './publish.js';
 import { runSuspend, SUSPEND_TYPE } from './suspend.js';
 import { Slots, within } from './slots.js';
 
+/** Argo's template annotation naming the node it runs as. */
+const DISPLAY_NAME = 'workflows.argoproj.io/display-name';
+
 /** Set to "true" in a workflow's metadata.annotations (by `distml run --sync`) to run it synchronously. */
 export const SYNC_ANNOTATION = 'workflows.distml.io/sync';
 
@@ -85,6 +88,14 @@ async function runNode(ctx: RunContext, call: Call, base: Map<string, string>): 
     JSON.stringify(Object.entries(inputs).map(([name, value]) => ({ name, value }))),
   );
   scope.set('workflow.duration', String((Date.now() - ctx.startedAt) / 1000));
+  const shown = t.annotations?.[DISPLAY_NAME];
+  if (shown !== undefined) {
+    try {
+      ctx.store.updateNode(ctx.run, call.id, { displayName: substitute(shown, scope) });
+    } catch (err) {
+      return fail(ctx, call.id, 'Error', `annotation ${DISPLAY_NAME}: ${(err as Error).message}`);
+    }
+  }
   transition(ctx, call.id, {
     phase: t.steps || t.dag ? 'Running' : 'Pending',
     startedAt: Date.now(),
@@ -150,9 +161,12 @@ async function execSteps(
 ): Promise<CompositeResult> {
   const inner = new Map(scope);
   const slots = t.parallelism ? new Slots(t.parallelism) : undefined;
+  const stop = { failed: false };
   for (const group of t.steps!) {
     if (ctx.signal.aborted) return { phase: 'Failed', message: 'stopped', scope: inner };
-    const results = await Promise.all(group.map((s) => execFanOut(ctx, s, 'steps', id, inner, slots)));
+    const results = await Promise.all(
+      group.map((s) => execFanOut(ctx, s, 'steps', id, inner, slots, t.failFast ? stop : undefined)),
+    );
     const failed = group.filter((s, i) => isFailure(results[i]!.phase) && !continuesOn(s, results[i]!.phase));
     if (failed.length > 0) {
       return {
@@ -297,6 +311,8 @@ async function execFanOut(
   parent: string,
   scope: Map<string, string>,
   slots: Slots | undefined,
+  /** The parent's failFast: set once a child fails; children not started by then never start. */
+  stop?: { failed: boolean },
 ): Promise<FanOutResult> {
   const expanded = fanOutItems(s, scope);
   if ('error' in expanded) {
@@ -348,9 +364,16 @@ async function execFanOut(
         const args = new Map(
           (s.arguments?.parameters ?? []).map((a) => [a.name, substitute(a.value, local)]),
         );
-        return await within(slots, () =>
-          execNode(ctx, { template: s.template, id, parent, displayName: label, args }, scope),
-        );
+        return await within(slots, async () => {
+          if (stop?.failed) return { phase: 'Omitted' as NodePhase, outputs: {} };
+          const r = await execNode(
+            ctx,
+            { template: s.template, id, parent, displayName: label, args },
+            scope,
+          );
+          if (stop && isFailure(r.phase)) stop.failed = true;
+          return r;
+        });
       } catch (err) {
         ctx.store.ensureNode({
           run: ctx.run,

@@ -166,6 +166,10 @@ const templateSchema = z
       .strict()
       .optional(),
     parallelism,
+    /** Steps templates: once a child (an item of a fan-out) fails, start no more of them (Argo's failFast). */
+    failFast: z.boolean().optional(),
+    /** Annotations of the node; `workflows.argoproj.io/display-name` names it (tags allowed). */
+    annotations: z.record(z.string()).optional(),
     /** Labels and annotations Argo puts on the step's pod; kept on the node here. */
     metadata: z
       .object({ labels: z.record(z.string()).optional(), annotations: z.record(z.string()).optional() })
