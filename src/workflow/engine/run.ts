@@ -86,8 +86,7 @@ export async function executeRun(name: string, opts: ExecuteOptions): Promise<Ru
   });
   emit({ event: 'run', run: name, phase: 'Running' });
   const daemons = new Set<StepProcess>();
-  // Every running step listens for the stop (a fan-out of 1,000 steps: 1,000 listeners), by design.
-  if (opts.signal) setMaxListeners(0, opts.signal);
+
   const ctx: RunContext = {
     store,
     run: name,
@@ -105,6 +104,8 @@ export async function executeRun(name: string, opts: ExecuteOptions): Promise<Ru
     globals: new Map(),
     emit,
   };
+  // Every running step listens for the stop (a fan-out of 1,000 steps: 1,000 listeners), by design.
+  setMaxListeners(0, ctx.signal);
   const scope = workflowScope(name, spec, record);
   // Argo passes the workflow's arguments to the entrypoint's inputs of the same names.
   const args = new Map(Object.entries(record.parameters));
