@@ -86,7 +86,6 @@ export async function executeRun(name: string, opts: ExecuteOptions): Promise<Ru
   });
   emit({ event: 'run', run: name, phase: 'Running' });
   const daemons = new Set<StepProcess>();
-
   const ctx: RunContext = {
     store,
     run: name,
