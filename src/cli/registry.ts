@@ -8,6 +8,7 @@ import { selectCommand } from './commands/select.js';
 import { serveCommand } from './commands/serve/index.js';
 import { runCommand } from './commands/run.js';
 import { lintCommand } from './commands/lint.js';
+import { nodeSetCommand } from './commands/node-set.js';
 import {
   getCommand,
   listCommand,
@@ -43,6 +44,7 @@ export const COMMANDS: Command[] = [
   serverStart,
   serverStatus,
   serverStop,
+  nodeSetCommand,
   cacheList,
   cacheGc,
   doctorCommand,

@@ -23,6 +23,7 @@ export { isDaemon } from './engine/leaf.js';
 export { StepPreemptions, isPreemptedExit, PREEMPTED_EXIT_CODE } from './engine/preempt.js';
 export { resizeTrainStep } from './engine/resize.js';
 export { BUILTINS, trainGang, type BuiltinSpec, type GangShape } from './steps/builtin.js';
+export { resumeSuspended, setSuppliedOutputs } from './engine/suspend.js';
 export {
   executeRun,
   isEngineAlive,

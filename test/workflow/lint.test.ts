@@ -56,6 +56,38 @@ describe('distml lint', () => {
     },
   );
 
+  it(
+    'accepts volumeClaimTemplates and archiveLocation, saying why each is left aside',
+    { timeout: 60_000 },
+    async () => {
+      const r = await cli([
+        'lint',
+        box.file(
+          'volumes.yaml',
+          `kind: Workflow
+metadata: {generateName: vol-}
+spec:
+  entrypoint: main
+  volumeClaimTemplates: [{metadata: {name: work}, spec: {accessModes: [ReadWriteOnce]}}]
+  templates:
+  - name: main
+    archiveLocation: {archiveLogs: true}
+    container: {command: [echo, hi]}
+`,
+        ),
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(
+        r.stdout,
+        /spec\.volumeClaimTemplates \(line 5\): ignored when run locally \(Kubernetes only: no volume is created/,
+      );
+      assert.match(
+        r.stdout,
+        /spec\.templates\[0\]\.archiveLocation \(line 8\): ignored when run locally \(Kubernetes only: outputs and logs stay in the workspace\)/,
+      );
+    },
+  );
+
   it('prints every problem with its YAML path and line, and exits 1', { timeout: 60_000 }, async () => {
     const bad = box.file(
       'bad.yaml',

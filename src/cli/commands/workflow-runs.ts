@@ -9,7 +9,14 @@ import {
   type ServerClient,
   type StepLogs,
 } from '../../server/index.js';
-import { checkRunName, isEngineAlive, renderRun, runJson, WorkflowError } from '../../workflow/index.js';
+import {
+  checkRunName,
+  isEngineAlive,
+  renderRun,
+  resumeSuspended,
+  runJson,
+  WorkflowError,
+} from '../../workflow/index.js';
 import { flag, flagSet, parseFlags, UsageError, type Command, type CommandContext } from '../command.js';
 import { table } from '../output.js';
 import { workspaceServer } from '../server-client.js';
@@ -179,6 +186,12 @@ function restart(mode: 'resume' | 'retry'): Command['run'] {
     withStore(ctx, async (store) => {
       const f = parseFlags(restartFlags, ctx.values);
       const name = oneRun(ctx.positionals);
+      // Argo's resume: suspended steps go on. A live engine continues by itself; a dead one is restarted below.
+      const resumed = mode === 'resume' ? resumeSuspended(store, name) : [];
+      if (resumed.length > 0 && isEngineAlive(store.getRun(name))) {
+        ctx.out.result({ run: name, resumed }, () => `${name}: resumed ${resumed.join(', ')}`);
+        return;
+      }
       const client = await workspaceServer(ctx.global.workspace);
       const options = { detach: f.detach, ...(f.cores ? { cores: f.cores } : {}) };
       await client.call('POST', `/api/v1/runs/${name}/${mode}`, { options });
@@ -194,7 +207,8 @@ function restart(mode: 'resume' | 'retry'): Command['run'] {
 
 export const resumeCommand: Command = {
   path: ['resume'],
-  summary: 'continue a run whose engine stopped or died, without re-running steps that succeeded',
+  summary:
+    'continue a run: its suspended steps go on, and a run whose engine stopped or died is run again without re-running steps that succeeded',
   usage: 'RUN',
   details: [
     'Every process the dead engine left is ended first (SIGTERM, then SIGKILL); steps that were running are',

@@ -9,10 +9,11 @@ import { ArtifactRepository } from '../artifacts/repository.js';
 import { restoreArtifact, saveArtifact } from '../artifacts/transfer.js';
 import { substitute, UnresolvedVariable } from '../expr/template.js';
 import type { ArgumentArtifact, Template } from '../spec/schema.js';
-import type { RunContext } from './context.js';
+import type { ArtifactSource, RunContext } from './context.js';
+
+export type { ArtifactSource };
 
 /** An artifact handed to a call: a repository record (with the part of it wanted), or raw content. */
-export type ArtifactSource = { ref: StoredArtifact } | { raw: string };
 
 const scopeWithGlobals = (
   ctx: RunContext,

@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { StepPreemptions } from './preempt.js';
-import type { MetadataStore, NodeOutputs, NodePatch, NodePhase } from '../../metadata/index.js';
+import type {
+  MetadataStore,
+  NodeOutputs,
+  NodePatch,
+  NodePhase,
+  StoredArtifact,
+} from '../../metadata/index.js';
 import type { ResourcePool } from '../../scheduler/index.js';
 import type { Template, WorkflowSpec } from '../spec/schema.js';
 import type { StepProcess } from './process.js';
@@ -43,12 +49,29 @@ export interface RunContext {
   podSlots?: Slots;
   /** Longest a daemon step may take to become ready (print its first line) before it is failed. */
   daemonReadyTimeoutMs: number;
-  /** `workflow.outputs.artifacts.<globalName>` of the steps done so far (Argo's global outputs). */
+  /**
+   * Argo's global outputs set so far, as scope variables: `workflow.outputs.parameters.<globalName>` and
+   * `workflow.outputs.artifacts.<globalName>` of the steps done.
+   */
   globals: Map<string, string>;
   /** Where the scheduler preempts running steps (preempt.ts); absent: steps are never preempted. */
   preemptions?: StepPreemptions;
   emit(e: EngineEvent): void;
 }
+
+/** One call of a template: the node it becomes and the arguments it gets. */
+export interface Call {
+  template: string;
+  id: string;
+  parent: string | null;
+  displayName: string;
+  args: Map<string, string>;
+  /** Input artifacts given by the caller (`arguments.artifacts`), by name. */
+  artifacts: Map<string, ArtifactSource>;
+}
+
+/** An artifact handed to a call: one in the repository, or Argo's inline `raw` data. */
+export type ArtifactSource = { ref: StoredArtifact } | { raw: string };
 
 /** Final state of a node as its parent sees it. */
 export interface NodeResult {

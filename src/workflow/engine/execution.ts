@@ -6,40 +6,50 @@ import {
   type DependsExpr,
   type TaskOutcome,
 } from '../expr/depends.js';
+import { parseDuration } from '../expr/quantity.js';
 import { itemLabel, itemScope, substitute } from '../expr/template.js';
 import { evalWhen } from '../expr/when.js';
 import { templateKind, type DagTask, type Step, type Template } from '../spec/schema.js';
-import {
-  argumentArtifacts,
-  bindInputArtifacts,
-  compositeArtifacts,
-  publishGlobals,
-  type ArtifactSource,
-} from './artifacts.js';
-import { isFailure, transition, type NodeResult, type RunContext } from './context.js';
+import { argumentArtifacts, bindInputArtifacts, compositeArtifacts, publishGlobals } from './artifacts.js';
+import { isFailure, transition, type Call, type NodeResult, type RunContext } from './context.js';
+import { HookSet, stepHooks } from './hooks.js';
 import { fanOutItems } from './items.js';
 import { compositeParameter } from './outputs.js';
 import { isDaemon, runLeaf } from './leaf.js';
 import { publish } from './publish.js';
+import { runSuspend, SUSPEND_TYPE } from './suspend.js';
 import { Slots, within } from './slots.js';
+import { continuesOn, SYNC_ANNOTATION, syncWaits, targetClosure } from './dag-rules.js';
 
-/** Set to "true" in a workflow's metadata.annotations (by `distml run --sync`) to run it synchronously. */
-export const SYNC_ANNOTATION = 'workflows.distml.io/sync';
+export { SYNC_ANNOTATION };
 
-/** One call of a template: the node it becomes and the arguments it gets. */
-export interface Call {
-  template: string;
-  id: string;
-  parent: string | null;
-  displayName: string;
-  args: Map<string, string>;
-  artifacts: Map<string, ArtifactSource>;
-}
+/** Argo's template annotation naming the node it runs as. */
+const DISPLAY_NAME = 'workflows.argoproj.io/display-name';
 
-const TYPES = { steps: 'Steps', dag: 'DAG', container: 'Pod', script: 'Pod', distml: 'Pod' } as const;
+const TYPES = {
+  steps: 'Steps',
+  dag: 'DAG',
+  container: 'Pod',
+  script: 'Pod',
+  distml: 'Pod',
+  suspend: SUSPEND_TYPE,
+} as const;
 
 /** Runs a template as a node (reusing it when resume finds it done) and returns how it ended. */
 export async function execNode(ctx: RunContext, call: Call, base: Map<string, string>): Promise<NodeResult> {
+  const r = await runNode(ctx, call, base);
+  // Argo's global outputs: an output parameter with a globalName is visible to every later step.
+  if (r.phase === 'Succeeded') {
+    for (const p of ctx.templates.get(call.template)!.outputs?.parameters ?? []) {
+      const v = r.outputs.parameters?.[p.name];
+      if (p.globalName !== undefined && v !== undefined)
+        ctx.globals?.set(`workflow.outputs.parameters.${p.globalName}`, v);
+    }
+  }
+  return r;
+}
+
+async function runNode(ctx: RunContext, call: Call, base: Map<string, string>): Promise<NodeResult> {
   const t = ctx.templates.get(call.template)!;
   const existing = ctx.store.ensureNode({
     run: ctx.run,
@@ -50,17 +60,30 @@ export async function execNode(ctx: RunContext, call: Call, base: Map<string, st
     type: TYPES[templateKind(t)],
   });
   // A daemon that succeeded before is started again: the engine that ran it is gone, and so is it.
-  if (ctx.reuse && (existing.phase === 'Succeeded' || existing.phase === 'Skipped') && !isDaemon(t)) {
+  // A suspend node resumed while no engine ran is finished by runSuspend (its supplied outputs, defaults).
+  if (
+    ctx.reuse &&
+    (existing.phase === 'Succeeded' || existing.phase === 'Skipped') &&
+    !isDaemon(t) &&
+    !t.suspend
+  ) {
     publishGlobals(ctx, existing.outputs ?? {});
     return { phase: existing.phase, outputs: existing.outputs ?? {} };
   }
   const inputs: Record<string, string> = {};
   for (const p of t.inputs?.parameters ?? []) {
-    const v = call.args.get(p.name) ?? p.value ?? p.default;
+    const own = p.value ?? p.default;
+    // A template's own value or default may use the workflow's variables (Argo resolves them in its scope).
+    let v: string | undefined;
+    try {
+      v = call.args.get(p.name) ?? (own !== undefined ? substitute(own, base) : undefined);
+    } catch (err) {
+      return fail(ctx, call.id, 'Error', `input parameter "${p.name}": ${(err as Error).message}`);
+    }
     if (v === undefined) return fail(ctx, call.id, 'Error', `missing input parameter "${p.name}"`);
     inputs[p.name] = v;
   }
-  const scope = new Map(base);
+  const scope = new Map([...base, ...(ctx.globals ?? [])]);
   for (const [k, v] of Object.entries(inputs)) scope.set(`inputs.parameters.${k}`, v);
   scope.set(
     'inputs.parameters',
@@ -69,6 +92,14 @@ export async function execNode(ctx: RunContext, call: Call, base: Map<string, st
   scope.set('workflow.duration', String((Date.now() - ctx.startedAt) / 1000));
   const missing = await bindInputArtifacts(ctx, t, call.id, call.artifacts, scope);
   if (missing) return fail(ctx, call.id, 'Error', missing);
+  const shown = t.annotations?.[DISPLAY_NAME];
+  if (shown !== undefined) {
+    try {
+      ctx.store.updateNode(ctx.run, call.id, { displayName: substitute(shown, scope) });
+    } catch (err) {
+      return fail(ctx, call.id, 'Error', `annotation ${DISPLAY_NAME}: ${(err as Error).message}`);
+    }
+  }
   transition(ctx, call.id, {
     phase: t.steps || t.dag ? 'Running' : 'Pending',
     startedAt: Date.now(),
@@ -99,12 +130,25 @@ export async function execNode(ctx: RunContext, call: Call, base: Map<string, st
       });
       return { phase: r.phase, outputs, message: r.message ?? null };
     }
-    const r = await within(ctx.podSlots, () => runLeaf(ctx, t, call.id, scope));
+    if (t.suspend) return await runSuspend(ctx, t, call.id, ctx.reuse ? existing : undefined);
+    const leaf = t.timeout?.includes('{{') ? { ...t, timeout: resolvedDuration(t.timeout, scope) } : t;
+    const r = await within(ctx.podSlots, () => runLeaf(ctx, leaf, call.id, scope));
     publishGlobals(ctx, r.outputs);
     return r;
   } catch (err) {
     return fail(ctx, call.id, 'Error', (err as Error).message);
   }
+}
+
+/** A template's `timeout` given as a tag, resolved in the node's scope; throws when it is not a duration. */
+function resolvedDuration(text: string, scope: Map<string, string>): string {
+  const v = substitute(text, scope);
+  try {
+    parseDuration(v);
+  } catch (err) {
+    throw new Error(`timeout "${text}" is "${v}": ${(err as Error).message}`);
+  }
+  return v;
 }
 
 function fail(ctx: RunContext, id: string, phase: NodePhase, message: string): NodeResult {
@@ -126,9 +170,12 @@ async function execSteps(
 ): Promise<CompositeResult> {
   const inner = new Map(scope);
   const slots = t.parallelism ? new Slots(t.parallelism) : undefined;
+  const stop = { failed: false };
   for (const group of t.steps!) {
     if (ctx.signal.aborted) return { phase: 'Failed', message: 'stopped', scope: inner };
-    const results = await Promise.all(group.map((s) => execFanOut(ctx, s, 'steps', id, inner, slots)));
+    const results = await Promise.all(
+      group.map((s) => execFanOut(ctx, s, 'steps', id, inner, slots, t.failFast ? stop : undefined)),
+    );
     const failed = group.filter((s, i) => isFailure(results[i]!.phase) && !continuesOn(s, results[i]!.phase));
     if (failed.length > 0) {
       return {
@@ -220,33 +267,6 @@ async function execDag(
   return { phase: 'Succeeded', scope: inner };
 }
 
-/**
- * Synchronous runs (SYNC_ANNOTATION): each server task also waits for every task that is neither a server nor
- * downstream of one — all the batch work — to end, whatever its outcome. Only batch work is waited for, so
- * no wait can close a cycle. Asynchronous runs (the default) add nothing.
- */
-function syncWaits(ctx: RunContext, tasks: DagTask[], deps: Map<string, string[]>): Map<string, string[]> {
-  const waits = new Map<string, string[]>();
-  const annotations = ctx.spec.metadata['annotations'] as Record<string, string> | undefined;
-  if (annotations?.[SYNC_ANNOTATION] !== 'true') return waits;
-  const server = (k: DagTask) => isDaemon(ctx.templates.get(k.template)!);
-  const needsServer = new Map<string, boolean>();
-  const downstream = (name: string, seen = new Set<string>()): boolean => {
-    if (needsServer.has(name)) return needsServer.get(name)!;
-    if (seen.has(name)) return false;
-    seen.add(name);
-    const r = (deps.get(name) ?? []).some((d) => {
-      const k = tasks.find((x) => x.name === d);
-      return (k !== undefined && server(k)) || downstream(d, seen);
-    });
-    needsServer.set(name, r);
-    return r;
-  };
-  const batch = tasks.filter((k) => !server(k) && !downstream(k.name)).map((k) => k.name);
-  for (const k of tasks) if (server(k)) waits.set(k.name, batch);
-  return waits;
-}
-
 function omit(ctx: RunContext, parent: string, task: DagTask): void {
   const id = `${parent}.${task.name}`;
   ctx.store.ensureNode({
@@ -273,6 +293,8 @@ async function execFanOut(
   parent: string,
   scope: Map<string, string>,
   slots: Slots | undefined,
+  /** The parent's failFast: set once a child fails; children not started by then never start. */
+  stop?: { failed: boolean },
 ): Promise<FanOutResult> {
   const expanded = fanOutItems(s, scope);
   if ('error' in expanded) {
@@ -290,13 +312,19 @@ async function execFanOut(
     return { phase: 'Error', itemPhases: [] };
   }
   const items = expanded.items;
+  const key = `${prefix}.${s.name}`;
+  const hookSpec = stepHooks(s);
+  const hooks = hookSpec
+    ? new HookSet(ctx, hookSpec, parent, { id: `${parent}.${s.name}`, displayName: s.name }, execNode)
+    : undefined;
+  hooks?.fire(new Map([...scope, [`${key}.status`, 'Running']]));
   const calls =
     items === undefined
       ? [{ label: s.name, extra: [] as [string, string][] }]
       : items.map((item, i) => ({ label: `${s.name}(${i}:${itemLabel(item)})`, extra: itemScope(item) }));
   const results = await Promise.all(
     calls.map(async ({ label, extra }) => {
-      const local = new Map([...scope, ...extra]);
+      const local = new Map([...scope, ...(ctx.globals ?? []), ...extra]);
       const id = `${parent}.${label}`;
       try {
         if (s.when !== undefined && !evalWhen(substitute(s.when, local))) {
@@ -319,9 +347,16 @@ async function execFanOut(
           (s.arguments?.parameters ?? []).map((a) => [a.name, substitute(a.value, local)]),
         );
         const artifacts = argumentArtifacts(ctx, s.arguments?.artifacts ?? [], local);
-        return await within(slots, () =>
-          execNode(ctx, { template: s.template, id, parent, displayName: label, args, artifacts }, scope),
-        );
+        return await within(slots, async () => {
+          if (stop?.failed) return { phase: 'Omitted' as NodePhase, outputs: {} };
+          const r = await execNode(
+            ctx,
+            { template: s.template, id, parent, displayName: label, args, artifacts },
+            scope,
+          );
+          if (stop && isFailure(r.phase)) stop.failed = true;
+          return r;
+        });
       } catch (err) {
         ctx.store.ensureNode({
           run: ctx.run,
@@ -335,7 +370,12 @@ async function execFanOut(
       }
     }),
   );
-  publish(scope, `${prefix}.${s.name}`, results, items !== undefined);
+  publish(scope, key, results, items !== undefined);
+  if (hooks) {
+    hooks.fire(scope);
+    await hooks.exit(scope);
+    await hooks.settle();
+  }
   const phases = results.map((r) => r.phase);
   const phase: NodePhase = phases.some(isFailure)
     ? phases.includes('Failed')
@@ -345,25 +385,4 @@ async function execFanOut(
       ? 'Skipped'
       : 'Succeeded';
   return { phase, itemPhases: items !== undefined ? phases : [] };
-}
-
-/** Argo's continueOn: a Failed child with `failed: true`, or an Errored one with `error: true`, fails nothing. */
-function continuesOn(s: Step | DagTask, phase: NodePhase): boolean {
-  return (
-    (phase === 'Failed' && s.continueOn?.failed === true) ||
-    (phase === 'Error' && s.continueOn?.error === true)
-  );
-}
-
-/** With `dag.target`, the named tasks and everything they depend on; without it, undefined (every task). */
-function targetClosure(target: string | undefined, deps: Map<string, string[]>): Set<string> | undefined {
-  if (target === undefined) return undefined;
-  const wanted = new Set<string>();
-  const add = (name: string) => {
-    if (wanted.has(name)) return;
-    wanted.add(name);
-    for (const d of deps.get(name) ?? []) add(d);
-  };
-  for (const name of target.split(/\s+/).filter(Boolean)) add(name);
-  return wanted;
 }

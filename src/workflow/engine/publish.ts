@@ -19,7 +19,7 @@ export function publish(
   results: NodeResult[],
   fanned: boolean,
 ): void {
-  const done = results.filter((r) => r.phase !== 'Skipped');
+  const done = results.filter((r) => r.phase !== 'Skipped' && r.phase !== 'Omitted');
   scope.set(
     `${key}.status`,
     done.some((r) => isFailure(r.phase)) ? 'Failed' : done.length ? 'Succeeded' : 'Skipped',

@@ -1,4 +1,5 @@
 import type { StepPreemptions } from './preempt.js';
+import { setMaxListeners } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { MetadataStore, RunRecord } from '../../metadata/index.js';
 import type { ResourcePool } from '../../scheduler/index.js';
@@ -8,6 +9,8 @@ import { checkWorkflow } from '../spec/parse.js';
 import type { WorkflowSpec } from '../spec/schema.js';
 import { isFailure, type EngineEvent, type RunContext } from './context.js';
 import { execNode } from './execution.js';
+import { HookSet } from './hooks.js';
+import { substitute } from '../expr/template.js';
 import { Slots } from './slots.js';
 import { workflowScope } from './variables.js';
 import { startTimeOf } from '../../process/index.js';
@@ -107,10 +110,16 @@ export async function executeRun(name: string, opts: ExecuteOptions): Promise<Ru
     globals: new Map(),
     emit,
   };
+  // Every running step listens for the stop (a fan-out of 1,000 steps: 1,000 listeners), by design.
+  setMaxListeners(0, ctx.signal);
   const scope = workflowScope(name, spec, record);
   // Argo passes the workflow's arguments to the entrypoint's inputs of the same names.
   const args = new Map(Object.entries(record.parameters));
   const artifacts = new Map(spec.spec.arguments.artifacts.map((a) => [a.name, { raw: a.raw?.data ?? '' }]));
+  // Workflow lifecycle hooks: those true while Running start beside the entrypoint; the rest are tried again
+  // with the final status, before the exit handler.
+  const hooks = new HookSet(ctx, spec.spec.hooks, name, { id: name, displayName: name }, execNode);
+  hooks.fire(scope);
   const main = await execNode(
     ctx,
     { template: spec.spec.entrypoint, id: name, parent: null, displayName: name, args, artifacts },
@@ -118,26 +127,32 @@ export async function executeRun(name: string, opts: ExecuteOptions): Promise<Ru
   );
   let phase = main.phase;
   let message = main.message ?? null;
-  if (spec.spec.onExit) {
-    scope.set('workflow.status', isFailure(phase) ? 'Failed' : 'Succeeded');
-    scope.set('workflow.duration', String((Date.now() - (record.startedAt ?? record.createdAt)) / 1000));
-    const failures = store.listNodes(name).filter((n) => isFailure(n.phase) && n.type === 'Pod');
-    scope.set(
-      'workflow.failures',
-      JSON.stringify(
-        failures.map((n) => ({ displayName: n.displayName, message: n.message, phase: n.phase })),
-      ),
-    );
+  scope.set('workflow.status', isFailure(phase) ? 'Failed' : 'Succeeded');
+  scope.set('workflow.duration', String((Date.now() - (record.startedAt ?? record.createdAt)) / 1000));
+  const failures = store.listNodes(name).filter((n) => isFailure(n.phase) && n.type === 'Pod');
+  scope.set(
+    'workflow.failures',
+    JSON.stringify(failures.map((n) => ({ displayName: n.displayName, message: n.message, phase: n.phase }))),
+  );
+  for (const [k, v] of ctx.globals ?? []) scope.set(k, v);
+  hooks.fire(scope);
+  await hooks.settle();
+  const exitHook = spec.spec.hooks?.exit;
+  const onExit = spec.spec.onExit ?? exitHook?.template;
+  if (onExit) {
     // The exit handler runs even after `distml stop` (Argo's stop, not terminate).
     const exitCtx = { ...ctx, signal: new AbortController().signal, reuse: ctx.reuse && !isFailure(phase) };
+    const exitArgs = new Map(
+      (exitHook?.arguments?.parameters ?? []).map((a) => [a.name, substitute(a.value, scope)]),
+    );
     const exit = await execNode(
       exitCtx,
       {
-        template: spec.spec.onExit,
+        template: onExit,
         id: `${name}.onExit`,
         parent: name,
         displayName: `${name}.onExit`,
-        args: new Map(),
+        args: exitArgs,
         artifacts: new Map(),
       },
       scope,

@@ -25,8 +25,10 @@ const SPEC_FIELDS = [
   'podGC',
   'podMetadata',
   'podPriorityClassName',
+  'podResources',
   'podSpecPatch',
   'priorityClassName',
+  'resourceClaims',
   'schedulerName',
   'securityContext',
   'serviceAccountName',
@@ -47,8 +49,10 @@ const TEMPLATE_FIELDS = [
   'hostAliases',
   'metrics',
   'nodeSelector',
+  'podResources',
   'podSpecPatch',
   'priorityClassName',
+  'resourceClaims',
   'schedulerName',
   'securityContext',
   'serviceAccountName',
@@ -75,6 +79,21 @@ const CONTAINER_FIELDS = [
   'volumeMounts',
 ];
 
+/**
+ * Why some fields are left aside rather than refused (Argo's meaning, decided field by field). A volume's claim
+ * or mount only gives a pod files it would not otherwise see: a local step already shares this machine's file
+ * system, so nothing is created or mounted (a step that expects a fresh volume at its mountPath sees the host's
+ * path instead). archiveLocation only chooses the cluster's artifact store: locally, outputs and logs stay in
+ * the workspace.
+ */
+const WHY: Record<string, string> = {
+  volumeClaimTemplates: "no volume is created; steps share this machine's file system",
+  volumes: "no volume is created; steps share this machine's file system",
+  volumeMounts: "nothing is mounted; the step sees this machine's file system at that path",
+  archiveLocation: 'outputs and logs stay in the workspace',
+  archiveLogs: 'logs stay in the workspace',
+};
+
 /** A YAML mapping (not a list, not a scalar). */
 export const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -88,7 +107,10 @@ function strip(
   const kept: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(obj)) {
     if (fields.includes(k))
-      out.push({ path: [...path, k], message: 'ignored when run locally (Kubernetes only)' });
+      out.push({
+        path: [...path, k],
+        message: `ignored when run locally (Kubernetes only${WHY[k] ? `: ${WHY[k]}` : ''})`,
+      });
     else kept[k] = v;
   }
   return kept;

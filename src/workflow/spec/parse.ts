@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isNode, LineCounter, parseDocument, stringify, type Document } from 'yaml';
 import type { z } from 'zod';
 import { formatPath, WorkflowError, type SpecProblem } from '../errors.js';
+import { liftInlineTemplates, originalPath } from './inline.js';
 import { isObject, withoutKubernetesFields } from './kubernetes.js';
 import { workflowSchema, type WorkflowInput, type WorkflowSpec } from './schema.js';
 import { validateWorkflow } from './validate.js';
@@ -69,12 +70,15 @@ function analyse(
   value: unknown,
   lineAt: (path: (string | number)[]) => number | undefined,
 ): WorkflowAnalysis {
+  const lifted = liftInlineTemplates(value);
   const render = (p: SpecProblem) => {
-    const line = lineAt(p.path);
-    return `${formatPath(p.path) || '(top level)'}${line ? ` (line ${line})` : ''}: ${p.message}`;
+    const path = originalPath(p.path, lifted.origins);
+    const line = lineAt(path);
+    return `${formatPath(path) || '(top level)'}${line ? ` (line ${line})` : ''}: ${p.message}`;
   };
-  const local = withoutKubernetesFields(withTemplateDefaults(value));
+  const local = withoutKubernetesFields(withTemplateDefaults(lifted.value));
   const ignored = local.ignored.map(render);
+  if (lifted.problems.length > 0) return { problems: lifted.problems.map(render), ignored };
   const r = workflowSchema.safeParse(local.value);
   if (!r.success) return { problems: zodProblems(r.error).map(render), ignored };
   const problems = validateWorkflow(r.data).map(render);
@@ -110,7 +114,7 @@ function lineOf(doc: Document, lines: LineCounter, path: (string | number)[]): n
   return undefined;
 }
 
-const KIND_KEYS = ['steps', 'dag', 'container', 'script', 'distml'];
+const KIND_KEYS = ['steps', 'dag', 'container', 'script', 'distml', 'suspend'];
 
 /** `a` under `b`: b's fields win, nested objects merge (Argo merges templateDefaults into each template). */
 function mergeUnder(

@@ -91,6 +91,8 @@ const outputArtifact = z
 const outputParameter = z
   .object({
     name,
+    /** Also published for the whole run as `{{workflow.outputs.parameters.<globalName>}}`. */
+    globalName: name.optional(),
     default: scalar.optional(),
     valueFrom: z
       .object({
@@ -102,13 +104,17 @@ const outputParameter = z
         parameter: z.string().optional(),
         /** For steps and dag templates: an expression over their children (`steps['a'].outputs.result`). */
         expression: z.string().optional(),
+        /** For suspend templates: the value a person gives (`distml node set RUN --output-parameter`). */
+        supplied: z.object({}).strict().optional(),
         /** The value when the source is missing (a file not written, a child skipped). */
         default: scalar.optional(),
       })
       .strict()
       .refine(
-        (v) => [v.path, v.jsonPath, v.parameter, v.expression].filter((x) => x !== undefined).length === 1,
-        { message: 'must set exactly one of path, jsonPath, parameter, expression' },
+        (v) =>
+          [v.path, v.jsonPath, v.parameter, v.expression, v.supplied].filter((x) => x !== undefined)
+            .length === 1,
+        { message: 'must set exactly one of path, jsonPath, parameter, expression, supplied' },
       ),
   })
   .strict();
@@ -126,6 +132,15 @@ const sequenceSchema = z
     message: 'must set exactly one of count, end',
   });
 
+/**
+ * Argo's lifecycle hooks: `exit` runs once its step (or the workflow) has ended, whatever the outcome; any other
+ * name needs an `expression`, and runs once, beside its step, the first time the expression is true.
+ */
+const hookSchema = z
+  .object({ template: name, arguments: argumentsSchema.optional(), expression: z.string().optional() })
+  .strict();
+const hooks = z.record(name, hookSchema).optional();
+
 const fanOut = {
   withItems: z.array(z.unknown()).optional(),
   withParam: z.string().optional(),
@@ -141,6 +156,9 @@ const stepSchema = z
     template: name,
     arguments: argumentsSchema.optional(),
     when: z.string().optional(),
+    hooks,
+    /** Argo's older form of `hooks.exit` (a template run once the step has ended). */
+    onExit: name.optional(),
     continueOn: z
       .object({ failed: z.boolean().optional(), error: z.boolean().optional() })
       .strict()
@@ -157,6 +175,9 @@ const taskSchema = z
     dependencies: z.array(z.string()).optional(),
     depends: z.string().optional(),
     when: z.string().optional(),
+    hooks,
+    /** Argo's older form of `hooks.exit` (a template run once the step has ended). */
+    onExit: name.optional(),
     continueOn: z
       .object({ failed: z.boolean().optional(), error: z.boolean().optional() })
       .strict()
@@ -220,6 +241,10 @@ const templateSchema = z
       .strict()
       .optional(),
     parallelism,
+    /** Steps templates: once a child (an item of a fan-out) fails, start no more of them (Argo's failFast). */
+    failFast: z.boolean().optional(),
+    /** Annotations of the node; `workflows.argoproj.io/display-name` names it (tags allowed). */
+    annotations: z.record(z.string()).optional(),
     /** Labels and annotations Argo puts on the step's pod; kept on the node here. */
     metadata: z
       .object({ labels: z.record(z.string()).optional(), annotations: z.record(z.string()).optional() })
@@ -227,6 +252,8 @@ const templateSchema = z
       .optional(),
     container: containerSchema.optional(),
     script: scriptSchema.optional(),
+    /** Argo's suspend template: waits for `distml resume RUN`, or at most `duration` (seconds or "2m"). */
+    suspend: z.object({ duration: durationText.optional() }).strict().optional(),
     distml: distmlSchema.optional(),
     retryStrategy: z
       .object({
@@ -273,7 +300,7 @@ const templateSchema = z
   })
   .strict()
   .superRefine((t, ctx) => {
-    const kinds = (['steps', 'dag', 'container', 'script', 'distml'] as const).filter(
+    const kinds = (['steps', 'dag', 'container', 'script', 'distml', 'suspend'] as const).filter(
       (k) => t[k] !== undefined,
     );
     if (kinds.length !== 1) {
@@ -281,8 +308,8 @@ const templateSchema = z
         code: z.ZodIssueCode.custom,
         message:
           kinds.length === 0
-            ? 'must define one of steps, dag, container, script, distml'
-            : `defines ${kinds.join(' and ')}; a template is exactly one of steps, dag, container, script, distml`,
+            ? 'must define one of steps, dag, container, script, distml, suspend'
+            : `defines ${kinds.join(' and ')}; a template is exactly one of steps, dag, container, script, distml, suspend`,
       });
     }
   });
@@ -325,6 +352,8 @@ export const workflowSchema = z
         /** The run's priority, `{{workflow.priority}}`; higher runs are admitted first. */
         priority: z.coerce.number().int().optional(),
         onExit: name.optional(),
+        /** Workflow lifecycle hooks: `exit` is the exit handler (with arguments); others run on an expression. */
+        hooks,
         /** Argo's podGC; distml applies OnPodSuccess to step scratch dirs whatever is set here. */
         podGC: z.object({ strategy: z.string() }).passthrough().optional(),
         serviceAccountName: z.string().optional(),
@@ -342,13 +371,21 @@ export type DagTask = z.infer<typeof taskSchema>;
 export type InputArtifact = z.infer<typeof inputArtifact>;
 export type OutputArtifact = z.infer<typeof outputArtifact>;
 export type ArgumentArtifact = z.infer<typeof argumentArtifact>;
+export type Hooks = NonNullable<Step['hooks']>;
 export type BuiltinKind = (typeof BUILTIN_KINDS)[number];
 
-/** Which of the five kinds a template is. */
-export function templateKind(t: Template): 'steps' | 'dag' | 'container' | 'script' | 'distml' {
+/** A step's or task's hooks, its older `onExit: TEMPLATE` being the `exit` hook (validation refuses both). */
+export function stepHooks(s: { hooks?: Hooks; onExit?: string }): Hooks | undefined {
+  if (s.onExit === undefined) return s.hooks;
+  return { ...s.hooks, exit: s.hooks?.exit ?? { template: s.onExit } };
+}
+
+/** Which of the six kinds a template is. */
+export function templateKind(t: Template): 'steps' | 'dag' | 'container' | 'script' | 'distml' | 'suspend' {
   if (t.steps) return 'steps';
   if (t.dag) return 'dag';
   if (t.container) return 'container';
   if (t.script) return 'script';
+  if (t.suspend) return 'suspend';
   return 'distml';
 }

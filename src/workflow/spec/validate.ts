@@ -1,14 +1,26 @@
-import { dependsTasks, ExpressionError, parseDepends } from '../expr/depends.js';
+import { dependsTasks, parseDepends } from '../expr/depends.js';
 import { parseDuration, parseMemory } from '../expr/quantity.js';
-import { parseExpr } from '../expr/lang/parse.js';
-import { references } from '../expr/template.js';
 import { evalWhen } from '../expr/when.js';
 import type { SpecProblem } from '../errors.js';
-import { BUILTINS } from '../steps/builtin.js';
-import { artifactVarProblem, checkArtifacts, checkCallArtifacts } from './validate-artifacts.js';
-import { templateKind, type DagTask, type Step, type Template, type WorkflowSpec } from './schema.js';
-
-type Path = (string | number)[];
+import { checkArtifacts, checkCallArtifacts } from './validate-artifacts.js';
+import {
+  checkStrings,
+  checkVars,
+  expressionProblem,
+  type Ctx,
+  type Path,
+  type VarScope,
+} from './validate-vars.js';
+export { ExpressionError } from './validate-vars.js';
+import {
+  templateKind,
+  type DagTask,
+  stepHooks,
+  type Hooks,
+  type Step,
+  type Template,
+  type WorkflowSpec,
+} from './schema.js';
 
 /** Semantic checks zod cannot do: references, expressions, cycles, parameters. Returns every problem found. */
 export function validateWorkflow(wf: WorkflowSpec): SpecProblem[] {
@@ -25,8 +37,17 @@ export function validateWorkflow(wf: WorkflowSpec): SpecProblem[] {
   if (wf.spec.onExit !== undefined && !byName.has(wf.spec.onExit)) {
     add(['spec', 'onExit'], `unknown template "${wf.spec.onExit}" (templates: ${known})`);
   }
+  if (wf.spec.onExit !== undefined && wf.spec.hooks?.exit !== undefined)
+    add(
+      ['spec', 'hooks', 'exit'],
+      'set either spec.onExit or spec.hooks.exit, not both (both are the exit handler)',
+    );
   const workflowParams = new Set(wf.spec.arguments.parameters.map((p) => p.name));
-  const ctx: Ctx = { byName, workflowParams, add };
+  const globalNames = new Set(
+    wf.spec.templates.flatMap((t) => (t.outputs?.parameters ?? []).flatMap((p) => p.globalName ?? [])),
+  );
+  const ctx: Ctx = { byName, workflowParams, globalNames, add };
+  validateHooks(ctx, wf.spec.hooks, ['spec', 'hooks'], { inputs: new Set(), item: false });
   wf.spec.templates.forEach((t, i) => validateTemplate(ctx, t, ['spec', 'templates', i]));
   wf.spec.arguments.artifacts.forEach((a, i) => {
     if (a.raw === undefined)
@@ -36,21 +57,6 @@ export function validateWorkflow(wf: WorkflowSpec): SpecProblem[] {
       );
   });
   return problems;
-}
-
-interface Ctx {
-  byName: Map<string, Template>;
-  workflowParams: Set<string>;
-  add: (path: Path, message: string) => void;
-}
-
-/** Where a placeholder appears decides what it may name. */
-interface VarScope {
-  inputs: Set<string>;
-  inputArtifacts?: Set<string>;
-  /** steps.X or tasks.X that may be referenced, with their templates (for output names). */
-  siblings?: { prefix: 'steps' | 'tasks'; names: Map<string, Template | undefined> };
-  item: boolean;
 }
 
 function validateTemplate(ctx: Ctx, t: Template, path: Path): void {
@@ -70,7 +76,10 @@ function validateTemplate(ctx: Ctx, t: Template, path: Path): void {
   checkDuration(ctx, b?.duration, [...path, 'retryStrategy', 'backoff', 'duration']);
   checkDuration(ctx, b?.maxDuration, [...path, 'retryStrategy', 'backoff', 'maxDuration']);
   checkDuration(ctx, b?.cap, [...path, 'retryStrategy', 'backoff', 'cap']);
-  checkDuration(ctx, t.timeout, [...path, 'timeout']);
+  // Argo resolves a template's timeout when the node starts: it may be a tag (`{{inputs.parameters.timeout}}`).
+  if (t.timeout?.includes('{{')) checkVars(ctx, t.timeout, [...path, 'timeout'], body);
+  else checkDuration(ctx, t.timeout, [...path, 'timeout']);
+  checkDuration(ctx, t.suspend?.duration, [...path, 'suspend', 'duration']);
   if (t.retryStrategy?.expression !== undefined) {
     const problem = expressionProblem(t.retryStrategy.expression);
     if (problem) ctx.add([...path, 'retryStrategy', 'expression'], problem);
@@ -93,6 +102,10 @@ function validateTemplate(ctx: Ctx, t: Template, path: Path): void {
       const problem = expressionProblem(p.valueFrom.expression);
       if (problem) ctx.add([...at, 'expression'], problem);
     }
+    if (p.valueFrom?.supplied !== undefined && kind !== 'suspend')
+      ctx.add([...at, 'supplied'], 'only a suspend template has outputs a person supplies');
+    if (kind === 'suspend' && p.valueFrom?.supplied === undefined)
+      ctx.add(at, 'a suspend template runs nothing: its outputs are valueFrom.supplied');
     if (p.valueFrom?.path !== undefined && composite)
       ctx.add([...at, 'path'], 'a steps or dag template writes no files: use valueFrom.parameter');
   });
@@ -109,6 +122,12 @@ function validateSteps(ctx: Ctx, t: Template, groups: Step[][], path: Path, body
       if (seen.has(s.name)) ctx.add([...at, 'name'], `duplicate step name "${s.name}"`);
       seen.add(s.name);
       validateCall(ctx, s, at, { ...body, siblings: { prefix: 'steps', names: earlier }, item: fans(s) });
+      const self = new Map([...earlier, [s.name, ctx.byName.get(s.template)]]);
+      validateHooks(ctx, stepHooks(s), [...at, 'hooks'], {
+        ...body,
+        siblings: { prefix: 'steps', names: self },
+        item: false,
+      });
     });
     group.forEach((s) => earlier.set(s.name, ctx.byName.get(s.template)));
   });
@@ -154,6 +173,12 @@ function validateDag(ctx: Ctx, t: Template, tasks: DagTask[], path: Path, body: 
       { ...body, siblings: { prefix: 'tasks', names: visible }, item: fans(task) },
       names,
     );
+    visible.set(task.name, names.get(task.name));
+    validateHooks(ctx, stepHooks(task), [...path, i, 'hooks'], {
+      ...body,
+      siblings: { prefix: 'tasks', names: visible },
+      item: false,
+    });
   });
   checkCompositeOutputs(ctx, t, path.slice(0, -2), { prefix: 'tasks', names });
 }
@@ -168,6 +193,8 @@ function validateCall(
   scope: VarScope,
   all?: Map<string, unknown>,
 ): void {
+  if (s.onExit !== undefined && s.hooks?.exit !== undefined)
+    ctx.add([...at, 'onExit'], 'set either onExit or hooks.exit, not both (both are its exit handler)');
   const target = ctx.byName.get(s.template);
   if (!target) {
     ctx.add(
@@ -203,6 +230,21 @@ function validateCall(
   }
 }
 
+/** Lifecycle hooks: a known template, its arguments, and an expression on every hook but `exit`. */
+function validateHooks(ctx: Ctx, hooks: Hooks | undefined, path: Path, scope: VarScope): void {
+  for (const [name, hook] of Object.entries(hooks ?? {})) {
+    const at = [...path, name];
+    validateCall(ctx, { name, template: hook.template, arguments: hook.arguments }, at, scope);
+    if (name === 'exit') continue;
+    if (hook.expression === undefined)
+      ctx.add(at, `hook "${name}" needs an expression (only the hook named "exit" runs without one)`);
+    else {
+      const problem = expressionProblem(hook.expression);
+      if (problem) ctx.add([...at, 'expression'], problem);
+    }
+  }
+}
+
 function checkCompositeOutputs(ctx: Ctx, t: Template, path: Path, siblings: VarScope['siblings']): void {
   const inputs = new Set((t.inputs?.parameters ?? []).map((p) => p.name));
   const inputArtifacts = new Set((t.inputs?.artifacts ?? []).map((a) => a.name));
@@ -224,110 +266,6 @@ function checkCompositeOutputs(ctx: Ctx, t: Template, path: Path, siblings: VarS
       });
     }
   });
-}
-
-function checkStrings(ctx: Ctx, value: unknown, path: Path, scope: VarScope): void {
-  if (typeof value === 'string') checkVars(ctx, value, path, scope);
-  else if (Array.isArray(value)) value.forEach((v, i) => checkStrings(ctx, v, [...path, i], scope));
-  else if (value && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) checkStrings(ctx, v, [...path, k], scope);
-  }
-}
-
-/** Checks each `{{...}}` of a string names something that will exist where the string is used. */
-function checkVars(ctx: Ctx, text: string, path: Path, scope: VarScope, all?: Map<string, unknown>): void {
-  for (const ref of references(text)) {
-    const problem = varProblem(ctx, ref, scope, all);
-    if (problem) ctx.add(path, problem);
-  }
-}
-
-function varProblem(ctx: Ctx, ref: string, scope: VarScope, all?: Map<string, unknown>): string | undefined {
-  if (ref.startsWith('=')) return expressionProblem(ref.slice(1));
-  const parts = ref.split('.');
-  const artifactProblem = artifactVarProblem(ref, parts, scope);
-  if (artifactProblem !== false) return artifactProblem;
-  const head = parts[0];
-  if (head === 'item')
-    return scope.item
-      ? undefined
-      : `{{${ref}}} is only defined in a step with withItems, withParam or withSequence`;
-  if (ref === 'retries') return undefined;
-  if (head === 'workflow') return workflowVarProblem(ctx, ref, parts);
-  if (head === 'inputs') return inputVarProblem(ref, parts, scope);
-  if (head === 'steps' || head === 'tasks') return siblingVarProblem(ref, parts, scope, all);
-  return `unknown variable {{${ref}}}`;
-}
-
-/** `workflow.*` names Argo defines (variables.md), which the engine fills in (engine/variables.ts). */
-const WORKFLOW_VARS = new Set([
-  'name',
-  'uid',
-  'namespace',
-  'mainEntrypoint',
-  'serviceAccountName',
-  'status',
-  'failures',
-  'duration',
-  'priority',
-  'creationTimestamp',
-  'parameters',
-  'parameters.json',
-  'labels.json',
-  'annotations.json',
-]);
-
-function workflowVarProblem(ctx: Ctx, ref: string, parts: string[]): string | undefined {
-  const rest = parts.slice(1).join('.');
-  if (WORKFLOW_VARS.has(rest)) return undefined;
-  const [second, third] = [parts[1], parts[2]];
-  if (second === 'creationTimestamp' && parts.length === 3) return undefined;
-  if ((second === 'labels' || second === 'annotations') && parts.length >= 3) return undefined;
-  if (second === 'parameters' && parts.length === 3) {
-    return ctx.workflowParams.has(third ?? '')
-      ? undefined
-      : `unknown workflow parameter "${third}" in {{${ref}}} (declare it in spec.arguments.parameters)`;
-  }
-  return `unknown variable {{${ref}}}`;
-}
-
-function inputVarProblem(ref: string, parts: string[], scope: VarScope): string | undefined {
-  if (parts[1] === 'parameters' && parts.length === 2) return undefined;
-  if (parts[1] === 'parameters' && parts.length === 3) {
-    return scope.inputs.has(parts[2] ?? '')
-      ? undefined
-      : `unknown input parameter "${parts[2]}" in {{${ref}}} (declare it in inputs.parameters)`;
-  }
-  return `unknown variable {{${ref}}}`;
-}
-
-function siblingVarProblem(
-  ref: string,
-  parts: string[],
-  scope: VarScope,
-  all?: Map<string, unknown>,
-): string | undefined {
-  const [head, second, third, fourth] = parts;
-  const sib = scope.siblings;
-  if (!sib || sib.prefix !== head)
-    return `{{${ref}}} can only be used inside a ${head === 'steps' ? 'steps' : 'dag'} template`;
-  if (!sib.names.has(second ?? '')) {
-    if (head === 'tasks' && all?.has(second ?? ''))
-      return `{{${ref}}} refers to task "${second}" which this task does not depend on`;
-    return `{{${ref}}}: no ${head === 'steps' ? 'earlier step' : 'task'} named "${second}"`;
-  }
-  if (parts.length === 3 && (third === 'status' || third === 'exitCode')) return undefined;
-  if (third === 'outputs' && (fourth === 'result' || fourth === 'parameters') && parts.length === 4)
-    return undefined;
-  if (third === 'outputs' && fourth === 'parameters' && parts.length === 5) {
-    const target = sib.names.get(second ?? '');
-    const declared = new Set((target?.outputs?.parameters ?? []).map((p) => p.name));
-    if (target?.distml) BUILTINS[target.distml.kind].outputNames.forEach((n) => declared.add(n));
-    return !target || declared.has(parts[4] ?? '')
-      ? undefined
-      : `{{${ref}}}: template "${target.name}" has no output parameter "${parts[4]}"`;
-  }
-  return `unknown variable {{${ref}}}`;
 }
 
 function checkDuration(ctx: Ctx, text: string | undefined, path: Path): void {
@@ -374,16 +312,4 @@ function ancestors(deps: Map<string, string[]>, name: string): Set<string> {
   };
   walk(name);
   return seen;
-}
-
-export { ExpressionError };
-
-/** An expression tag is checked for syntax here; the names it reads are checked when it is evaluated. */
-function expressionProblem(expression: string): string | undefined {
-  try {
-    parseExpr(expression);
-    return undefined;
-  } catch (err) {
-    return `expression {{=${expression.trim()}}}: ${(err as Error).message}`;
-  }
 }
