@@ -49,11 +49,12 @@ function templateBlocker(t: Obj, has: (program: string) => boolean): string | un
   }
   if (t.sidecars !== undefined || t.initContainers !== undefined) return 'sidecar or init container';
   const io = [t.inputs, t.outputs].filter(isObj);
+  // Artifacts go through the workspace's local repository (inline `raw` ones too); an external store cannot.
   if (io.some((x) => x.artifacts !== undefined)) {
     const external = [...walk(io)].some(([k]) =>
-      ['s3', 'gcs', 'git', 'http', 'oss', 'hdfs', 'azure', 'artifactory', 'raw', 'plugin'].includes(k),
+      ['s3', 'gcs', 'git', 'http', 'oss', 'hdfs', 'azure', 'artifactory', 'plugin'].includes(k),
     );
-    return external ? 'external artifact store' : 'artifacts (waiting for the artifacts branch)';
+    if (external) return 'external artifact store';
   }
   const p = (isObj(t.container) ? t.container : isObj(t.script) ? t.script : undefined) as Obj | undefined;
   if (p) {

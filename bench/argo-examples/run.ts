@@ -82,10 +82,10 @@ async function runOne(doc: unknown, timeoutS: number): Promise<{ phase: string; 
         error?: { code: string; message: string };
       };
       if (r.error) {
-        // RUN_FAILED says "run NAME Failed: why"; any other error is a refusal before the run started.
+        // WORKFLOW_RUN_FAILED says "run NAME Failed: why"; any other error is a refusal before the run started.
         const m = /^run \S+ (\w+): /.exec(r.error.message);
         const message = r.error.message.split('\n').slice(0, 3).join(' ');
-        return { phase: r.error.code === 'RUN_FAILED' && m ? m[1]! : 'Refused', message };
+        return { phase: r.error.code === 'WORKFLOW_RUN_FAILED' && m ? m[1]! : 'Refused', message };
       }
       return { phase: r.phase ?? '?', ...(r.message ? { message: r.message } : {}) };
     } catch {
