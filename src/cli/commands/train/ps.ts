@@ -60,16 +60,10 @@ function refuseUnsupported(f: TrainFlags): void {
 
 /** The model's trainable tensors in flat order (batch-norm moving statistics are not trainable). */
 async function trainableTensors(f: TrainFlags): Promise<TensorSlot[]> {
+  // The engine states which tensors are trainable, in getParameters() order: the flat vector's layout.
   const model = createModel(bookModelSpec(f.model), { seed: f.seed });
   try {
-    const state = await model.getState();
-    const slots = state.tensors
-      .filter((t) => !/\/moving_(mean|variance)$/.test(t.name))
-      .map((t) => ({ name: t.name, size: t.data.length }));
-    const total = slots.reduce((n, t) => n + t.size, 0);
-    return total === model.trainableParamCount
-      ? slots
-      : [{ name: 'parameters', size: model.trainableParamCount }];
+    return [...model.parameterLayout];
   } finally {
     await model.dispose();
   }
