@@ -55,6 +55,12 @@ function templateBlocker(t: Obj, has: (program: string) => boolean): string | un
       ['s3', 'gcs', 'git', 'http', 'oss', 'hdfs', 'azure', 'artifactory', 'plugin'].includes(k),
     );
     if (external) return 'external artifact store';
+    // distml refuses these (README, private paths): making /x private would hide the machine's whole /.
+    const rootPath = [...walk(io)].find(
+      ([k, v]) => k === 'path' && typeof v === 'string' && /^\/[^/]+$/.test(v),
+    );
+    if (rootPath)
+      return `artifact path ${String(rootPath[1])} directly in / (cannot be made private to a step here)`;
   }
   const p = (isObj(t.container) ? t.container : isObj(t.script) ? t.script : undefined) as Obj | undefined;
   if (p) {

@@ -162,6 +162,10 @@ describe('private artifact paths', () => {
     ]);
     assert.equal(plan.hostPath('/tmp/sub/b.txt'), '/ws/runs/r/scratch/n/mnt/tmp/sub/b.txt');
     assert.equal(plan.hostPath('/elsewhere/x'), '/elsewhere/x');
+    // A run started in /tmp itself: /tmp stays private (keeping it would share it again).
+    const inTmp = planPrivatePaths('s', ['/tmp/a.txt'], { ...o, keep: ['/tmp'] });
+    assert.ok(!('error' in inTmp));
+    assert.deepEqual(inTmp.mounts[0]!.keep, []);
   });
   it('refuses, naming the step and path, where it cannot work', () => {
     const no = planPrivatePaths('train', ['/tmp/a.txt'], { ...o, allowed: false });

@@ -82,8 +82,11 @@ export function planPrivatePaths(
   const mounts = outer.map((target) => ({
     target,
     source: join(o.scratch, 'mnt', target),
+    // Only what lies strictly inside: keeping the private folder itself (a run started in /tmp) would give the
+    // step the shared folder back, and steps writing the same path would overwrite each other again.
     keep: o.keep.filter(
-      (k, i) => inside(k, target) && !o.keep.some((j, n) => n !== i && j !== k && inside(k, j)),
+      (k, i) =>
+        k !== target && inside(k, target) && !o.keep.some((j, n) => n !== i && j !== k && inside(k, j)),
     ),
   }));
   const hostPath = (p: string) =>

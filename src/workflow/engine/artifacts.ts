@@ -150,7 +150,7 @@ export function planStepFiles(
   const declared = [...artifactPaths, ...parameterPaths];
   const plan = planPrivatePaths(ctx.store.getNode(ctx.run, node)?.displayName ?? node, declared, {
     scratch,
-    keep: [resolve(ctx.workspace), process.cwd()],
+    keep: [resolve(ctx.workspace), ctx.cwd],
     allowed: declared.some(isAbsolute) && isolationAvailable(env),
   });
   if ('error' in plan) return plan.error;

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { NodeOutputs, NodePhase } from '../../metadata/index.js';
 import {
   evalDepends,
@@ -371,6 +372,11 @@ async function execFanOut(
     }),
   );
   publish(scope, key, results, items !== undefined);
+  // Argo's node facts of a single call: its node id and the host it ran on (this machine).
+  if (items === undefined) {
+    scope.set(`${key}.id`, `${parent}.${s.name}`);
+    scope.set(`${key}.hostNodeName`, hostname());
+  }
   if (hooks) {
     hooks.fire(scope);
     await hooks.exit(scope);

@@ -131,7 +131,8 @@ export function siblingVarProblem(
       return `{{${ref}}} refers to task "${second}" which this task does not depend on`;
     return `{{${ref}}}: no ${head === 'steps' ? 'earlier step' : 'task'} named "${second}"`;
   }
-  if (parts.length === 3 && (third === 'status' || third === 'exitCode')) return undefined;
+  if (parts.length === 3 && ['status', 'exitCode', 'id', 'hostNodeName'].includes(third ?? ''))
+    return undefined;
   if (third === 'outputs' && (fourth === 'result' || fourth === 'parameters') && parts.length === 4)
     return undefined;
   if (third === 'outputs' && fourth === 'parameters' && parts.length === 5) {
