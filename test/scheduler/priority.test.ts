@@ -85,7 +85,7 @@ describe('priority and preemption (book figures 6.5–6.8)', () => {
   it('is checkpoint-aware: the victim gets a grace period, is requeued in its old place and resumes', () => {
     const s = machine(1);
     s.submit(job('train', 'a', { priorityClass: 'low', checkpointable: true }), 0);
-    s.submit(job('later-low', 'b', { priorityClass: 'low' }), 0);
+    s.submit(job('later-low', 'a', { priorityClass: 'low' }), 0); // same user: only submission order ranks them
     s.decide(0);
     s.submit(job('urgent', 'c', { priorityClass: 'high' }), 10);
     const [p] = s.decide(10).filter((x) => x.kind === 'preempt');
