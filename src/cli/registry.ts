@@ -19,6 +19,7 @@ import {
 import { cacheGc, cacheList } from './commands/cache.js';
 import { doctorCommand } from './commands/doctor.js';
 import { completionCommand } from './commands/completion.js';
+import { jobsCommand, queueApply, queueList } from './commands/queue.js';
 
 /** Every subcommand of `distml`, in help order. */
 export const COMMANDS: Command[] = [
@@ -41,6 +42,9 @@ export const COMMANDS: Command[] = [
   resumeCommand,
   cacheList,
   cacheGc,
+  queueApply,
+  queueList,
+  jobsCommand,
   doctorCommand,
   completionCommand(() => COMMANDS),
 ];
@@ -50,4 +54,5 @@ export const GROUPS: Record<string, string> = {
   data: 'ingest Fashion-MNIST: find or download it, decode, cache, inspect',
   models: "the book's models: list them, print their layer tables",
   cache: 'the memoization cache of pipeline steps: list entries, drop unused ones',
+  queue: 'queues, shares and priorities (a queue file in Kueue vocabulary): apply one, list queues',
 };

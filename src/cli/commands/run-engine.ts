@@ -1,12 +1,13 @@
 import { availableParallelism, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { MetadataStore, type RunRecord } from '../../metadata/index.js';
-import { ResourcePool } from '../../scheduler/index.js';
+import { JobStore, MetadataStore, type RunRecord } from '../../metadata/index.js';
+import { persistTo, ResourcePool } from '../../scheduler/index.js';
 import { executeRun, renderTree, WorkflowError, type EngineEvent } from '../../workflow/index.js';
 import type { GlobalOptions } from '../command.js';
 import { liveTree } from '../live-tree.js';
 import { announceQueuedSteps } from '../queue-notice.js';
 import type { Output } from '../output.js';
+import { appliedQueueConfig } from './queue.js';
 
 /** The argv that runs this same distml CLI (built-in steps are child processes of it). */
 export const DISTML_COMMAND = [process.execPath, fileURLToPath(new URL('../main.js', import.meta.url))];
@@ -49,7 +50,14 @@ export async function driveRun(
     }
   };
   try {
-    const pool = new ResourcePool({ cores: opts.cores ?? availableParallelism(), memory: totalmem() });
+    // The workspace's queue file (distml queue apply) and its job table (distml jobs) until distml server owns them.
+    const jobs = new JobStore(store.db);
+    const pool = new ResourcePool({
+      cores: opts.cores ?? availableParallelism(),
+      memory: totalmem(),
+      config: appliedQueueConfig(jobs),
+      onCycle: persistTo(jobs),
+    });
     const run = await executeRun(name, {
       store,
       workspace: global.workspace,
