@@ -193,7 +193,7 @@ spec:
           return rows.find((j) => j.id.startsWith(`${g}/`) && j.phase === 'pending' && j.whyCode);
         });
         assert.equal(pending.members, 0);
-        assert.equal(pending.cores, 1, 'each member asks for 1 core');
+        assert.equal(pending.cores, 2, 'the whole gang: 2 workers × 1 core');
         assert.match(pending.whyCode!, /^SCHED_(GANG_TOO_LARGE|RESOURCES)$/);
         // While it waits (checked repeatedly), not one of its processes exists.
         for (let i = 0; i < 10; i++) {
@@ -203,10 +203,13 @@ spec:
           await new Promise((r) => setTimeout(r, 300));
         }
         writeFileSync(gate, '');
+        // Admitted once both cores are free: both members at once (the training runs for seconds).
+        const admitted = await until('the gang to be admitted', 120_000, () =>
+          jobsOf(box.ws, g).find((j) => j.phase !== 'pending'),
+        );
+        assert.deepEqual([admitted.phase, admitted.members], ['running', 2]);
         assert.equal(await ended(box.ws, b), 'Succeeded');
         assert.equal(await ended(box.ws, g), 'Succeeded');
-        const [job] = jobsOf(box.ws, g);
-        assert.equal(job?.members, 2, 'admitted with both members at once');
         const [train] = podsOf(box.ws, g);
         const result = JSON.parse(stepLog(box.ws, g, train!.id, 'stdout').trim().split('\n').pop()!) as {
           worldSizeAtEnd?: number;
