@@ -25,7 +25,7 @@ async function submit(ws: string, file: string, flags: string[]): Promise<string
   return (JSON.parse(r.stdout) as { run: string }).run;
 }
 
-async function ended(ws: string, run: string, ms = 300_000): Promise<string> {
+async function ended(ws: string, run: string, ms = 600_000): Promise<string> {
   return until(`${run} to end`, ms, async () => {
     const s = await status(ws, run);
     return s.phase === 'Running' || s.phase === 'Pending' ? undefined : s.phase;
@@ -54,6 +54,24 @@ function stepLog(ws: string, run: string, node: string, stream: 'stdout' | 'stde
   return existsSync(p) ? readFileSync(p, 'utf8') : '';
 }
 
+/** The JSON objects among a log's lines. */
+function jsonLines(text: string): Record<string, unknown>[] {
+  return text.split('\n').flatMap((l) => {
+    try {
+      const v = JSON.parse(l) as unknown;
+      return v && typeof v === 'object' ? [v as Record<string, unknown>] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** Steps done, from a training's progress events (its stderr with --json), in order. */
+const progressOf = (text: string): number[] =>
+  jsonLines(text)
+    .filter((e) => e['event'] === 'progress' && String(e['task']).startsWith('epoch'))
+    .map((e) => Number(e['done']));
+
 /** A run of one built-in train step asking for `cores`, with `with:` values. */
 function trainFlow(prefix: string, cores: number, withValues: Record<string, string>): string {
   return `kind: Workflow
@@ -73,7 +91,7 @@ spec:
 
 describe('the server schedules runs as jobs (issue 13)', { timeout: 900_000 }, () => {
   it(
-    'a high-priority training preempts a low one, which resumes from its checkpoint and reaches 0.83',
+    'a high-priority training preempts a low one, which resumes from its checkpoint and reaches 0.75',
     { skip: !hasData && 'dataset-fashion-mnist not installed' },
     async (t) => {
       const box = sandbox();
@@ -87,8 +105,10 @@ describe('the server schedules runs as jobs (issue 13)', { timeout: 900_000 }, (
           ].join('\n'),
         );
         await startServer(box.ws, ['--cores=2']);
-        // One epoch of the book CNN, as the train-preempt test runs it: 937 steps, 0.83 test accuracy.
-        const args = { model: 'cnn', epochs: '1' };
+        // 300 steps of the book CNN: unpreempted, `distml train --model cnn --epochs 1 --steps-per-epoch 300`
+        // reaches 0.78 test accuracy; the preempted one must reach 0.75 too (a restart from scratch would not
+        // fail that, the resumed-step and steps-count checks below catch it).
+        const args = { model: 'cnn', epochs: '1', 'steps-per-epoch': '300' };
         const low = await submit(box.ws, box.file('low.yaml', trainFlow('low', 2, args)), [
           '--priority=low',
           '--user=ann',
@@ -97,9 +117,9 @@ describe('the server schedules runs as jobs (issue 13)', { timeout: 900_000 }, (
           podsOf(box.ws, low).find((n) => n.phase === 'Running' && n.pid),
         );
         // It has made progress (its text progress line shows a step past 100) before the high one comes.
-        await until('the low training to pass step 100', 240_000, () => {
-          const steps = [...stepLog(box.ws, low, node.id, 'stderr').matchAll(/epoch 1\/1\s+(\d+)\/937/g)];
-          return steps.some((m) => Number(m[1]) >= 100) ? true : undefined;
+        await until('the low training to pass step 50', 240_000, () => {
+          const steps = progressOf(stepLog(box.ws, low, node.id, 'stderr'));
+          return steps.some((done) => done >= 50) ? true : undefined;
         });
         const high = await submit(box.ws, box.file('high.yaml', trainFlow('high', 2, args)), [
           '--priority=high',
@@ -107,10 +127,9 @@ describe('the server schedules runs as jobs (issue 13)', { timeout: 900_000 }, (
         ]);
         // The low one is asked to checkpoint and stop: its first attempt prints the preempted result (exit 75).
         const stopped = await until('the low training to be preempted', 240_000, () => {
-          const m = /\{"preempted":true[^\n]*\}/.exec(stepLog(box.ws, low, node.id, 'stdout'));
-          return m
-            ? (JSON.parse(m[0]) as { checkpointed: boolean; globalStep: number; checkpoint: string })
-            : undefined;
+          const lines = jsonLines(stepLog(box.ws, low, node.id, 'stdout'));
+          return lines.find((l) => l['preempted'] === true) as
+            { checkpointed: boolean; globalStep: number; checkpoint: string } | undefined;
         });
         assert.equal(stopped.checkpointed, true);
         assert.ok(stopped.globalStep > 0, `stopped at step ${stopped.globalStep}`);
@@ -124,8 +143,9 @@ describe('the server schedules runs as jobs (issue 13)', { timeout: 900_000 }, (
         assert.match(engineLog, /preempted: checkpointed and requeued/);
         // The second attempt resumed from the preemption checkpoint, past step 0, and finished the epoch.
         const out = stepLog(box.ws, low, node.id, 'stdout');
+        const err = stepLog(box.ws, low, node.id, 'stderr');
         assert.match(
-          out,
+          err,
           /--- attempt 1 at[\s\S]*--- attempt 1 at/,
           'the step ran again after the preemption',
         );
@@ -135,13 +155,15 @@ describe('the server schedules runs as jobs (issue 13)', { timeout: 900_000 }, (
           resumedFrom: string | null;
         };
         assert.equal(result.resumedFrom, stopped.checkpoint);
-        assert.equal(result.steps, 937, 'one epoch of steps in all, none twice');
-        const err = stepLog(box.ws, low, node.id, 'stderr');
+        assert.equal(result.steps, 300, 'all the epoch steps, none twice');
         const resumedPart = err.slice(err.lastIndexOf('--- attempt'));
-        const first = /epoch 1\/1\s+(\d+)\/937/.exec(resumedPart);
-        assert.ok(first && Number(first[1]) > 1, `resumed progress starts at ${first?.[1]}`);
+        const first = progressOf(resumedPart)[0];
+        assert.ok(
+          first !== undefined && first > stopped.globalStep,
+          `resumed progress starts at ${first}, after a stop at ${stopped.globalStep}`,
+        );
         t.diagnostic(`preempted at step ${stopped.globalStep}; test accuracy ${result.testAccuracy}`);
-        assert.ok(result.testAccuracy >= 0.83, `test accuracy ${result.testAccuracy}`);
+        assert.ok(result.testAccuracy >= 0.75, `test accuracy ${result.testAccuracy}`);
       } finally {
         await stopServer(box.ws);
         box.cleanup();
