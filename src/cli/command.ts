@@ -53,7 +53,9 @@ export type CommandErrorCode =
   /** `distml predict --wait`: the server was not ready in time. */
   | 'CLI_PREDICT_NOT_READY'
   /** `distml lint`: a workflow file has problems. */
-  | 'CLI_LINT_FAILED';
+  | 'CLI_LINT_FAILED'
+  /** `distml queue apply`: the queue file was not given or cannot be read. */
+  | 'CLI_QUEUE_FILE_MISSING';
 
 /** A command's own runtime failure (e.g. a server it talks to is down): exit code 1. */
 export class CommandError extends Error {

@@ -22,6 +22,12 @@ export const ENV_VARS = [
     meaning: 'the workspace folder (`--workspace` wins)',
   },
   {
+    name: 'DISTML_USER',
+    kind: 'read',
+    default: 'the OS user',
+    meaning: "the user `distml run` submits as (`--user` wins): the scheduler's fair share is per user",
+  },
+  {
     name: 'DISTML_THREADS',
     kind: 'read',
     default: 'every core (`serve` leaves one to its event loop)',

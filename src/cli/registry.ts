@@ -21,6 +21,7 @@ import { cacheGc, cacheList } from './commands/cache.js';
 import { doctorCommand } from './commands/doctor.js';
 import { completionCommand } from './commands/completion.js';
 import { serverStart, serverStatus, serverStop } from './commands/server.js';
+import { jobsCommand, queueApply, queueList } from './commands/queue.js';
 
 /** Every subcommand of `distml`, in help order. */
 export const COMMANDS: Command[] = [
@@ -47,6 +48,9 @@ export const COMMANDS: Command[] = [
   nodeSetCommand,
   cacheList,
   cacheGc,
+  queueApply,
+  queueList,
+  jobsCommand,
   doctorCommand,
   completionCommand(() => COMMANDS),
 ];
@@ -57,4 +61,5 @@ export const GROUPS: Record<string, string> = {
   models: "the book's models: list them, print their layer tables",
   server: "the workspace's control plane: one HTTP API, resource pool and owner of every run and process",
   cache: 'the memoization cache of pipeline steps: list entries, drop unused ones',
+  queue: 'queues, shares and priorities (a queue file in Kueue vocabulary): apply one, list queues',
 };

@@ -1,4 +1,5 @@
 export { MetadataError } from './errors.js';
+export { JobStore, type JobRow } from './jobs.js';
 export { SCHEMA_VERSION } from './schema.js';
 export {
   NODE_PHASES,

@@ -18,6 +18,9 @@ export class Core {
   readonly jobs = new Map<string, Job>();
   /** Running and stopping jobs. */
   readonly running = new Map<string, Job>();
+  /** Running and stopping jobs per priority, and how many are elastic: whether making room can work at all. */
+  readonly runningPriorities = new Map<number, number>();
+  runningElastic = 0;
   /** Pending jobs that ask for nothing: they start at once, ahead of everything (as the old pool did). */
   readonly zero = new Set<Job>();
   /** The number of the current cycle, to tell a fresh why-pending from a stale one. */
@@ -120,12 +123,14 @@ export class Core {
     job.why = undefined;
     job.waitingOn = undefined;
     this.running.set(job.spec.id, job);
+    this.countRunning(job, 1);
     this.grant(job, members, now);
   }
 
   /** Gives back everything a running or stopping job holds. */
   release(job: Job, now: number): void {
     if (!this.running.delete(job.spec.id)) return;
+    this.countRunning(job, -1);
     this.grant(job, 0, now);
     job.missing = 0;
     if (job.preemptedBy) this.jobs.get(job.preemptedBy)?.waitingOn?.delete(job.spec.id);
@@ -143,6 +148,20 @@ export class Core {
     job.phase = phase;
     job.why = undefined;
     this.ledger.forget(job.spec.id);
+  }
+
+  private countRunning(job: Job, sign: 1 | -1): void {
+    const n = (this.runningPriorities.get(job.priority) ?? 0) + sign;
+    if (n > 0) this.runningPriorities.set(job.priority, n);
+    else this.runningPriorities.delete(job.priority);
+    if (job.spec.elastic) this.runningElastic += sign;
+  }
+
+  /** Whether any running job could be evicted or shrunk for a job of `priority` in `queue` (a cheap bound). */
+  mightMakeRoom(priority: number, queue: string): boolean {
+    if (this.runningElastic > 0 || this.reclaimPolicy(queue) === 'Any') return true;
+    for (const p of this.runningPriorities.keys()) if (p < priority) return true;
+    return false;
   }
 
   /** When each running job's resources come back, from its time limit. */

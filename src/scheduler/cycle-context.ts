@@ -21,6 +21,7 @@ export function admit(core: Core, c: Cycle, job: Job, members: number): void {
   c.out.push({ kind: 'admit', id: job.spec.id, members });
 }
 
-export function setWhy(core: Core, job: Job, code: PendingCode, message: string): void {
+/** Records why `job` waits; `message` is only built if someone asks (most cycles nobody does). */
+export function setWhy(core: Core, job: Job, code: PendingCode, message: string | (() => string)): void {
   job.why = { code, message, cycle: core.cycle };
 }

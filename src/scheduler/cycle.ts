@@ -10,6 +10,9 @@ import { tryPreempt } from './make-room.js';
 import { rebalanceElastic } from './elastic.js';
 import { describe, fits, isZero, type Resources, sub } from './resources.js';
 
+/** Jobs tried for backfill per cycle once resources are held for a waiting job. */
+export const BACKFILL_DEPTH = 100;
+
 export function runCycle(core: Core, now: number): Decision[] {
   core.cycle++;
   const c: Cycle = { now, out: [] };
@@ -37,7 +40,8 @@ function restoreLost(core: Core, c: Cycle): void {
 }
 
 function admitPending(core: Core, c: Cycle): void {
-  const ahead = { higher: 0, priority: -Infinity, users: new Set<string>() };
+  const ahead = { priority: -Infinity, users: new Set<string>() };
+  let tried = 0;
   for (const job of core.queue.ordered((u) => core.shares.score(u, c.now))) {
     if (job.waitingOn && job.waitingOn.size > 0) {
       c.hold ??= { id: job.spec.id, need: holding(job, job.min) };
@@ -50,8 +54,10 @@ function admitPending(core: Core, c: Cycle): void {
       ahead.users.add(job.spec.user);
     }
     // Nothing is free and a hold is set: no later job can start this cycle (zero requests started above).
+    // Past a hold, only BACKFILL_DEPTH jobs are tried per cycle (Slurm's bf_max_job_test does the same): the
+    // rest keep their place and get a reason from their position when asked.
     const free = core.free;
-    if (c.hold && (free.cores <= 1e-9 || free.memory <= 0)) break;
+    if (c.hold && (free.cores <= 1e-9 || free.memory <= 0 || ++tried > BACKFILL_DEPTH)) break;
   }
 }
 
@@ -66,13 +72,14 @@ function considerOne(core: Core, c: Cycle, job: Job, ahead: { priority: number; 
     if (quotaOk && machineOk && before) return admit(core, c, job, job.min);
     if (!quotaOk && machineOk) return quotaWhy(core, job);
     if (machineOk) {
+      const hold = c.hold;
       const when = c.hold.plannedStart === undefined ? 'an unknown time' : `t=${c.hold.plannedStart}`;
       const limit = job.spec.timeLimitMs === undefined ? 'has no time limit' : `would end at t=${end}`;
       return setWhy(
         core,
         job,
         'SCHED_RESERVED',
-        `resources are held for ${c.hold.id} (planned start ${when}); this job ${limit}`,
+        () => `resources are held for ${hold.id} (planned start ${when}); this job ${limit}`,
       );
     }
     return blockedWhy(core, job, need, free, ahead);
@@ -91,7 +98,8 @@ function quotaWhy(core: Core, job: Job): void {
     core,
     job,
     'SCHED_QUOTA',
-    `queue ${job.queue} uses ${describe(q.usage)} of its nominal ${describe(q.nominal)}${q.cohort ? ` and cannot borrow more from cohort ${q.cohort}` : ''}; this job needs ${describe(holding(job, job.min))}`,
+    () =>
+      `queue ${job.queue} uses ${describe(q.usage)} of its nominal ${describe(q.nominal)}${q.cohort ? ` and cannot borrow more from cohort ${q.cohort}` : ''}; this job needs ${describe(holding(job, job.min))}`,
   );
 }
 
@@ -102,28 +110,33 @@ function blockedWhy(
   free: Resources,
   ahead: { priority: number; users: Set<string> },
 ): void {
-  const short = describe(sub(need, free));
+  const short = (): string => describe(sub(need, free));
   if (job.min > 1 && !job.spec.elastic)
     return setWhy(
       core,
       job,
       'SCHED_GANG_TOO_LARGE',
-      `the gang of ${job.min} needs ${describe(need)} at once and ${describe(free)} is free (short by ${short}); it never starts partially`,
+      () =>
+        `the gang of ${job.min} needs ${describe(need)} at once and ${describe(free)} is free (short by ${short()}); it never starts partially`,
     );
   if (ahead.priority > job.priority)
-    return setWhy(core, job, 'SCHED_PRIORITY', `higher-priority jobs are ahead; needs ${describe(need)}`);
-  const others = [...ahead.users].filter((u) => u !== job.spec.user);
-  if (others.length > 0)
     return setWhy(
       core,
       job,
-      'SCHED_FAIR_SHARE',
-      `users ${others.slice(0, 3).join(', ')} rank first by fair share`,
+      'SCHED_PRIORITY',
+      () => `higher-priority jobs are ahead; needs ${describe(need)}`,
     );
+  const others: string[] = [];
+  for (const u of ahead.users) {
+    if (u !== job.spec.user) others.push(u);
+    if (others.length === 3) break;
+  }
+  if (others.length > 0)
+    return setWhy(core, job, 'SCHED_FAIR_SHARE', () => `users ${others.join(', ')} rank first by fair share`);
   setWhy(
     core,
     job,
     'SCHED_RESOURCES',
-    `needs ${describe(need)}, ${describe(free)} free${isZero(free) ? '' : ` (short by ${short})`}`,
+    () => `needs ${describe(need)}, ${describe(free)} free${isZero(free) ? '' : ` (short by ${short()})`}`,
   );
 }

@@ -67,6 +67,12 @@ export class UsageHistory {
     this.advance(user, now).rate = rate;
   }
 
+  /** Adds `share` to the user's decayed average at once (an admission's charge). */
+  charge(user: string, share: number, now: number): void {
+    if (!Number.isFinite(this.lambda)) return;
+    this.advance(user, now).value += share / this.lambda;
+  }
+
   /** Decayed average share of the recent past, in [0, 1]. With no half-life, the current share. */
   average(user: string, now: number): number {
     if (!Number.isFinite(this.lambda)) return this.users.get(user)?.rate ?? 0;
@@ -192,11 +198,18 @@ export class ShareBook {
     return [...this.jobWeight.keys()];
   }
 
-  /** `user` now holds `delta` more (negative: less). */
+  /**
+   * `user` now holds `delta` more (negative: less). An admission also charges its share at once, as if it had
+   * already been used (Kueue's admission penalty): the order reacts within the same cycle, and the charge
+   * fades with the half-life instead of lasting while the job runs (which would favour users with nothing
+   * running over users whose other jobs still run).
+   */
   use(user: string, delta: Resources, now: number): void {
     const next = add(this.usage.get(user) ?? ZERO, delta);
     this.usage.set(user, next);
     this.history.setRate(user, dominantShare(next, this.capacity), now);
+    if (delta.cores > 0 || delta.memory > 0)
+      this.history.charge(user, dominantShare(delta, this.capacity), now);
   }
 
   /** The user's dominant-resource share of the machine right now (Kueue's DRS, without quota). */
@@ -205,13 +218,13 @@ export class ShareBook {
   }
 
   /**
-   * The fair-share rank of a user: (current dominant share + decayed average share of the recent past)
-   * divided by the user's entitlement. Lower goes first; a user with no entitlement (weight 0) goes last.
+   * The fair-share rank of a user: the decayed average share of the recent past (admission charges
+   * included) divided by the user's entitlement. Lower goes first; a user with no entitlement (weight 0) goes last.
    * Rounded to 1/1000 so that usage long faded (or equal) ties, and submission order decides.
    */
   score(user: string, now: number): number {
     const e = this.userShare(user);
-    const used = this.current(user) + this.history.average(user, now);
+    const used = this.history.average(user, now);
     return e > 0 ? Math.round((used / e) * 1000) / 1000 : Infinity;
   }
 }

@@ -19,6 +19,7 @@ export {
   type PendingCode,
 } from './job.js';
 export { LiveScheduler, type Lease, type LiveOptions, type Release, type Snapshot } from './live.js';
+export { appliedQueueConfig, jobRows, persistTo } from './persist.js';
 export { ResourcePool, type PoolOptions } from './pool.js';
 export { PreemptionLedger } from './preemption.js';
 export { type Resources, type Resources as ResourceRequest } from './resources.js';

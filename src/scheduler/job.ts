@@ -87,7 +87,7 @@ export interface Job {
   /** For a victim being stopped: its preemptor. */
   preemptedBy?: string;
   /** Why it waits, as of cycle `cycle` (older answers are recomputed from the order). */
-  why?: { code: PendingCode; message: string; cycle: number };
+  why?: { code: PendingCode; message: string | (() => string); cycle: number };
 }
 
 /** Checks a spec's shape (the edge is the caller's; this guards the scheduler's own invariants). */

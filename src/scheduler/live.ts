@@ -174,14 +174,15 @@ export class LiveScheduler {
     this.cycle();
   }
 
-  /** Runs one cycle now and acts on its decisions. */
-  cycle(): void {
+  /** Runs one cycle now and acts on its decisions; reports it unless a tick changed nothing. */
+  cycle(tick = false): void {
     if (this.closed) return;
     const now = this.clock();
     const decisions = this.scheduler.decide(now);
     for (const d of decisions) this.apply(d);
     this.arm();
-    if (this.options.onCycle && decisions.length > 0) this.options.onCycle(this.snapshot(now, decisions));
+    if (this.options.onCycle && (!tick || decisions.length > 0))
+      this.options.onCycle(this.snapshot(now, decisions));
   }
 
   snapshot(now = this.clock(), decisions: Decision[] = []): Snapshot {
@@ -209,7 +210,7 @@ export class LiveScheduler {
   private arm(): void {
     const waiting = this.scheduler.pending(this.clock()).length > 0;
     if (waiting && !this.ticker) {
-      this.ticker = setInterval(() => this.cycle(), this.options.tickMs ?? 1000);
+      this.ticker = setInterval(() => this.cycle(true), this.options.tickMs ?? 1000);
       this.ticker.unref();
     } else if (!waiting && this.ticker) {
       clearInterval(this.ticker);

@@ -9,6 +9,7 @@ import { add, dominantShare, fits, type Resources, ZERO } from './resources.js';
 
 /** True when `job` was admitted (after shrinks) or now waits for victims to stop. */
 export function tryPreempt(core: Core, c: Cycle, job: Job, need: Resources): boolean {
+  if (!core.mightMakeRoom(job.priority, job.queue)) return false;
   const victims = [...core.running.values()].filter((v) => mayEvict(core, c.now, job, v));
   const shrinkable = [...core.running.values()].filter(
     (v) => v.phase === 'running' && shrinkFloor(core, job, v) < v.members,

@@ -1,5 +1,5 @@
 import type { QueueConfig } from './config-types.js';
-import { LiveScheduler } from './live.js';
+import { LiveScheduler, type Snapshot } from './live.js';
 
 export interface PoolOptions {
   /** Total cores steps may hold at once. */
@@ -11,6 +11,8 @@ export interface PoolOptions {
   /** User and queue the engine's steps run as. */
   user?: string;
   queue?: string;
+  /** Called after cycles (e.g. persistTo(jobStore), so `distml jobs` shows the steps). */
+  onCycle?: (s: Snapshot) => void;
 }
 
 /**
@@ -26,6 +28,7 @@ export class ResourcePool extends LiveScheduler {
       config: poolOptions.config,
       user: poolOptions.user,
       queue: poolOptions.queue,
+      onCycle: poolOptions.onCycle,
     });
   }
 }

@@ -127,7 +127,10 @@ export class Scheduler {
   }
 
   private whyOf(j: Job, higher: number, users: Set<string>): { code: PendingCode; message: string } {
-    if (j.why && j.why.cycle === this.core.cycle) return { code: j.why.code, message: j.why.message };
+    if (j.why && j.why.cycle === this.core.cycle) {
+      const m = j.why.message;
+      return { code: j.why.code, message: typeof m === 'string' ? m : m() };
+    }
     const code: PendingCode =
       higher > j.priority
         ? 'SCHED_PRIORITY'

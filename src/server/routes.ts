@@ -110,6 +110,9 @@ const runOptions = z
     sync: z.boolean().default(false),
     cores: positive.optional(),
     cwd: z.string().refine(isAbsolute, 'must be an absolute path').optional(),
+    user: z.string().min(1, 'must not be empty').optional(),
+    queue: z.string().min(1, 'must not be empty').optional(),
+    priority: z.string().min(1, 'must not be empty').optional(),
   })
   .strict()
   .default({});
@@ -126,6 +129,11 @@ const startOptions = (o: z.infer<typeof runOptions>) => ({
   detached: o.detach,
   cores: o.cores,
   cwd: o.cwd,
+  job: {
+    ...(o.user ? { user: o.user } : {}),
+    ...(o.queue ? { queue: o.queue } : {}),
+    ...(o.priority ? { priorityClass: o.priority } : {}),
+  },
 });
 
 /** Parses a body with a zod schema; the first problem is a 400 naming its field. */
@@ -141,6 +149,7 @@ async function body<S extends z.ZodTypeAny>(req: IncomingMessage, schema: S): Pr
 async function submit(api: Api, req: IncomingMessage, res: ServerResponse) {
   const b = await body(req, submitBody);
   const spec = parseWorkflowYaml(b.workflow, 'body.workflow');
+  api.runs.checkJob(startOptions(b.options).job);
   const name = submitRun(api.store, b.options.sync ? withSync(spec) : spec, b.parameters);
   // Answered before the engine starts: a step that kills the server cannot take the answer with it.
   const answer = { run: name, phase: api.store.getRun(name).phase, detached: b.options.detach };
@@ -158,6 +167,7 @@ async function restart(
 ) {
   const b = await body(req, restartBody);
   const n = run(api, name);
+  api.runs.checkJob(startOptions(b.options).job);
   await api.runs.prepare(n, mode);
   const answer = { run: n, phase: api.store.getRun(n).phase, detached: b.options.detach };
   return answerThen(res, 202, answer, () => api.runs.start(n, { ...startOptions(b.options), reuse: true }));

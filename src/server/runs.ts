@@ -8,12 +8,15 @@ import type { ResourcePool } from '../scheduler/index.js';
 import {
   executeRun,
   markStopped,
+  StepPreemptions,
+  type RunJob,
   prepareRestart,
   reapLeftovers,
   runDirs,
   WorkflowError,
   type EngineEvent,
 } from '../workflow/index.js';
+import { ServerError } from './errors.js';
 import { EventHub } from './hub.js';
 import { CappedPool } from './pool.js';
 import { stopUnownedRun } from './stop-direct.js';
@@ -34,6 +37,8 @@ export interface StartOptions {
   reuse: boolean;
   /** Where the run was started (built-in steps' relative paths); default: where it was first started. */
   cwd?: string;
+  /** Who its steps are scheduled as; default: what it was first started with, else user default. */
+  job?: Partial<RunJob>;
 }
 
 interface ActiveRun {
@@ -58,6 +63,8 @@ export class Runs {
   private readonly runs = new Map<string, ActiveRun>();
   /** When a run last ended (or the server started): the idle timeout counts from it. */
   idleSince = Date.now();
+  /** The running steps of every run, for the scheduler's preemptions (its leases call preempt). */
+  readonly preemptions = new StepPreemptions();
 
   constructor(private readonly o: RunsOptions) {}
 
@@ -71,12 +78,19 @@ export class Runs {
     return r && !r.hub.ended ? { detached: r.detached, followers: r.followers } : undefined;
   }
 
+  /** Refuses a user, queue or priority class the queue file does not define (before a run is created). */
+  checkJob(job: Partial<RunJob> | undefined): void {
+    jobOf(this.o.pool, job ?? {});
+  }
+
   /** Starts the engine of a recorded run in this process. */
   start(name: string, opts: StartOptions): void {
     if (this.describe(name))
       throw new WorkflowError('WORKFLOW_RUN_ACTIVE', `run ${name} is already running here`);
-    const cwd = opts.cwd ?? readRunFile(this.o.workspace, name)?.cwd ?? process.cwd();
-    writeRunFile(this.o.workspace, name, { detached: opts.detached, cwd });
+    const before = readRunFile(this.o.workspace, name);
+    const cwd = opts.cwd ?? before?.cwd ?? process.cwd();
+    const job = jobOf(this.o.pool, { ...before?.job, ...opts.job });
+    writeRunFile(this.o.workspace, name, { detached: opts.detached, cwd, job });
     const logPath = join(runDirs(this.o.workspace, name).logs, 'engine.log');
     const r: ActiveRun = {
       name,
@@ -99,6 +113,8 @@ export class Runs {
       workspace: this.o.workspace,
       pool,
       distmlCommand: this.o.distmlCommand,
+      preemptions: this.preemptions,
+      job,
     };
     this.o.log(`run ${name}: engine started (${opts.reuse ? 'reusing succeeded steps' : 'new'})`);
     r.done = executeRun(name, { ...exec, signal: r.ac.signal, reuse: opts.reuse, onEvent })
@@ -220,6 +236,30 @@ export function readRunFile(workspace: string, run: string): RunFile | null {
 interface RunFile {
   detached: boolean;
   cwd?: string;
+  job?: RunJob;
+}
+
+/**
+ * A run's user, queue and priority class, checked against the pool's queue file: a queue or class it does
+ * not define is refused here, at submission, rather than at the run's first step. Default queue: `default`
+ * when the file has one, else its first queue.
+ */
+export function jobOf(pool: ResourcePool, j: Partial<RunJob>): RunJob {
+  const c = pool.scheduler.config;
+  const queues = [...c.clusterQueues.map((q) => q.name), ...c.localQueues.map((q) => q.name)];
+  const queue = j.queue ?? (queues.includes('default') ? 'default' : queues[0]!);
+  if (!queues.includes(queue))
+    throw new ServerError(
+      'SERVER_BAD_REQUEST',
+      `queue "${queue}" is not in the workspace's queue file (queues: ${queues.join(', ')}); pass one of them with --queue, or add it and \`distml queue apply\` the file`,
+    );
+  const classes = c.priorityClasses.map((p) => p.name);
+  if (j.priorityClass !== undefined && !classes.includes(j.priorityClass))
+    throw new ServerError(
+      'SERVER_BAD_REQUEST',
+      `priority class "${j.priorityClass}" is not in the workspace's queue file (classes: ${classes.join(', ') || 'none'}); pass one of them with --priority, or add it and \`distml queue apply\` the file`,
+    );
+  return { user: j.user ?? 'default', queue, ...(j.priorityClass ? { priorityClass: j.priorityClass } : {}) };
 }
 
 function writeRunFile(workspace: string, run: string, v: RunFile): void {

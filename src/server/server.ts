@@ -5,9 +5,9 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { acquireLock, type HeldLock } from '../durable/index.js';
-import { MetadataStore } from '../metadata/index.js';
+import { JobStore, MetadataStore } from '../metadata/index.js';
 import { startTimeOf } from '../process/index.js';
-import { ResourcePool } from '../scheduler/index.js';
+import { appliedQueueConfig, persistTo, ResourcePool } from '../scheduler/index.js';
 import { ServerError } from './errors.js';
 import {
   ensureServerDir,
@@ -95,7 +95,14 @@ class ControlPlane {
     private readonly lock: HeldLock,
   ) {
     this.store = MetadataStore.open(o.workspace);
-    this.pool = new ResourcePool({ cores: o.cores, memory: o.memory });
+    // The workspace's queue file (`distml queue apply`, read at start) and its job table (`distml jobs`).
+    const jobs = new JobStore(this.store.db);
+    this.pool = new ResourcePool({
+      cores: o.cores,
+      memory: o.memory,
+      config: appliedQueueConfig(jobs),
+      onCycle: persistTo(jobs),
+    });
     const { store, pool } = this;
     this.runs = new Runs({ store, workspace: o.workspace, pool, distmlCommand: o.distmlCommand, log: o.log });
     const api: Api = {
@@ -151,8 +158,8 @@ class ControlPlane {
       this.http.close();
       await this.runs.stopAll();
       this.http.closeAllConnections();
-      this.store.close();
       this.pool.close();
+      this.store.close();
       await removeServerInfo(this.o.workspace);
       await this.lock.release();
       this.o.log('stopped');

@@ -17,7 +17,7 @@ export {
 export { checkRunName } from './spec/names.js';
 export { parseDuration, parseMemory } from './expr/quantity.js';
 export { step, task, templates, workflow, type CallOptions, type TemplateOptions } from './builder.js';
-export { runDirs, fileName, type EngineEvent } from './engine/context.js';
+export { runDirs, fileName, type EngineEvent, type RunJob } from './engine/context.js';
 export { SYNC_ANNOTATION } from './engine/execution.js';
 export { isDaemon } from './engine/leaf.js';
 export { StepPreemptions, isPreemptedExit, PREEMPTED_EXIT_CODE } from './engine/preempt.js';

@@ -85,7 +85,7 @@ describe('priority and preemption (book figures 6.5–6.8)', () => {
   it('is checkpoint-aware: the victim gets a grace period, is requeued in its old place and resumes', () => {
     const s = machine(1);
     s.submit(job('train', 'a', { priorityClass: 'low', checkpointable: true }), 0);
-    s.submit(job('later-low', 'b', { priorityClass: 'low' }), 0);
+    s.submit(job('later-low', 'a', { priorityClass: 'low' }), 0); // same user: only submission order ranks them
     s.decide(0);
     s.submit(job('urgent', 'c', { priorityClass: 'high' }), 10);
     const [p] = s.decide(10).filter((x) => x.kind === 'preempt');
@@ -140,5 +140,55 @@ describe('priority and preemption (book figures 6.5–6.8)', () => {
     );
     ledger.forget('B');
     assert.equal(ledger.wouldLoop('C', 'A'), false, 'a finished job takes its edges with it');
+  });
+});
+
+describe('no preemption loop (Kueue#3779, #7101)', () => {
+  it('never lets a job preempt one that preempted it, over a long random run with reclaim and priorities', () => {
+    const yaml = [
+      'cohorts: [{ name: org }]',
+      'clusterQueues:',
+      '  - { name: a, cohort: org, nominalQuota: { cores: 3 }, preemption: { reclaimWithinCohort: Any } }',
+      '  - { name: b, cohort: org, nominalQuota: { cores: 3 }, preemption: { reclaimWithinCohort: Any } }',
+      'priorityClasses: [{ name: high, value: 3 }, { name: medium, value: 2 }, { name: low, value: 1 }]',
+      'defaultPriorityClass: medium',
+      'preemption: { minRunTime: 0s }',
+    ].join('\n');
+    const s = machine(6, yaml);
+    let x = 11;
+    const r = (): number => (x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const preempted = new Map<string, Set<string>>(); // preemptor → victims, while both live
+    let preemptions = 0;
+    for (let t = 0, n = 0; t < 4000; t++) {
+      if (r() < 0.4) {
+        const cls = ['low', 'medium', 'high'][Math.floor(r() * 3)]!;
+        s.submit(
+          job(`j${n++}`, `u${Math.floor(r() * 3)}`, {
+            queue: r() < 0.5 ? 'a' : 'b',
+            cores: 1 + Math.floor(r() * 3),
+            priorityClass: cls,
+          }),
+          t,
+        );
+      }
+      for (const d of s.decide(t)) {
+        if (d.kind !== 'preempt') continue;
+        preemptions++;
+        assert.ok(
+          !preempted.get(d.id)?.has(d.by),
+          `${d.id} preempted ${d.by} before, and now ${d.by} preempts ${d.id}`,
+        );
+        preempted.set(d.by, (preempted.get(d.by) ?? new Set()).add(d.id));
+        s.stopped(d.id, t);
+      }
+      for (const j of s.jobs()) {
+        if (j.phase === 'running' && r() < 0.03) {
+          s.finish(j.id, t);
+          preempted.delete(j.id);
+          for (const v of preempted.values()) v.delete(j.id);
+        }
+      }
+    }
+    assert.ok(preemptions > 20, `the run preempted enough to mean something (${preemptions})`);
   });
 });

@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { MetadataStore } from '../../metadata/index.js';
@@ -13,6 +14,7 @@ import {
   type WorkflowSpec,
 } from '../../workflow/index.js';
 import { flag, flagSet, parseFlags, UsageError, type Command } from '../command.js';
+import { envValue } from '../env.js';
 import { announcedWait } from '../wait-notice.js';
 import { durationFlag } from '../duration-flag.js';
 import { workspaceServer } from '../server-client.js';
@@ -45,6 +47,21 @@ const runFlags = flagSet({
       defaultText: 'all cores',
     },
   ),
+  user: flag(
+    z.string().min(1, 'must name a user').optional(),
+    'the user the run is scheduled as (fair share is per user)',
+    { valueName: 'NAME', defaultText: '$DISTML_USER, else the OS user' },
+  ),
+  queue: flag(
+    z.string().min(1, 'must name a queue').optional(),
+    "the queue of the workspace's queue file (`distml queue apply`) the run's steps wait in",
+    { valueName: 'QUEUE', defaultText: 'default' },
+  ),
+  priority: flag(
+    z.string().min(1, 'must name a priority class').optional(),
+    "a priority class of the queue file: higher classes are admitted first and may preempt lower ones' trainings",
+    { valueName: 'CLASS', defaultText: "the queue file's defaultPriorityClass" },
+  ),
   'idle-timeout': flag(
     durationFlag(0).optional(),
     'when this starts the server: it stops after this long without runs (0: never)',
@@ -56,7 +73,7 @@ export const runCommand: Command = {
   path: ['run'],
   summary:
     'run a pipeline (Argo Workflow YAML): steps and DAGs, fan-out, retries, memoization, exit handlers',
-  usage: 'FILE [-p NAME=VALUE]... [--detach] [--sync]',
+  usage: 'FILE [-p NAME=VALUE]... [--detach] [--sync] [--user U] [--queue Q] [--priority CLASS]',
   details: [
     'FILE is an Argo-style Workflow (apiVersion/kind/metadata/spec with entrypoint, arguments and templates).',
     'Templates: steps (groups run in order, steps of a group in parallel), dag (tasks with dependencies or',
@@ -67,6 +84,9 @@ export const runCommand: Command = {
     "The run is submitted to the workspace's server (`distml server`), started on demand when none runs (it",
     'stops after --idle-timeout without runs). Each step runs as a child process of the server once the',
     "server's shared resource pool grants its `resources` (cores, memory): concurrent runs share the machine.",
+    'Each step is a scheduler job of --user in --queue at --priority (`distml jobs` lists them, with why each',
+    'waits): a `train` step with `workers: N` is a gang of N workers started all at once or not at all, and a',
+    "higher-priority run's training may preempt it: it checkpoints, stops, waits, and resumes from the checkpoint.",
     'Ctrl-C (or SIGTERM/SIGHUP, or this process being killed) stops a run that is not --detach.',
     'Every node transition is saved in <workspace>/distml.db: `distml get RUN` shows them, `distml resume RUN`',
     'continues a run whose engine died without re-running finished steps. A step scratch dir under',
@@ -96,7 +116,14 @@ export const runCommand: Command = {
     const submitted = await client.call<{ run: string }>('POST', '/api/v1/runs', {
       workflow: workflowToYaml(spec),
       parameters: overrides,
-      options: { detach: f.detach, cwd: process.cwd(), ...(f.cores ? { cores: f.cores } : {}) },
+      options: {
+        detach: f.detach,
+        cwd: process.cwd(),
+        ...(f.cores ? { cores: f.cores } : {}),
+        user: f.user ?? envValue('DISTML_USER') ?? userInfo().username,
+        ...(f.queue ? { queue: f.queue } : {}),
+        ...(f.priority ? { priority: f.priority } : {}),
+      },
     });
     const name = submitted.run;
     const store = MetadataStore.open(global.workspace);

@@ -26,6 +26,15 @@ export type EngineEvent =
     }
   | { event: 'run'; run: string; phase: string; message?: string | null };
 
+/** Who a run's steps are scheduled as (issue 13): `distml run --user/--queue/--priority`. */
+export interface RunJob {
+  user: string;
+  /** A queue of the applied queue file (a ClusterQueue or LocalQueue). */
+  queue: string;
+  /** A priority class of the queue file; absent: its defaultPriorityClass. */
+  priorityClass?: string;
+}
+
 /** Everything one execution of a run shares. */
 export interface RunContext {
   store: MetadataStore;
@@ -56,6 +65,8 @@ export interface RunContext {
   globals: Map<string, string>;
   /** Where the scheduler preempts running steps (preempt.ts); absent: steps are never preempted. */
   preemptions?: StepPreemptions;
+  /** The run's user, queue and priority: its steps are admitted as scheduler jobs (else plain acquires). */
+  job?: RunJob;
   emit(e: EngineEvent): void;
 }
 

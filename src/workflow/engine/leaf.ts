@@ -1,4 +1,5 @@
-// A container, script or distml template run as a node: the memo cache first, then its share of the pool,
+// A container, script or distml template run as a node: the memo cache first, then its share of the pool
+// (admit.ts: a scheduler job when the run has a user and queue),
 // then attempts until one succeeds or the retry policy (retry.ts) says stop.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ArtifactRepository } from '../artifacts/repository.js';
@@ -6,6 +7,7 @@ import { parseDuration, parseMemory } from '../expr/quantity.js';
 import { substitute } from '../expr/template.js';
 import type { Template } from '../spec/schema.js';
 import { BUILTINS } from '../steps/builtin.js';
+import { hold, type Held } from './admit.js';
 import { runAttempt } from './attempt.js';
 import { transition, type NodeResult, type RunContext } from './context.js';
 import { lookupMemo, saveMemo, type MemoPlan } from './memo.js';
@@ -41,9 +43,9 @@ export async function runLeaf(
   const cores = t.resources?.cores ?? (t.distml ? BUILTINS[t.distml.kind].defaultCores : 0);
   const memory = parseMemory(t.resources?.memory ?? 0);
   if (cores || memory) ctx.store.updateNode(ctx.run, id, { message: `waiting for ${cores} cores` });
-  let release;
+  let held: Held;
   try {
-    release = await ctx.pool.acquire(`${ctx.run}/${id}`, { cores, memory }, ctx.signal);
+    held = await hold(ctx, t, id, scope, { cores, memory });
   } catch (err) {
     return finish(ctx, id, {
       phase: ctx.signal.aborted ? 'Failed' : 'Error',
@@ -55,14 +57,12 @@ export async function runLeaf(
   let keepRelease = false;
   try {
     let r = await attempts(ctx, t, id, scope, cores);
-    // A preempted step gives its resources back and queues for them again, like a newly submitted one;
-    // preemptions never count against retryStrategy.
+    // A preempted step waits for its resources again (an admitted job in its old place in the queue; a
+    // plain acquire like a newly submitted one); preemptions never count against retryStrategy.
     while (r.preempted && !ctx.signal.aborted) {
-      release();
-      release = () => undefined;
       transition(ctx, id, { phase: 'Running', message: 'preempted: checkpointed and requeued' });
       try {
-        release = await ctx.pool.acquire(`${ctx.run}/${id}`, { cores, memory }, ctx.signal);
+        await held.requeue();
       } catch (err) {
         return finish(ctx, id, {
           ...r,
@@ -70,18 +70,19 @@ export async function runLeaf(
           message: (err as Error).message,
         });
       }
+      transition(ctx, id, { phase: 'Running', message: 'readmitted after preemption: resuming' });
       r = await attempts(ctx, t, id, scope, cores);
     }
     if (r.phase === 'Succeeded') {
       if (r.daemonExited) {
         keepRelease = true;
-        void r.daemonExited.then(release);
+        void r.daemonExited.then(() => held.release());
       }
       if (memo) saveMemo(ctx, memo, id, r.outputs);
     }
     return finish(ctx, id, r);
   } finally {
-    if (!keepRelease) release();
+    if (!keepRelease) held.release();
   }
 }
 

@@ -7,7 +7,7 @@ import { WorkflowError } from '../errors.js';
 import { checkRunName } from '../spec/names.js';
 import { checkWorkflow } from '../spec/parse.js';
 import type { WorkflowSpec } from '../spec/schema.js';
-import { isFailure, type EngineEvent, type RunContext } from './context.js';
+import { isFailure, type EngineEvent, type RunContext, type RunJob } from './context.js';
 import { execNode } from './execution.js';
 import { HookSet } from './hooks.js';
 import { substitute } from '../expr/template.js';
@@ -69,6 +69,8 @@ export interface ExecuteOptions {
   daemonReadyTimeoutMs?: number;
   /** Lets the scheduler preempt this run's steps (preempt.ts): they checkpoint, stop and are requeued. */
   preemptions?: StepPreemptions;
+  /** The run's user, queue and priority class: each step is admitted as a job of theirs (gangs, preemption). */
+  job?: RunJob;
 }
 
 /** Default of ExecuteOptions.daemonReadyTimeoutMs: a model server loads in seconds; a stuck one fails. */
@@ -102,6 +104,7 @@ export async function executeRun(name: string, opts: ExecuteOptions): Promise<Ru
     cwd: opts.cwd ?? process.cwd(),
     signal: opts.signal ?? new AbortController().signal,
     preemptions: opts.preemptions,
+    job: opts.job,
     reuse: opts.reuse ?? false,
     daemons,
     startedAt: Date.now(),

@@ -1,0 +1,101 @@
+// A step's hold on the machine (issue 13). A run with a user, queue and priority (RunContext.job) admits each
+// step as a scheduler job: a `distml train` step is a gang of its workers (all-or-nothing; elastic between
+// min and max), checkpointable and preemptible; any other step is one non-preemptible member. The lease's
+// preemption asks the step to checkpoint and stop (StepPreemptions), its resize reaches the training's
+// control file, and after a preempted exit the step waits again in its old place (`lease.stopped()`).
+// Without a job identity the step takes plain `pool.acquire` resources, as before.
+import type { JobSpec, Lease } from '../../scheduler/index.js';
+import { substitute } from '../expr/template.js';
+import type { Template } from '../spec/schema.js';
+import { BUILTINS, type GangShape } from '../steps/builtin.js';
+import type { RunContext } from './context.js';
+import { resizeTrainStep } from './resize.js';
+
+/** Resources a step holds: given back once; after a preemption, queued for again. */
+export interface Held {
+  release(): void;
+  /** The step was preempted and has exited: resolves when it may start again (rejects if the run stops). */
+  requeue(): Promise<void>;
+}
+
+interface Request {
+  cores: number;
+  memory: number;
+}
+
+let jobSeq = 0;
+
+/** Waits for the step's resources: a scheduler admission when the run has a job identity, else acquire. */
+export async function hold(
+  ctx: RunContext,
+  t: Template,
+  id: string,
+  scope: Map<string, string>,
+  request: Request,
+): Promise<Held> {
+  const owner = `${ctx.run}/${id}`;
+  if (!ctx.job || (request.cores <= 0 && request.memory <= 0)) {
+    let release = await ctx.pool.acquire(owner, request, ctx.signal);
+    return {
+      release: () => release(),
+      async requeue() {
+        release();
+        release = () => undefined;
+        release = await ctx.pool.acquire(owner, request, ctx.signal);
+      },
+    };
+  }
+  const withValues = builtinWith(t, scope);
+  const shape =
+    t.distml && withValues ? BUILTINS[t.distml.kind].gang?.(withValues, request.cores) : undefined;
+  const job = jobSpec(ctx, owner, request, shape);
+  const lease = await ctx.pool.admit(job, ctx.signal);
+  if (job.preemptible)
+    lease.onPreempt((graceMs) =>
+      ctx.preemptions!.preempt(owner, graceMs, 'preempted by the scheduler for a higher-priority job'),
+    );
+  if (shape?.elastic) follow(ctx, id, lease, withValues?.['out']);
+  return {
+    release: () => lease.release(),
+    requeue: async () => void (await lease.stopped()),
+  };
+}
+
+/** The scheduler job of a step: a train step's gang (with its parameter servers' cores shared out), else 1. */
+function jobSpec(ctx: RunContext, owner: string, request: Request, shape: GangShape | undefined): JobSpec {
+  const { user, queue, priorityClass } = ctx.job!;
+  // Only a step that checkpoints when asked can be preempted: anything else would lose its work.
+  const preemptible = shape !== undefined && ctx.preemptions !== undefined;
+  const base = { id: `${owner}#${++jobSeq}`, user, queue, ...(priorityClass ? { priorityClass } : {}) };
+  if (!shape) return { ...base, gang: { count: 1, perMember: request }, preemptible: false };
+  const count = shape.elastic?.max ?? shape.workers;
+  const psCores = shape.parameterServers * shape.coresPerServer;
+  return {
+    ...base,
+    gang: {
+      count,
+      perMember: { cores: shape.coresPerWorker + psCores / count, memory: request.memory / count },
+    },
+    ...(shape.elastic ? { elastic: shape.elastic } : {}),
+    checkpointable: preemptible,
+    preemptible,
+  };
+}
+
+/** An elastic training follows its lease: the members granted now, and every resize after. */
+function follow(ctx: RunContext, id: string, lease: Lease, out: string | string[] | undefined): void {
+  const dir = typeof out === 'string' ? out : undefined;
+  const resize = (members: number) =>
+    void resizeTrainStep(ctx.workspace, ctx.run, id, members, dir).catch(() => undefined);
+  lease.onResize(resize);
+  resize(lease.members);
+}
+
+/** A built-in step's `with:` values with their placeholders filled (as the step's command gets them). */
+function builtinWith(t: Template, scope: Map<string, string>): Record<string, string | string[]> | undefined {
+  if (!t.distml) return undefined;
+  const sub = (s: string) => substitute(s, scope);
+  return Object.fromEntries(
+    Object.entries(t.distml.with).map(([k, v]) => [k, Array.isArray(v) ? v.map(sub) : sub(v)]),
+  );
+}
