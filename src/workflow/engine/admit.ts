@@ -91,11 +91,25 @@ function follow(ctx: RunContext, id: string, lease: Lease, out: string | string[
   resize(lease.members);
 }
 
-/** A built-in step's `with:` values with their placeholders filled (as the step's command gets them). */
+/**
+ * A built-in step's `with:` values with their placeholders filled (as the step's command gets them). A value
+ * that names what only the attempt defines (`{{outputs.artifacts.X.path}}`: the step's private paths) is left
+ * out: the scheduler needs the gang's shape (workers, threads), not where the step writes.
+ */
 function builtinWith(t: Template, scope: Map<string, string>): Record<string, string | string[]> | undefined {
   if (!t.distml) return undefined;
-  const sub = (s: string) => substitute(s, scope);
-  return Object.fromEntries(
-    Object.entries(t.distml.with).map(([k, v]) => [k, Array.isArray(v) ? v.map(sub) : sub(v)]),
-  );
+  const sub = (s: string): string | undefined => {
+    try {
+      return substitute(s, scope);
+    } catch {
+      return undefined; // unresolved until the attempt: not part of the gang's shape
+    }
+  };
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(t.distml.with)) {
+    const value = Array.isArray(v) ? v.map(sub) : sub(v);
+    if (Array.isArray(value) ? value.every((x) => x !== undefined) : value !== undefined)
+      out[k] = value as string | string[];
+  }
+  return out;
 }
