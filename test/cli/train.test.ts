@@ -64,6 +64,17 @@ describe('distml train / evaluate / models', () => {
       ],
       [['evaluate'], /evaluate needs one model package directory/],
       [
+        ['train', '--model', 'cnn', '--epochs', '1', '--out', 'x', '--preempt-grace=-5'],
+        /--preempt-grace: must be positive/,
+      ],
+      [
+        ['train', '--model', 'cnn', '--epochs', '1', '--out', 'x', '--control-file='],
+        /--control-file: must name a file/,
+      ],
+      [['run', 'x.yaml', '--idle-timeout=soon'], /--idle-timeout:/],
+      [['run', 'x.yaml', '--cores=0'], /--cores: must be a positive number/],
+      [['server', 'start', '--port=70000'], /--port:/],
+      [
         ['train', '--model', 'cnn', '--epochs', '1', '--out', 'x', '--workers', '0'],
         /--workers: must be a positive integer/,
       ],
