@@ -60,9 +60,13 @@ export interface Served {
 
 /** Starts `distml serve --port 0 --json ARGS` (from another build with `cli`) and waits until it is ready. */
 export async function startServe(args: string[], cli = CLI): Promise<Served> {
-  const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--json', ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [cli, 'serve', ...(cli === CLI ? ['--local'] : []), '--port', '0', '--json', ...args],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const line = await new Promise<string>((resolve) =>
     createInterface({ input: child.stdout }).once('line', resolve),
   );

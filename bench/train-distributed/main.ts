@@ -67,7 +67,17 @@ async function main(): Promise<void> {
   const rows: Record<string, unknown>[] = [];
   for (const name of STRATEGIES) {
     const out = mkdtempSync(join(tmpdir(), `bench-${name}-`));
-    const args = ['train', '--model', 'cnn', '--epochs', String(EPOCHS), '--json', '--workspace', WORKSPACE];
+    const args = [
+      'train',
+      '--local',
+      '--model',
+      'cnn',
+      '--epochs',
+      String(EPOCHS),
+      '--json',
+      '--workspace',
+      WORKSPACE,
+    ];
     args.push(
       '--out',
       join(out, 'model'),

@@ -2,7 +2,7 @@
 // while the step runs. Both send a heartbeat so idle-timeouts of clients and proxies do not cut them.
 import { openSync, readSync, closeSync, existsSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { EngineEvent } from '../workflow/index.js';
+import { isDaemon, type EngineEvent, type WorkflowSpec } from '../workflow/index.js';
 import { ServerError } from './errors.js';
 import { stderrPath, stepsWithLogs } from './logs.js';
 import type { Api } from './api.js';
@@ -67,10 +67,11 @@ export function streamNodeLog(api: Api, res: ServerResponse, url: URL, run: stri
       closeSync(fd);
     }
   };
-  const done = () => {
-    const phase = api.store.getNode(run, node.id)?.phase;
-    return phase !== 'Running' && phase !== 'Pending';
-  };
+  // A daemon (a server step) has succeeded once it is ready, and writes on until its run ends.
+  const daemon = isDaemonTemplate(api, run, node.template);
+  const ended = (phase: string | undefined) => phase !== 'Running' && phase !== 'Pending';
+  const done = () =>
+    ended(api.store.getNode(run, node.id)?.phase) && (!daemon || ended(api.store.getRun(run).phase));
   pump();
   if (!follow) {
     res.end();
@@ -83,4 +84,10 @@ export function streamNodeLog(api: Api, res: ServerResponse, url: URL, run: stri
   }, LOG_POLL_MS);
   res.on('close', () => clearInterval(timer));
   return undefined;
+}
+
+function isDaemonTemplate(api: Api, run: string, template: string): boolean {
+  const spec = api.store.getRun(run).spec as WorkflowSpec | undefined;
+  const t = spec?.spec?.templates?.find((x) => x.name === template);
+  return t !== undefined && isDaemon(t);
 }

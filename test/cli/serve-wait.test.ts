@@ -15,7 +15,9 @@ after(() => {
 
 /** Starts `distml serve ARGS`; `until` resolves once its stderr matches (or rejects when it exits first). */
 function serve(args: string[]) {
-  const child = spawn(process.execPath, [CLI, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'serve', '--local', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.push(child);
   let stdout = '';
   let stderr = '';
@@ -40,7 +42,7 @@ function serve(args: string[]) {
 describe('distml serve says what it waits for', () => {
   it('fails at once, exit 1, naming a repository path that does not exist', async () => {
     const missing = join(tmp.dir, 'no-such-repo');
-    const r = await runCli(['serve', '--repo', missing, '--model', 'x', '--port', '0']);
+    const r = await runCli(['serve', '--local', '--repo', missing, '--model', 'x', '--port', '0']);
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, new RegExp(`model repository ${missing} does not exist`));
     assert.match(r.stderr, /--wait-for-model/);

@@ -45,10 +45,14 @@ function launch(
   env: NodeJS.ProcessEnv = {},
 ) {
   const child = owned(
-    spawn(process.execPath, [CLI, 'train', '--json', '--workspace', join(tmp.dir, 'ws'), ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...env },
-    }),
+    spawn(
+      process.execPath,
+      [CLI, 'train', '--local', '--json', '--workspace', join(tmp.dir, 'ws'), ...args],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, ...env },
+      },
+    ),
   );
   procs.push(child);
   let stdout = '';
@@ -307,6 +311,7 @@ describe(
               [
                 CLI,
                 'train',
+                '--local',
                 '--json',
                 '--workspace',
                 join(tmp.dir, 'ws'),
@@ -355,6 +360,7 @@ describe(
     it('rejects inconsistent worker counts', async () => {
       const r = await runCli([
         'train',
+        '--local',
         '--model',
         'cnn',
         '--epochs',

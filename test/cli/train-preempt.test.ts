@@ -40,9 +40,13 @@ function train(
   onEvent: (e: Record<string, unknown>, child: ChildProcess) => void = () => {},
 ) {
   const child = owned(
-    spawn(process.execPath, [CLI, 'train', '--json', '--workspace', join(tmp.dir, 'ws'), ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    }),
+    spawn(
+      process.execPath,
+      [CLI, 'train', '--local', '--json', '--workspace', join(tmp.dir, 'ws'), ...args],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    ),
   );
   procs.push(child);
   let stdout = '';

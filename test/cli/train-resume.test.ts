@@ -19,6 +19,7 @@ describe('distml train --resume', () => {
     const train = (model: string, epochs: string, ...extra: string[]) =>
       runCli([
         'train',
+        '--local',
         '--model',
         model,
         '--epochs',

@@ -35,6 +35,7 @@ function rank(r: number, port: number, secret: string) {
     [
       CLI,
       'train',
+      '--local',
       '--json',
       ...['--workspace', join(tmp.dir, 'ws'), '--model', 'cnn', '--epochs', '1', '--steps-per-epoch', '4'],
       ...['--source', data, '--out', join(tmp.dir, `out-${port}`), '--threads', '1', '--comm-timeout', '20'],

@@ -81,6 +81,7 @@ describe('distml train / evaluate / models', () => {
       [
         [
           'train',
+          '--local',
           '--model',
           'cnn',
           '--epochs',
@@ -97,6 +98,7 @@ describe('distml train / evaluate / models', () => {
       [
         [
           'train',
+          '--local',
           '--model',
           'cnn',
           '--epochs',
@@ -113,6 +115,7 @@ describe('distml train / evaluate / models', () => {
       [
         [
           'train',
+          '--local',
           '--model',
           'cnn',
           '--epochs',
@@ -129,6 +132,7 @@ describe('distml train / evaluate / models', () => {
       [
         [
           'train',
+          '--local',
           '--model',
           'cnn',
           '--epochs',
@@ -167,6 +171,7 @@ describe('distml train / evaluate / models', () => {
       const out = join(tmp.dir, `m-${model}`);
       const r = await runCli([
         'train',
+        '--local',
         '--model',
         model,
         '--epochs',
@@ -235,9 +240,12 @@ describe('distml train / evaluate / models', () => {
     { skip: !hasDebianData && 'dataset-fashion-mnist not installed', timeout: 1_800_000 },
     async () => {
       const out = join(tmp.dir, 'real-cnn');
-      const r = await runCli(['train', '--model', 'cnn', '--epochs', '1', '--out', out, '--json'], {
-        DISTML_HOME: join(tmp.dir, 'ws-real'),
-      });
+      const r = await runCli(
+        ['train', '--local', '--model', 'cnn', '--epochs', '1', '--out', out, '--json'],
+        {
+          DISTML_HOME: join(tmp.dir, 'ws-real'),
+        },
+      );
       assert.equal(r.code, 0, r.stderr);
       const rep = JSON.parse(r.stdout) as TrainReport;
       assert.equal(rep.params, 93322);

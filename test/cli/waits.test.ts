@@ -27,7 +27,19 @@ describe('waits that say what they wait for', () => {
     const port = await freePort();
     const child = spawn(
       process.execPath,
-      [CLI, 'train', '--model', 'cnn', '--source', data, '--epochs', '1', '--out', join(tmp.dir, 'm')],
+      [
+        CLI,
+        'train',
+        '--local',
+        '--model',
+        'cnn',
+        '--source',
+        data,
+        '--epochs',
+        '1',
+        '--out',
+        join(tmp.dir, 'm'),
+      ],
       {
         env: {
           ...process.env,

@@ -9,7 +9,7 @@ import { bookRequest, call, encodeJpeg, fashionImage, publishNew, tempDir } from
 /** Starts `distml serve` and resolves with the child and the URL from its listening line. */
 async function serve(args: string[]): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
   const child = owned(
-    spawn(process.execPath, [CLI, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    spawn(process.execPath, [CLI, 'serve', '--local', ...args], { stdio: ['ignore', 'pipe', 'pipe'] }),
   );
   let err = '';
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
@@ -90,9 +90,13 @@ describe('distml serve (a real server process)', { timeout: 900_000 }, () => {
   });
 
   it('exits 2 naming the flag on bad usage', async () => {
-    const child = spawn(process.execPath, [CLI, 'serve', '--repo', repo, '--model', 'x', '--port', 'abc'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [CLI, 'serve', '--local', '--repo', repo, '--model', 'x', '--port', 'abc'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     children.push(child);
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
@@ -105,9 +109,13 @@ describe('distml serve (a real server process)', { timeout: 900_000 }, () => {
       ['--max-decode-pixels', '0'],
       ['--queue-deadline', 'soon'],
     ] as const) {
-      const child = spawn(process.execPath, [CLI, 'serve', '--repo', repo, '--model', 'x', flag, value], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const child = spawn(
+        process.execPath,
+        [CLI, 'serve', '--local', '--repo', repo, '--model', 'x', flag, value],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       children.push(child);
       let err = '';
       child.stderr.on('data', (d: Buffer) => (err += d.toString()));

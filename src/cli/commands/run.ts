@@ -1,4 +1,3 @@
-import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { MetadataStore } from '../../metadata/index.js';
@@ -14,11 +13,10 @@ import {
   type WorkflowSpec,
 } from '../../workflow/index.js';
 import { flag, flagSet, parseFlags, UsageError, type Command } from '../command.js';
-import { envValue } from '../env.js';
 import { announcedWait } from '../wait-notice.js';
-import { durationFlag } from '../duration-flag.js';
 import { workspaceServer } from '../server-client.js';
 import { coresFlag, followRun } from './run-engine.js';
+import { schedulingFlags, schedulingOptions } from './scheduling-flags.js';
 
 const runFlags = flagSet({
   parameter: flag(
@@ -47,26 +45,7 @@ const runFlags = flagSet({
       defaultText: 'all cores',
     },
   ),
-  user: flag(
-    z.string().min(1, 'must name a user').optional(),
-    'the user the run is scheduled as (fair share is per user)',
-    { valueName: 'NAME', defaultText: '$DISTML_USER, else the OS user' },
-  ),
-  queue: flag(
-    z.string().min(1, 'must name a queue').optional(),
-    "the queue of the workspace's queue file (`distml queue apply`) the run's steps wait in",
-    { valueName: 'QUEUE', defaultText: 'default' },
-  ),
-  priority: flag(
-    z.string().min(1, 'must name a priority class').optional(),
-    "a priority class of the queue file: higher classes are admitted first and may preempt lower ones' trainings",
-    { valueName: 'CLASS', defaultText: "the queue file's defaultPriorityClass" },
-  ),
-  'idle-timeout': flag(
-    durationFlag(0).optional(),
-    'when this starts the server: it stops after this long without runs (0: never)',
-    { valueName: 'DURATION', defaultText: '5m' },
-  ),
+  ...schedulingFlags,
 });
 
 export const runCommand: Command = {
@@ -120,16 +99,14 @@ export const runCommand: Command = {
         detach: f.detach,
         cwd: process.cwd(),
         ...(f.cores ? { cores: f.cores } : {}),
-        user: f.user ?? envValue('DISTML_USER') ?? userInfo().username,
-        ...(f.queue ? { queue: f.queue } : {}),
-        ...(f.priority ? { priority: f.priority } : {}),
+        ...schedulingOptions(f),
       },
     });
     const name = submitted.run;
     const store = MetadataStore.open(global.workspace);
     try {
       if (f.detach) {
-        await detached(client, store, name, spec, global.workspace, out);
+        await detached(client, store, name, daemonTemplates(spec), global.workspace, out);
         return;
       }
       out.info(`Run: ${name}`);
@@ -142,11 +119,11 @@ export const runCommand: Command = {
 };
 
 /** With --detach: waits for the run's first server (or its end) and prints how to follow it. */
-async function detached(
+export async function detached(
   client: ServerClient,
   store: MetadataStore,
   name: string,
-  spec: WorkflowSpec,
+  daemons: Set<string>,
   workspace: string,
   out: Parameters<Command['run']>[0]['out'],
 ): Promise<void> {
@@ -155,7 +132,7 @@ async function detached(
   const serving = await announcedWait(
     out,
     `the first server of ${name} to be up (engine log: ${engineLog})`,
-    () => waitForServing(store, name, daemonTemplates(spec), () => !isRunning(server)),
+    () => waitForServing(store, name, daemons, () => !isRunning(server)),
   );
   if (serving === 'engine-died') {
     throw new WorkflowError(

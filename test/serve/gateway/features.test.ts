@@ -256,6 +256,7 @@ describe('gateway features (real processes)', { timeout: 900_000 }, () => {
     for (const [args, re] of cases) {
       const r = await runCli([
         'serve',
+        '--local',
         '--repo',
         fx.repo,
         ...(args.includes('--ensemble') ? [] : ['--model', 'fmnist']),

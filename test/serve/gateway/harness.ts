@@ -33,7 +33,7 @@ const exited = (child: ChildProcess) =>
 /** Starts `distml serve --port 0 --json ARGS` and waits for its listening line (and readiness unless told). */
 export async function startGateway(args: string[], waitReady = true): Promise<RunningGateway> {
   const child = owned(
-    spawn(process.execPath, [CLI, 'serve', '--port', '0', '--json', ...args], {
+    spawn(process.execPath, [CLI, 'serve', '--local', '--port', '0', '--json', ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
   );

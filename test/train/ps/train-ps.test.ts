@@ -49,6 +49,7 @@ writeLearnableDataset(data);
 
 const base = [
   'train',
+  '--local',
   '--model',
   'cnn',
   '--source',
@@ -330,6 +331,7 @@ describe('distml train --strategy parameter-server', () => {
     async (t) => {
       const r = await runCli([
         'train',
+        '--local',
         '--model',
         'cnn',
         '--epochs',

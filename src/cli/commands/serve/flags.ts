@@ -14,6 +14,7 @@ import {
 } from '../../../serve/index.js';
 import { flag, flagSet, type FlagValues } from '../../command.js';
 import { durationFlag } from '../../duration-flag.js';
+import { submitFlags } from '../submit.js';
 
 const int = (min: number, what: string) =>
   z.coerce
@@ -258,7 +259,7 @@ const gatewayFlags = {
   ),
 };
 
-const declarations = { ...serverFlags, ...gatewayFlags };
+const declarations = { ...serverFlags, ...gatewayFlags, ...submitFlags };
 type Values = FlagValues<typeof declarations>;
 
 /** True when the flags ask for the gateway (replicas in front of `distml serve` processes). */

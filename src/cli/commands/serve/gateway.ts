@@ -1,4 +1,5 @@
 // The gateway side of `distml serve`: replica processes behind a load balancer, and --hash-key.
+import { describeListening } from './listening.js';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -63,6 +64,7 @@ function replicaCommand(f: ServeFlags, repo: string): GatewayOptions['replicaCom
     ...['--queue-deadline', `${f['queue-deadline']}ms`],
     ...(f['wait-for-model'] !== undefined ? [`--wait-for-model=${f['wait-for-model']}ms`] : []),
     '--exit-with-parent',
+    '--local',
   ];
 }
 
@@ -129,10 +131,8 @@ export async function runGateway(
     await gw.stop();
     throw err;
   }
-  out.result(
-    { event: 'listening', url, gateway: true, models, repo },
-    () => `gateway listening on ${url} (${models.join(', ')} from ${repo}); status at ${url}/gateway/status`,
-  );
+  const listening = { event: 'listening', url, gateway: true, models, repo };
+  out.result(listening, () => describeListening(listening));
   const stopReport = reportServing(out, url, true);
   const signals = stopOnSignal({
     // SIGHUP: its terminal closed; the replicas are the gateway's to stop, as on SIGTERM.

@@ -2,10 +2,12 @@
 // replicas. This file is the command's face (help and dispatch); server.ts and gateway.ts run the two.
 import { resolve } from 'node:path';
 import { parseFlags, UsageError, type Command } from '../../command.js';
-import { isGateway, serveFlags } from './flags.js';
+import { isGateway, serveFlags, type ServeFlags } from './flags.js';
 import { printKeyHash, runGateway } from './gateway.js';
+import { describeListening } from './listening.js';
 import { runServer } from './server.js';
 import { checkRepository } from './wait.js';
+import { runsHere, submitCommand } from '../submit.js';
 
 export const serveCommand: Command = {
   path: ['serve'],
@@ -53,9 +55,21 @@ export const serveCommand: Command = {
     const repo = f.repo;
     if (!repo) throw new UsageError('--repo: is required: the model repository directory (got nothing)');
     checkRepository(resolve(repo), f['wait-for-model']);
-    if (isGateway(f)) return runGateway(f, repo, ctx);
-    if (!f.model)
+    if (!isGateway(f) && !f.model)
       throw new UsageError('--model: is required: the model name in the repository (got nothing)');
-    return runServer(f, repo, f.model, ctx);
+    if (!runsHere(f))
+      return submitCommand(ctx, { kind: 'serve', cores: servingCores(f), describe: describeListening });
+    if (isGateway(f)) return runGateway(f, repo, ctx);
+    return runServer(f, repo, f.model!, ctx);
   },
 };
+
+/**
+ * Cores a submitted `serve` asks the scheduler for: its --threads (one by default: requests are batched), or
+ * for a gateway its replicas' threads at the replica count it starts with.
+ */
+function servingCores(f: ServeFlags): number {
+  if (!isGateway(f)) return f.threads ?? 1;
+  const replicas = f.replicas ?? (f.autoscale ? Math.max(1, f.min) : (f.ensemble?.length ?? 1));
+  return replicas * f['replica-threads'];
+}

@@ -1,4 +1,5 @@
 // The model server side of `distml serve`: one model from a repository, until a signal stops it.
+import { describeListening } from './listening.js';
 import { resolve } from 'node:path';
 import { setNumThreads, threadBudget } from '../../../engine/index.js';
 import { ModelServer, type ModelServerOptions, type ServerEvent } from '../../../serve/index.js';
@@ -25,10 +26,8 @@ export async function runServer(
     onEvent: (e) => (out.json ? out.event(e) : out.info(describeServerEvent(e))),
   });
   const url = await server.listen();
-  out.result(
-    { event: 'listening', url, model, repo: resolve(repo) },
-    () => `listening on ${url} (model ${model} from ${resolve(repo)})`,
-  );
+  const listening = { event: 'listening', url, model, repo: resolve(repo) };
+  out.result(listening, () => describeListening(listening));
   // A gateway's replica is reported on by its gateway.
   const stopReport = f['exit-with-parent'] ? () => {} : reportServing(out, url, false);
   const waiting = watchModelWait(server, out, {

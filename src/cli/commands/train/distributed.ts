@@ -139,7 +139,7 @@ function unknownEvent(e: never): string {
   return `event ${JSON.stringify(e)}`;
 }
 
-function summary(model: string, r: DistributedResult & { restarts?: number }): string {
+export function summary(model: string, r: DistributedResult & { restarts?: number }): string {
   const changes = r.membershipChanges.map((c) => `  ${c.at} ${c.from} -> ${c.to}: ${c.reason}`);
   return [
     `trained ${model} on ${r.worldSizeAtEnd} workers at the end: ${r.epochs} epochs, ${r.steps} steps`,

@@ -3,6 +3,7 @@ import { MODEL_NAMES } from '../../../models/index.js';
 import { flag, flagSet, type FlagValues } from '../../command.js';
 import { DEFAULT_PREEMPT_GRACE_MS } from '../../../train/index.js';
 import { cacheFlag, dataSourceFlags } from '../../data-source-flags.js';
+import { submitFlags } from '../submit.js';
 
 const positiveInt = (what = 'a positive integer') =>
   z.coerce
@@ -144,6 +145,7 @@ const declarations = {
     { valueName: 'S', defaultText: 'unbounded' },
   ),
   ...dataSourceFlags,
+  ...submitFlags,
 };
 
 /** The flags of `distml train`, declared once: validation, help and the rules between them. */

@@ -12,7 +12,7 @@ import {
 } from '../../../train/index.js';
 import { parseFlags, type Command } from '../../command.js';
 import { fmt } from '../../output.js';
-import { runAsWorker, runLauncher } from './distributed.js';
+import { runAsWorker, runLauncher, summary as distributedSummary } from './distributed.js';
 import { trainFlags } from './flags.js';
 import { checkpointDirOf, jobFromFlags, lineageOf, progressCallback, warnSkipped } from './job.js';
 import {
@@ -21,8 +21,9 @@ import {
   resumesAfterPreemption,
   watchPreemption,
 } from './preempt.js';
-import { runParameterServer } from './ps.js';
+import { runParameterServer, summary as psSummary } from './ps.js';
 import { processEnv } from '../../env.js';
+import { runsHere, submitCommand, trainCores } from '../submit.js';
 
 export const train: Command = {
   path: ['train'],
@@ -42,6 +43,14 @@ export const train: Command = {
   async run(ctx) {
     const { values, global, out } = ctx;
     const f = parseFlags(trainFlags, values);
+    if (!runsHere(f)) {
+      const workers = f['max-workers'] ?? f.workers ?? f['min-workers'] ?? 1;
+      return submitCommand(ctx, {
+        kind: 'train',
+        cores: trainCores(f.threads, workers),
+        describe: describeTraining,
+      });
+    }
     if (f.strategy === 'parameter-server') return runParameterServer(ctx, f);
     const cluster = readClusterEnv(processEnv());
     if (cluster) return runAsWorker(ctx, f, cluster);
@@ -116,16 +125,25 @@ export const train: Command = {
         path: outDir,
         history: result.history,
       };
-      out.result(report, () =>
-        [
-          `trained ${f.model} (${model.paramCount.toLocaleString('en-US')} params): ${result.epochs} epochs, ${result.steps} steps`,
-          `test accuracy ${fmt(result.testAccuracy)}, loss ${fmt(result.testLoss)}; ${Math.round(result.imagesPerSecond)} images/s over ${result.trainSeconds.toFixed(1)} s`,
-          `model package: ${outDir}`,
-        ].join('\n'),
-      );
+      out.result(report, () => describeTraining(report));
     } finally {
       preemption.dispose();
       await model.dispose();
     }
   },
 };
+
+/** What `train` prints for people once a training ended (also when the workspace's server ran it). */
+export function describeTraining(r: Record<string, unknown>): string {
+  const model = String(r['model']);
+  if (Array.isArray(r['servers'])) return psSummary(model, r as unknown as Parameters<typeof psSummary>[1]);
+  if (Array.isArray(r['workers']))
+    return distributedSummary(model, r as unknown as Parameters<typeof distributedSummary>[1]);
+  const n = (k: string) => (typeof r[k] === 'number' ? (r[k] as number) : undefined);
+  const params = n('params');
+  return [
+    `trained ${String(r['model'])}${params !== undefined ? ` (${params.toLocaleString('en-US')} params)` : ''}: ${n('epochs') ?? '?'} epochs, ${n('steps') ?? '?'} steps`,
+    `test accuracy ${fmt(n('testAccuracy'))}, loss ${fmt(n('testLoss'))}; ${Math.round(n('imagesPerSecond') ?? 0)} images/s over ${(n('trainSeconds') ?? 0).toFixed(1)} s`,
+    `model package: ${String(r['path'])}`,
+  ].join('\n');
+}

@@ -188,7 +188,7 @@ function tensorEnd(p: Partition, name: string): number {
   return Math.max(...p.shards.flatMap((s) => s.pieces.filter((x) => x.name === name).map((x) => x.to)));
 }
 
-function summary(model: string, r: PsResult): string {
+export function summary(model: string, r: PsResult): string {
   const mib = (b: number) => (b / 2 ** 20).toFixed(1);
   return [
     `trained ${model} with ${r.workers.length} workers and ${r.servers.length} parameter servers: ${r.epochs} epochs, ${r.steps} updates`,
