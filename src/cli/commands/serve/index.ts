@@ -47,6 +47,10 @@ export const serveCommand: Command = {
     'The gateway reads bodies with the same --max-body as a replica, answers 503 with Retry-After above',
     '--max-in-flight model requests, closes connections above --max-connections, and cancels the forwarded',
     'request of a client that has gone.',
+    '',
+    "Submitted to the workspace's server (started on demand) as a run that serves until stopped: a scheduler",
+    'job of --user in --queue at --priority. Ctrl-C (or `distml stop RUN`) stops it; --detach returns once it',
+    'listens, printing the run name and URL. --local serves from this process instead, unscheduled.',
   ].join('\n'),
   options: serveFlags.options,
   async run(ctx) {

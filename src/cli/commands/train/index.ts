@@ -38,6 +38,9 @@ export const train: Command = {
     'SIGTERM preempts: a checkpoint at the next step boundary, exit 75, and the same command resumes there.',
     'Elastic jobs resize while running: {"workers": N} in --control-file; each worker keeps --batch-size',
     "(the global batch follows the group) and the learning rate stays the schedule's.",
+    "Submitted to the workspace's server (started on demand) as a one-step run: a scheduler job of --user in",
+    '--queue at --priority (`distml jobs`); its progress and result are shown here, Ctrl-C stops it.',
+    '--local trains in this process instead, unscheduled.',
   ].join('\n'),
   options: trainFlags.options,
   async run(ctx) {
