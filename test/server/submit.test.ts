@@ -70,6 +70,12 @@ describe(
       ]);
       assert.equal(unknown.code, 1);
       assert.match(unknown.stderr, /queue "nope" is not in the workspace's queue file \(queues: default\)/);
+      const huge = await cli([
+        'train',
+        ...['--model', 'cnn', '--epochs', '1', '--out', model, '--threads', '256', `--workspace=${ws}`],
+      ]);
+      assert.equal(huge.code, 1);
+      assert.match(huge.stderr, /asks for 256 cores .*more than the pool has.*--local/);
       assert.equal((await api(ws, 'GET', '/api/v1/health')).status, 200, 'the server stays up');
     });
 

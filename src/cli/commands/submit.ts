@@ -176,9 +176,10 @@ async function follow(
     if (s.kind === 'serve' && stopping && listening) return;
     const node = store.listNodes(run).find((n) => n.template === s.kind && n.type !== 'Retry');
     if (record.phase !== 'Succeeded' || !node) {
+      const why = node?.message ?? record.message;
       throw new WorkflowError(
         'WORKFLOW_RUN_FAILED',
-        `run ${run} ${record.phase}${record.message ? `: ${record.message}` : ''}; \`distml logs ${run}\` shows its output, \`distml get ${run}\` its steps`,
+        `${s.kind} (run ${run}) ${record.phase}${why ? `: ${why}` : ''}; \`distml logs ${run}\` shows its output, \`distml get ${run}\` its steps${/more than the pool has/.test(why ?? '') ? '; ask for fewer cores (--threads, --workers) or run it in this process with --local' : ''}`,
       );
     }
     if (s.kind === 'train') {
