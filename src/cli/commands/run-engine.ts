@@ -32,19 +32,7 @@ export async function followRun(
   out: Output,
   opts: { show?: string[] },
 ): Promise<RunRecord> {
-  let stopping: Promise<unknown> | undefined;
-  const stop = () => {
-    stopping ??= client.call('POST', `/api/v1/runs/${name}/stop`).catch(() => undefined);
-  };
-  // The terminal is gone: writing progress to it fails (EIO), which must not end the follower before the run.
-  const hangUp = () => {
-    process.stdout.on('error', () => undefined);
-    process.stderr.on('error', () => undefined);
-    stop();
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-  process.on('SIGHUP', hangUp);
+  const signals = stopRunOnSignals(client, name);
   const view = progressView(store, name, out, opts.show ?? []);
   try {
     let ended = false;
@@ -52,7 +40,7 @@ export async function followRun(
       view.onEvent(e);
       if (e.event === 'run' && e.run === name) ended = !['Running', 'Pending'].includes(e.phase);
     }
-    await stopping;
+    await signals.stopping();
     if (!ended) throw serverGone(client, global.workspace, name);
     const run = store.getRun(name);
     view.final();
@@ -65,10 +53,38 @@ export async function followRun(
     return run;
   } finally {
     view.close();
-    process.off('SIGTERM', stop);
-    process.off('SIGINT', stop);
-    process.off('SIGHUP', hangUp);
+    signals.dispose();
   }
+}
+
+/**
+ * While a CLI follows a run: SIGTERM and SIGINT stop the run through the API, and so does SIGHUP (its
+ * terminal closed: writing to it fails with EIO, which must not end the follower before the run has stopped).
+ */
+export function stopRunOnSignals(client: ServerClient, run: string) {
+  let stopping: Promise<unknown> | undefined;
+  const stop = () => {
+    stopping ??= client.call('POST', `/api/v1/runs/${run}/stop`).catch(() => undefined);
+  };
+  const hangUp = () => {
+    process.stdout.on('error', () => undefined);
+    process.stderr.on('error', () => undefined);
+    stop();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGHUP', hangUp);
+  return {
+    /** True once a signal asked the run to stop. */
+    asked: () => stopping !== undefined,
+    /** Resolves once the stop asked for (if any) has been answered. */
+    stopping: () => stopping,
+    dispose: () => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      process.off('SIGHUP', hangUp);
+    },
+  };
 }
 
 /** How a followed run is shown: a live tree on a terminal, else event lines; asked-for steps' output printed. */

@@ -15,6 +15,7 @@ import { envValue } from '../env.js';
 import { GLOBAL_OPTIONS } from '../global-options.js';
 import { workspaceServer } from '../server-client.js';
 import { detached } from './run.js';
+import { stopRunOnSignals } from './run-engine.js';
 import { schedulingFlags, schedulingOptions } from './scheduling-flags.js';
 
 export const submitFlags = {
@@ -137,18 +138,7 @@ async function follow(
   ctx: CommandContext,
 ): Promise<number | void> {
   const { out } = ctx;
-  let stopping: Promise<unknown> | undefined;
-  const stop = () => {
-    stopping ??= client.call('POST', `/api/v1/runs/${run}/stop`).catch(() => undefined);
-  };
-  const hangUp = () => {
-    process.stdout.on('error', () => undefined);
-    process.stderr.on('error', () => undefined);
-    stop();
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-  process.on('SIGHUP', hangUp);
+  const signals = stopRunOnSignals(client, run);
   const streams = new Map<string, Promise<void>>();
   let ended = false;
   let listening = false;
@@ -165,7 +155,7 @@ async function follow(
         out.result(result, () => s.describe(result));
       }
     }
-    await stopping;
+    await signals.stopping();
     await Promise.all(streams.values());
     if (!ended)
       throw new WorkflowError(
@@ -173,7 +163,7 @@ async function follow(
         `the workspace's server exited while run ${run} was running; \`distml get ${run}\` shows it`,
       );
     const record = store.getRun(run);
-    if (s.kind === 'serve' && stopping && listening) return;
+    if (s.kind === 'serve' && signals.asked() && listening) return;
     const node = store.listNodes(run).find((n) => n.template === s.kind && n.type !== 'Retry');
     if (record.phase !== 'Succeeded' || !node) {
       const why = node?.message ?? record.message;
@@ -187,9 +177,7 @@ async function follow(
       out.result(result, () => s.describe(result));
     }
   } finally {
-    process.off('SIGTERM', stop);
-    process.off('SIGINT', stop);
-    process.off('SIGHUP', hangUp);
+    signals.dispose();
   }
 }
 
