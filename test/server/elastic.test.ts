@@ -234,4 +234,82 @@ describe('elastic scheduling through the lease (issue 13, 6.2.3)', { timeout: 90
       }
     },
   );
+
+  it(
+    'preempted whole when shrinking is not enough, an elastic training resumes from its checkpoint with the size it is readmitted with',
+    { skip: !hasData && 'dataset-fashion-mnist not installed' },
+    async (t) => {
+      const box = sandbox();
+      try {
+        const q = box.file(
+          'queues.yaml',
+          [
+            'clusterQueues: [{ name: default }]',
+            'priorityClasses: [{ name: high, value: 1000 }, { name: low, value: 100 }]',
+            'preemption: { minRunTime: 1s, gracePeriod: 60s }',
+          ].join('\n'),
+        );
+        const applied = await cli(['queue', 'apply', q, `--workspace=${box.ws}`]);
+        assert.equal(applied.code, 0, applied.stdout + applied.stderr);
+        await startServer(box.ws, ['--cores=2']);
+        const args = { model: 'cnn', epochs: '1', 'steps-per-epoch': '300' };
+        const run = await submit(box.ws, box.file('elastic.yaml', elasticFlow('elastic', args)), [
+          '--priority=low',
+          '--user=ann',
+        ]);
+        const node = await until('the elastic training to run', 120_000, () =>
+          podsOf(box.ws, run).find((n) => n.phase === 'Running' && n.pid),
+        );
+        const log = () => stepLog(box.ws, run, node.id, 'stderr');
+        const first = await until('the training to form its group', 120_000, () => generations(log())[0]);
+        assert.equal(first.to, 2, 'the idle machine: both workers');
+        await until('the training to pass step 30', 240_000, () =>
+          jsonLines(log()).some(
+            (e) =>
+              e['event'] === 'progress' && String(e['task']).startsWith('epoch') && Number(e['done']) >= 30,
+          )
+            ? true
+            : undefined,
+        );
+        // A higher-priority step needs both cores: shrinking to 1 worker is not enough, the job is preempted.
+        const gate = join(box.dir, 'gate');
+        const high = await submit(box.ws, box.file('high.yaml', gated('high', gate, 2)), [
+          '--priority=high',
+          '--user=carol',
+        ]);
+        const stopped = await until('the training to be preempted', 240_000, () => {
+          const lines = jsonLines(stepLog(box.ws, run, node.id, 'stdout'));
+          return lines.find((l) => l['preempted'] === true) as
+            { checkpointed: boolean; globalStep: number; checkpoint: string } | undefined;
+        });
+        assert.equal(stopped.checkpointed, true);
+        assert.ok(stopped.globalStep >= 30, `stopped at step ${stopped.globalStep}`);
+        await until('the high-priority step to run', 120_000, () =>
+          podsOf(box.ws, high).find((n) => n.phase === 'Running' && n.pid),
+        );
+        writeFileSync(gate, '');
+        assert.equal(await ended(box.ws, high), 'Succeeded');
+        assert.equal(await ended(box.ws, run), 'Succeeded');
+        assert.equal(jobsOf(box.ws, run)[0]?.preemptions, 1);
+        // The resumed attempt started with the 2 workers its readmitted lease holds.
+        const err = log();
+        const resumed = generations(err.slice(err.lastIndexOf('--- attempt')));
+        assert.equal(resumed[0]?.to, 2, JSON.stringify(resumed));
+        const out = stepLog(box.ws, run, node.id, 'stdout');
+        const result = JSON.parse(out.trim().split('\n').pop()!) as {
+          steps: number;
+          testAccuracy: number;
+          resumedFrom: string | null;
+          worldSizeAtEnd: number;
+        };
+        assert.equal(result.resumedFrom, stopped.checkpoint);
+        assert.equal(result.steps, 300, 'all the epoch steps, none twice');
+        t.diagnostic(`preempted at step ${stopped.globalStep}; test accuracy ${result.testAccuracy}`);
+        assert.ok(result.testAccuracy >= 0.75, `test accuracy ${result.testAccuracy}`);
+      } finally {
+        await stopServer(box.ws);
+        box.cleanup();
+      }
+    },
+  );
 });
