@@ -84,8 +84,13 @@ spec:
 `;
 }
 
-/** An elastic training step: 1 to 2 workers of 1 core each. */
-function elasticFlow(prefix: string, withValues: Record<string, string>): string {
+/**
+ * An elastic training step: 1 to 2 workers of 1 core each. With `artifact`, its model package is an output
+ * artifact (`out: {{outputs.artifacts.model.path}}`, as the book pipeline writes it).
+ */
+function elasticFlow(prefix: string, withValues: Record<string, string>, artifact = false): string {
+  const outputs = artifact ? '\n    outputs: {artifacts: [{name: model, path: model}]}' : '';
+  const out = artifact ? { out: '{{outputs.artifacts.model.path}}' } : {};
   return `kind: Workflow
 metadata: {generateName: ${prefix}-}
 spec:
@@ -94,10 +99,10 @@ spec:
   - name: main
     steps: [[{name: train, template: train}]]
   - name: train
-    resources: {cores: 1}
+    resources: {cores: 1}${outputs}
     distml:
       kind: train
-      with: ${JSON.stringify({ 'min-workers': '1', 'max-workers': '2', threads: '1', ...withValues })}
+      with: ${JSON.stringify({ 'min-workers': '1', 'max-workers': '2', threads: '1', ...out, ...withValues })}
 `;
 }
 
@@ -164,7 +169,8 @@ describe('elastic scheduling through the lease (issue 13, 6.2.3)', { timeout: 90
 
         // 300 steps of the book CNN (as the preemption test in scheduling.test.ts): enough to resize twice.
         const args = { model: 'cnn', epochs: '1', 'steps-per-epoch': '300' };
-        const run = await submit(box.ws, box.file('elastic.yaml', elasticFlow('elastic', args)), [
+        // Its model package is an output artifact: the control file is beside the step's private path.
+        const run = await submit(box.ws, box.file('elastic.yaml', elasticFlow('elastic', args, true)), [
           '--priority=low',
           '--user=ann',
         ]);

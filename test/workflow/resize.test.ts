@@ -5,7 +5,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { controlFileOf, LeaseSize } from '../../src/workflow/engine/resize.js';
+import type { RunContext } from '../../src/workflow/engine/context.js';
+import { controlFileOf, LeaseSize, withOutputPaths } from '../../src/workflow/engine/resize.js';
+import type { Template } from '../../src/workflow/spec/schema.js';
 import { fileName, runDirs } from '../../src/workflow/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'distml-resize-'));
@@ -21,6 +23,23 @@ describe("an elastic train step's control file", () => {
       at({ 'min-workers': '1' }),
       `${join(runDirs('/ws', 'r1').artifacts, fileName('r1.train'))}.control.json`,
     );
+  });
+
+  it("knows a relative output artifact's path before the attempt (out: {{outputs.artifacts.model.path}})", () => {
+    const ctx = { workspace: '/ws', run: 'r1' } as RunContext;
+    const t = {
+      outputs: {
+        artifacts: [
+          { name: 'model', path: 'model' },
+          { name: 'abs', path: '/x' },
+        ],
+      },
+    };
+    const scope = withOutputPaths(ctx, t as unknown as Template, 'r1.train', new Map([['a', 'b']]));
+    const scratch = join(runDirs('/ws', 'r1').scratch, fileName('r1.train'));
+    assert.equal(scope.get('outputs.artifacts.model.path'), join(scratch, 'model'));
+    assert.equal(scope.has('outputs.artifacts.abs.path'), false, "an absolute path is each attempt's own");
+    assert.equal(scope.get('a'), 'b');
   });
 
   it("holds the lease's latest size (writes land in order) until the lease ends", async () => {

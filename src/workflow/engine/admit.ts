@@ -9,7 +9,7 @@ import { substitute } from '../expr/template.js';
 import type { Template } from '../spec/schema.js';
 import { BUILTINS, type GangShape } from '../steps/builtin.js';
 import type { RunContext } from './context.js';
-import { controlFileOf, LeaseSize } from './resize.js';
+import { controlFileOf, LeaseSize, withOutputPaths } from './resize.js';
 
 /** Resources a step holds: given back once; after a preemption, queued for again. */
 export interface Held {
@@ -54,7 +54,9 @@ export async function hold(
     lease.onPreempt((graceMs) =>
       ctx.preemptions!.preempt(owner, graceMs, 'preempted by the scheduler for a higher-priority job'),
     );
-  const size = shape?.elastic ? await follow(ctx, id, lease, withValues) : undefined;
+  const size = shape?.elastic
+    ? await follow(ctx, id, lease, builtinWith(t, withOutputPaths(ctx, t, id, scope)))
+    : undefined;
   return {
     release: () => {
       lease.release();

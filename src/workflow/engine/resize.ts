@@ -3,7 +3,27 @@
 // training's control file (train/distributed/control.ts).
 import { isAbsolute, join, resolve } from 'node:path';
 import { controlFileFor, requestWorkers, withdrawRequest } from '../../train/index.js';
-import { fileName, runDirs } from './context.js';
+import type { Template } from '../spec/schema.js';
+import { fileName, runDirs, type RunContext } from './context.js';
+
+/**
+ * `scope` plus the step's relative output artifact paths as every attempt sees them (artifacts.ts stepPath: a
+ * built-in step's relative paths live in its scratch dir), so `out: '{{outputs.artifacts.model.path}}'` names
+ * the control file before the attempt starts. An absolute path is private to each attempt: left out.
+ */
+export function withOutputPaths(
+  ctx: RunContext,
+  t: Template,
+  id: string,
+  scope: Map<string, string>,
+): Map<string, string> {
+  const scratch = join(runDirs(ctx.workspace, ctx.run).scratch, fileName(id));
+  const out = new Map(scope);
+  for (const a of t.outputs?.artifacts ?? [])
+    if (a.path !== undefined && !isAbsolute(a.path))
+      out.set(`outputs.artifacts.${a.name}.path`, join(scratch, a.path));
+  return out;
+}
 
 /** Where a train step's launcher watches for resizes: its `control-file`, else `<out>.control.json`. */
 export function controlFileOf(
