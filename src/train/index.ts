@@ -32,6 +32,7 @@ export {
   launchWorkers,
   controlFileFor,
   requestWorkers,
+  withdrawRequest,
   runWorker,
   type ClusterEnv,
   type LaunchOptions,

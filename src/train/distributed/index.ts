@@ -2,7 +2,7 @@
 export { readClusterEnv, JOB_SECRET_ENV, type ClusterEnv } from './env.js';
 export { ElasticAgent, type AgentOptions } from './agent.js';
 export { launchWorkers, type LaunchOptions, type LaunchResult, type LaunchPreempted } from './launcher.js';
-export { controlFileFor, requestWorkers } from './control.js';
+export { controlFileFor, requestWorkers, withdrawRequest } from './control.js';
 export { ReplacementBudget, type WorkerExit, type ReplacementDecision } from './replacement.js';
 export { runWorker } from './worker.js';
 export type { WorkerOptions, WorkerMetrics, DistributedResult, WorkerPreempted } from './options.js';

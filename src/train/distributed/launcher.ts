@@ -5,7 +5,7 @@ import { spawnOwned } from '../../process/index.js';
 import { TrainError } from '../errors.js';
 import { DEFAULT_PREEMPT_GRACE_MS, PREEMPTED_EXIT_CODE } from '../preemption.js';
 import { ElasticAgent } from './agent.js';
-import { ControlWatch } from './control.js';
+import { type ControlRequest, ControlWatch } from './control.js';
 import { JOB_SECRET_ENV } from './env.js';
 import type { DistributedResult, WorkerMetrics } from './options.js';
 import type { LauncherEvent } from '../events.js';
@@ -38,7 +38,8 @@ export interface LaunchOptions {
   preemptGraceMs?: number;
   /**
    * Elastic control file (control.ts): `{"workers": N}` written there resizes the running job. Read every
-   * `controlPollMs` (default 500 ms) and at once on SIGUSR2.
+   * `controlPollMs` (default 500 ms) and at once on SIGUSR2. A scheduler's standing request there at the
+   * launch (`{"workers": N, "lease": ID}`) sets how many workers start instead of `workers`.
    */
   controlFile?: string;
   controlPollMs?: number;
@@ -77,7 +78,10 @@ export async function launchWorkers(o: LaunchOptions): Promise<LaunchResult | La
   try {
     // Local workers dial the listen address too: it is also the address their Gloo peers reach them at.
     const connect = () => Store.connect({ host: listenHost, port: storeServer.port, secret });
-    const launcher = new Launcher(o, secret, storeServer.port, listenHost, await connect(), await connect());
+    const control = o.controlFile ? new ControlWatch(o.controlFile, o.controlPollMs ?? 500) : undefined;
+    const start = { ...o, workers: startingWorkers(o, control?.standing) };
+    const stores = [await connect(), await connect()] as const;
+    const launcher = new Launcher(start, secret, storeServer.port, listenHost, ...stores, control);
     return await launcher.run();
   } finally {
     await storeServer.close();
@@ -92,7 +96,6 @@ class Launcher {
   private cleanExit = false;
   private nextSlot: number;
   private preemption: { reason: string; timer: NodeJS.Timeout; expired: boolean } | undefined;
-  private readonly control: ControlWatch | undefined;
 
   constructor(
     private readonly o: LaunchOptions,
@@ -101,6 +104,7 @@ class Launcher {
     private readonly addr: string,
     private readonly server: Store,
     agentStore: Store,
+    private readonly control: ControlWatch | undefined,
   ) {
     this.budget = new ReplacementBudget(o.maxRestarts ?? defaultMaxRestarts(o.workers));
     this.nextSlot = o.workers;
@@ -120,8 +124,6 @@ class Launcher {
         }
       },
     });
-    if (o.controlFile)
-      this.control = new ControlWatch(o.controlFile, o.controlPollMs ?? 500, (n) => this.resize(n));
   }
 
   async run(): Promise<LaunchResult | LaunchPreempted> {
@@ -135,7 +137,7 @@ class Launcher {
     process.on('SIGUSR2', onResize);
     try {
       this.spawn(false, [...Array(o.workers).keys()]);
-      this.control?.start();
+      this.control?.start((n) => this.resize(n));
       const text = await this.agent.run().catch((err: unknown) => this.failed(err));
       this.finished = true;
       // A job that finished before its workers saw the preemption request has finished: its result stands.
@@ -302,6 +304,21 @@ class Launcher {
     const [by] = this.spawn(true, [slot]);
     this.o.onEvent?.({ event: 'worker-replaced', worker: id, by, reason: d.reason, restarts: d.restarts });
   }
+}
+
+/**
+ * How many workers to start: --workers, or the size a scheduler's standing request grants (control.ts) when
+ * one is there at the launch and within --min-workers..--max-workers (else refused, as a resize would be).
+ */
+function startingWorkers(o: LaunchOptions, standing: ControlRequest | undefined): number {
+  if (!standing) return o.workers;
+  if (standing.workers >= o.minWorkers && standing.workers <= o.maxWorkers) return standing.workers;
+  o.onEvent?.({
+    event: 'resize-refused',
+    workers: standing.workers,
+    reason: `needs --min-workers ${o.minWorkers} <= workers <= --max-workers ${o.maxWorkers}`,
+  });
+  return o.workers;
 }
 
 /** Calls `onLine` with each complete line the stream sends. */

@@ -9,7 +9,7 @@ import { substitute } from '../expr/template.js';
 import type { Template } from '../spec/schema.js';
 import { BUILTINS, type GangShape } from '../steps/builtin.js';
 import type { RunContext } from './context.js';
-import { resizeTrainStep } from './resize.js';
+import { controlFileOf, LeaseSize, withOutputPaths } from './resize.js';
 
 /** Resources a step holds: given back once; after a preemption, queued for again. */
 export interface Held {
@@ -54,10 +54,20 @@ export async function hold(
     lease.onPreempt((graceMs) =>
       ctx.preemptions!.preempt(owner, graceMs, 'preempted by the scheduler for a higher-priority job'),
     );
-  if (shape?.elastic) follow(ctx, id, lease, withValues?.['out']);
+  const size = shape?.elastic
+    ? await follow(ctx, id, lease, builtinWith(t, withOutputPaths(ctx, t, id, scope)))
+    : undefined;
   return {
-    release: () => lease.release(),
-    requeue: async () => void (await lease.stopped()),
+    release: () => {
+      lease.release();
+      void size?.end();
+    },
+    // Readmitted with as many members as fit now: the resumed training starts with that many. The lease's
+    // count, not the admission's: a grow decided in the same cycle has already been written.
+    requeue: async () => {
+      await lease.stopped();
+      await size?.set(lease.members);
+    },
   };
 }
 
@@ -82,13 +92,23 @@ function jobSpec(ctx: RunContext, owner: string, request: Request, shape: GangSh
   };
 }
 
-/** An elastic training follows its lease: the members granted now, and every resize after. */
-function follow(ctx: RunContext, id: string, lease: Lease, out: string | string[] | undefined): void {
-  const dir = typeof out === 'string' ? out : undefined;
-  const resize = (members: number) =>
-    void resizeTrainStep(ctx.workspace, ctx.run, id, members, dir).catch(() => undefined);
-  lease.onResize(resize);
-  resize(lease.members);
+/**
+ * An elastic training follows its lease: the members granted now (a standing request in its control file,
+ * written before it starts, so it starts with them), every resize after, and readmissions (see requeue).
+ */
+async function follow(
+  ctx: RunContext,
+  id: string,
+  lease: Lease,
+  withValues: Record<string, string | string[]> | undefined,
+): Promise<LeaseSize> {
+  const file = controlFileOf(ctx.workspace, ctx.run, id, ctx.cwd, withValues);
+  const size = new LeaseSize(file, lease.id, (err) =>
+    ctx.store.updateNode(ctx.run, id, { message: `elastic resize not delivered to ${file}: ${err.message}` }),
+  );
+  lease.onResize((members) => void size.set(members));
+  await size.set(lease.members);
+  return size;
 }
 
 /**
