@@ -1,6 +1,7 @@
 // The control plane's request-body reader: a JSON object of at most `limit` bytes, refused early when
 // Content-Length says it is larger, so a client never makes the server hold more than the limit.
 import type { IncomingMessage } from 'node:http';
+import type { z } from 'zod';
 import { ServerError } from './errors.js';
 
 /** 4 MiB: a workflow's YAML with its parameters fits many times over. */
@@ -54,4 +55,17 @@ export async function readJsonObject(
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw new ServerError('SERVER_BAD_REQUEST', 'request body must be a JSON object');
   return value as Record<string, unknown>;
+}
+
+/** Reads a JSON object body and parses it with a zod schema; the first problem is a 400 naming its field. */
+export async function parseBody<S extends z.ZodTypeAny>(
+  req: IncomingMessage,
+  schema: S,
+): Promise<z.infer<S>> {
+  const r = schema.safeParse(await readJsonObject(req));
+  if (r.success) return r.data as z.infer<S>;
+  const issue = r.error.issues[0]!;
+  const where = ['body', ...issue.path].join('.');
+  const what = issue.code === 'unrecognized_keys' ? `unknown field ${issue.keys.join(', ')}` : issue.message;
+  throw new ServerError('SERVER_BAD_REQUEST', `${where}: ${what}`);
 }

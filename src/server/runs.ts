@@ -48,6 +48,8 @@ interface ActiveRun {
   ac: AbortController;
   done: Promise<void>;
   followers: number;
+  /** Who its steps are scheduled as (its later steps are admitted in this queue, at this priority). */
+  job: RunJob;
   ownerTimer?: NodeJS.Timeout;
 }
 
@@ -71,6 +73,11 @@ export class Runs {
   /** Runs whose engine is still going. */
   active(): string[] {
     return [...this.runs.values()].filter((r) => !r.hub.ended).map((r) => r.name);
+  }
+
+  /** The queue and priority class of every active run: what a new queue file must keep. */
+  jobs(): { run: string; job: RunJob }[] {
+    return [...this.runs.values()].filter((r) => !r.hub.ended).map((r) => ({ run: r.name, job: r.job }));
   }
 
   describe(name: string): { detached: boolean; followers: number } | undefined {
@@ -99,6 +106,7 @@ export class Runs {
       ac: new AbortController(),
       done: Promise.resolve(),
       followers: 0,
+      job,
     };
     const onEvent = (e: EngineEvent) => {
       r.hub.emit(e);
