@@ -144,6 +144,23 @@ describe('live queue file (distml queue apply with a running server)', { timeout
       assert.equal(up.json['pid'], info.pid, 'the same server still answers');
       assert.deepEqual(up.json['runs'], [], 'no run was started');
       assert.equal((await api(box.ws, 'GET', '/api/v1/runs')).json.length, 0, 'nor recorded');
+      // Without --priority, the workflow's numeric spec.priority picks the class (5 → low, value 1).
+      const ranked = box.file(
+        'ranked.yaml',
+        oneStep('ranked', 'true', 1).replace('spec:\n', 'spec:\n  priority: 5\n'),
+      );
+      const r = await cli(['run', ranked, '--json', `--workspace=${box.ws}`]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const store = MetadataStore.open(box.ws);
+      try {
+        const rows = new JobStore(store.db).list().filter((j) => j.id.startsWith('ranked-'));
+        assert.deepEqual(
+          rows.map((j) => j.priorityClass),
+          ['low'],
+        );
+      } finally {
+        store.close();
+      }
     } finally {
       await stopServer(box.ws);
       box.cleanup();
