@@ -98,6 +98,11 @@ describe('live queue file (distml queue apply with a running server)', { timeout
           }),
           'Succeeded',
         );
+      // Their engines are done too (the phase is written just before an engine ends).
+      await until('no active run', 60_000, async () => {
+        const runs = (await api(box.ws, 'GET', '/api/v1/status')).json['runs'] as unknown[];
+        return runs.length === 0 ? true : undefined;
+      });
       const later = await apply('drop2.yaml', drop);
       assert.equal(later.code, 0, `accepted once no run uses the queue: ${later.stderr}`);
       assert.deepEqual(
