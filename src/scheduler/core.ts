@@ -33,11 +33,66 @@ export class Core {
   constructor(
     readonly config: QueueConfig,
     readonly capacity: Resources,
+    /** A live reload (`distml queue apply`): the state this one replaces; its jobs carry over (see adopt). */
+    from?: { core: Core; now: number },
   ) {
     this.quota = new QuotaBook(config, capacity);
     this.shares = new ShareBook(new Groups(config), capacity, config.usageHalfLifeMs);
     this.priorities = new Map(config.priorityClasses.map((p) => [p.name, p.value]));
     this.reclaim = new Map(config.clusterQueues.map((q) => [q.name, q.reclaimWithinCohort]));
+    if (from) {
+      this.ledger = from.core.ledger;
+      this.adopt(from.core, from.now);
+    }
+  }
+
+  /**
+   * Takes over every job of `old` under this configuration: running ones keep what they hold (even past a
+   * quota that shrank), pending ones keep their place (submission order), each user's past usage is carried
+   * as it reads now. Callers check first that every active job's queue and priority class still exist.
+   */
+  private adopt(old: Core, now: number): void {
+    this.seq = old.seq;
+    this.cycle = old.cycle;
+    const past = new Map<string, number>();
+    for (const j of old.jobs.values()) past.set(j.spec.user, old.shares.history.average(j.spec.user, now));
+    for (const job of old.jobs.values()) {
+      this.jobs.set(job.spec.id, job);
+      if (job.phase === 'finished' || job.phase === 'cancelled') continue;
+      job.queue = this.quota.resolveName(job.spec.queue)!;
+      job.priority = this.priorityOf(job.spec);
+      this.shares.activate(job.spec.user, this.quota.weight(job.queue), 1);
+      if (job.phase === 'pending') {
+        this.enqueue(job);
+        continue;
+      }
+      const members = job.members;
+      job.members = 0;
+      this.running.set(job.spec.id, job);
+      this.countRunning(job, 1);
+      this.grant(job, members, now);
+    }
+    // grant() charged each running job as a fresh admission: set every user's past usage back to what it was.
+    for (const [user, share] of past)
+      this.shares.history.charge(user, share - this.shares.history.average(user, now), now);
+  }
+
+  /** Active jobs whose queue or priority class `config` does not define (a reload must not strand them). */
+  strandedBy(config: QueueConfig): string[] {
+    const quota = new QuotaBook(config, this.capacity);
+    const classes = new Set(config.priorityClasses.map((p) => p.name));
+    const out: string[] = [];
+    for (const j of this.jobs.values()) {
+      if (j.phase === 'finished' || j.phase === 'cancelled') continue;
+      const missing = [
+        ...(quota.resolveName(j.spec.queue) ? [] : [`queue ${j.spec.queue}`]),
+        ...(j.spec.priorityClass && !classes.has(j.spec.priorityClass)
+          ? [`priority class ${j.spec.priorityClass}`]
+          : []),
+      ];
+      if (missing.length) out.push(`${j.spec.id} (${j.phase}, ${missing.join(', ')})`);
+    }
+    return out;
   }
 
   get free(): Resources {

@@ -141,6 +141,16 @@ export class LiveScheduler {
     return () => lease.release();
   }
 
+  /**
+   * Swaps in a new queue configuration (a live `distml queue apply`) and runs a cycle at once, so a pending job
+   * whose queue gained room is admitted now. Leases granted stay valid. Throws (changing nothing) when an
+   * active job's queue or priority class would be gone.
+   */
+  reconfigure(config: QueueConfig): void {
+    this.scheduler.reconfigure(config, this.clock());
+    this.cycle();
+  }
+
   /** @internal the lease's release. */
   end(id: string): void {
     const e = this.entries.get(id);

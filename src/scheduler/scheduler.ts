@@ -45,7 +45,7 @@ export interface ShareView {
 }
 
 export class Scheduler {
-  private readonly core: Core;
+  private core: Core;
 
   constructor(config: QueueConfig, capacity: Resources) {
     if (!(capacity.cores > 0) || !(capacity.memory >= 0))
@@ -96,6 +96,21 @@ export class Scheduler {
     if (job.phase !== 'running' || job.members <= 0) return;
     this.core.grant(job, job.members - 1, now);
     job.missing = job.spec.elastic ? Math.max(0, job.min - job.members) : job.max - job.members;
+  }
+
+  /**
+   * Makes `config` the configuration of every later decision (a live `distml queue apply`): running jobs keep
+   * what they hold, pending ones their place. Refused, changing nothing, when an active job's queue or
+   * priority class would be gone.
+   */
+  reconfigure(config: QueueConfig, now: number): void {
+    const stranded = this.core.strandedBy(config);
+    if (stranded.length)
+      throw new SchedulerError(
+        'SCHED_CONFIG_IN_USE',
+        `the queue file drops what active jobs use: ${stranded.join('; ')}; keep those queues and priority classes until the jobs end (or stop their runs), then apply it again`,
+      );
+    this.core = new Core(config, this.core.capacity, { core: this.core, now });
   }
 
   /** One scheduling cycle. */

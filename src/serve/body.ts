@@ -1,23 +1,43 @@
-// The one request-body reader of the serve module: the model server and the gateway read bodies with the
+// The one request-body reader of distml's HTTP servers: the model server and the gateway read bodies with the
 // same limit, the same early 413 and the same handling of a client that leaves mid-body, so a body the
-// gateway accepts is one a replica accepts too.
+// gateway accepts is one a replica accepts too; the control plane (src/server) reads its bodies with it too,
+// answering with its own errors.
 import type { IncomingMessage } from 'node:http';
 import { ServeError } from './errors.js';
 
 /** 8 MiB: the default --max-body of the model server and the gateway. */
 export const DEFAULT_MAX_BODY = 8 * 1024 * 1024;
 
+/** The errors a body reader rejects with: the caller's own, so its HTTP layer maps them as usual. */
+export interface BodyErrors {
+  /** The body is larger than `limit` bytes (a 413). */
+  tooLarge(limit: number): Error;
+  /** The client left before the body ended. */
+  clientGone(): Error;
+}
+
+/** The model server's and the gateway's. */
+const SERVE_BODY_ERRORS: BodyErrors = {
+  tooLarge: (limit) =>
+    new ServeError(
+      'SERVE_TOO_LARGE',
+      `request body is larger than the limit of ${limit} bytes (--max-body); send fewer examples per request or raise --max-body`,
+    ),
+  clientGone: () =>
+    new ServeError('SERVE_CLIENT_GONE', 'the client closed the connection before the body ended'),
+};
+
 /**
  * Reads a request body of at most `limit` bytes; a larger one is a 413 (at once when Content-Length says so).
  * The excess is read and dropped (up to a hard cap) before answering, so a client still sending its body
  * gets the 413 instead of a reset socket.
  */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const tooLarge = () =>
-    new ServeError(
-      'SERVE_TOO_LARGE',
-      `request body is larger than the limit of ${limit} bytes (--max-body); send fewer examples per request or raise --max-body`,
-    );
+export function readBody(
+  req: IncomingMessage,
+  limit: number,
+  errors: BodyErrors = SERVE_BODY_ERRORS,
+): Promise<Buffer> {
+  const tooLarge = () => errors.tooLarge(limit);
   const hardCap = Math.max(64 * 1024 * 1024, 4 * limit);
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
@@ -40,8 +60,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     req.on('error', reject);
     // A client that goes away mid-body never sends 'end': settle so the request is not counted in flight forever.
     req.on('close', () => {
-      if (!req.complete)
-        reject(new ServeError('SERVE_CLIENT_GONE', 'the client closed the connection before the body ended'));
+      if (!req.complete) reject(errors.clientGone());
     });
   });
 }

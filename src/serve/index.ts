@@ -2,7 +2,7 @@
 // dynamic batching and version management.
 export { ServeError, httpStatus, type ServeErrorCode } from './errors.js';
 export { ModelServer, type ModelServerOptions, type ServerEvent } from './server.js';
-export { DEFAULT_MAX_BODY } from './body.js';
+export { DEFAULT_MAX_BODY, readBody, type BodyErrors } from './body.js';
 export {
   DynamicBatcher,
   DEFAULT_MAX_QUEUE,

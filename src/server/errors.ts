@@ -10,6 +10,7 @@ export type ServerErrorCode =
   | 'SERVER_BAD_REQUEST'
   | 'SERVER_TOO_LARGE'
   | 'SERVER_RUN_ACTIVE'
+  | 'SERVER_QUEUE_IN_USE'
   | 'SERVER_SHUTTING_DOWN';
 
 /** A failure of `distml server` or of a request to it, written for users (what, why, how to fix). */

@@ -8,7 +8,7 @@ import type { Api } from './api.js';
 import { ROUTES } from './routes.js';
 
 const NOT_FOUND_CODES = new Set(['METADATA_RUN_NOT_FOUND', 'WORKFLOW_STEP_NOT_FOUND']);
-const CONFLICT_CODES = new Set(['WORKFLOW_RUN_ACTIVE', 'WORKFLOW_RUN_FINISHED']);
+const CONFLICT_CODES = new Set(['WORKFLOW_RUN_ACTIVE', 'WORKFLOW_RUN_FINISHED', 'SCHED_CONFIG_IN_USE']);
 
 /** The HTTP status and `{error, code}` body of a failure: 4xx for what the client can fix, 500 for our bugs. */
 export function errorAnswer(err: unknown): { status: number; body: { error: string; code: string } } {
@@ -58,7 +58,7 @@ export async function handle(
     if (routes.length === 0) {
       throw new ServerError(
         'SERVER_NOT_FOUND',
-        `no endpoint ${url.pathname}; the API is under /api/v1: health, status, shutdown, runs[/NAME[/stop|retry|resume|events|logs[/STEP]]]`,
+        `no endpoint ${url.pathname}; the API is under /api/v1: health, status, shutdown, queues, runs[/NAME[/stop|retry|resume|events|logs[/STEP]]]`,
         404,
       );
     }

@@ -1,5 +1,5 @@
 // The control plane's versioned JSON API, /api/v1: runs (submit, list, get, stop, retry, resume, logs,
-// events), health, status and shutdown. Handlers throw; http.ts turns errors into `{error, code}` answers.
+// events), the live queue file, health, status and shutdown. Handlers throw; http.ts turns errors into `{error, code}` answers.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
@@ -13,9 +13,9 @@ import {
   SYNC_ANNOTATION,
   type WorkflowSpec,
 } from '../workflow/index.js';
-import { readJsonObject } from './body.js';
-import { ServerError } from './errors.js';
+import { parseBody } from './body.js';
 import { collectLogs } from './logs.js';
+import { applyQueues, queuesView } from './queues.js';
 import type { Api } from './api.js';
 import { streamEvents, streamNodeLog } from './streams.js';
 
@@ -36,6 +36,8 @@ export const ROUTES: [string, RegExp, Handler][] = [
     /^\/api\/v1\/shutdown$/,
     async (api, _req, res) => answerThen(res, 202, { stopping: true }, api.shutdown),
   ],
+  ['GET', /^\/api\/v1\/queues$/, async (api) => queuesView(api)],
+  ['PUT', /^\/api\/v1\/queues$/, (api, req) => applyQueues(api, req)],
   ['GET', /^\/api\/v1\/runs$/, async (api) => api.store.listRuns().map((r) => runSummary(api, r))],
   ['POST', /^\/api\/v1\/runs$/, (api, req, res) => submit(api, req, res)],
   ['GET', /^\/api\/v1\/runs\/([^/]+)$/, async (api, _q, _s, _u, [n]) => getRun(api, n!)],
@@ -136,18 +138,8 @@ const startOptions = (o: z.infer<typeof runOptions>) => ({
   },
 });
 
-/** Parses a body with a zod schema; the first problem is a 400 naming its field. */
-async function body<S extends z.ZodTypeAny>(req: IncomingMessage, schema: S): Promise<z.infer<S>> {
-  const r = schema.safeParse(await readJsonObject(req));
-  if (r.success) return r.data as z.infer<S>;
-  const issue = r.error.issues[0]!;
-  const where = ['body', ...issue.path].join('.');
-  const what = issue.code === 'unrecognized_keys' ? `unknown field ${issue.keys.join(', ')}` : issue.message;
-  throw new ServerError('SERVER_BAD_REQUEST', `${where}: ${what}`);
-}
-
 async function submit(api: Api, req: IncomingMessage, res: ServerResponse) {
-  const b = await body(req, submitBody);
+  const b = await parseBody(req, submitBody);
   const spec = parseWorkflowYaml(b.workflow, 'body.workflow');
   api.runs.checkJob(startOptions(b.options).job);
   const name = submitRun(api.store, b.options.sync ? withSync(spec) : spec, b.parameters);
@@ -165,7 +157,7 @@ async function restart(
   name: string,
   mode: 'retry' | 'resume',
 ) {
-  const b = await body(req, restartBody);
+  const b = await parseBody(req, restartBody);
   const n = run(api, name);
   api.runs.checkJob(startOptions(b.options).job);
   await api.runs.prepare(n, mode);

@@ -4,7 +4,7 @@ import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MetadataStore, RunRecord } from '../metadata/index.js';
-import type { ResourcePool } from '../scheduler/index.js';
+import type { QueueConfig, ResourcePool } from '../scheduler/index.js';
 import {
   executeRun,
   markStopped,
@@ -15,6 +15,7 @@ import {
   runDirs,
   WorkflowError,
   type EngineEvent,
+  type WorkflowSpec,
 } from '../workflow/index.js';
 import { ServerError } from './errors.js';
 import { EventHub } from './hub.js';
@@ -48,6 +49,8 @@ interface ActiveRun {
   ac: AbortController;
   done: Promise<void>;
   followers: number;
+  /** Who its steps are scheduled as (its later steps are admitted in this queue, at this priority). */
+  job: RunJob;
   ownerTimer?: NodeJS.Timeout;
 }
 
@@ -73,6 +76,11 @@ export class Runs {
     return [...this.runs.values()].filter((r) => !r.hub.ended).map((r) => r.name);
   }
 
+  /** The queue and priority class of every active run: what a new queue file must keep. */
+  jobs(): { run: string; job: RunJob }[] {
+    return [...this.runs.values()].filter((r) => !r.hub.ended).map((r) => ({ run: r.name, job: r.job }));
+  }
+
   describe(name: string): { detached: boolean; followers: number } | undefined {
     const r = this.runs.get(name);
     return r && !r.hub.ended ? { detached: r.detached, followers: r.followers } : undefined;
@@ -89,7 +97,9 @@ export class Runs {
       throw new WorkflowError('WORKFLOW_RUN_ACTIVE', `run ${name} is already running here`);
     const before = readRunFile(this.o.workspace, name);
     const cwd = opts.cwd ?? before?.cwd ?? process.cwd();
-    const job = jobOf(this.o.pool, { ...before?.job, ...opts.job });
+    // Argo's numeric spec.priority picks the class when neither --priority nor an earlier start named one.
+    const spec = this.o.store.getRun(name).spec as WorkflowSpec;
+    const job = jobOf(this.o.pool, { ...before?.job, ...opts.job }, spec.spec?.priority);
     writeRunFile(this.o.workspace, name, { detached: opts.detached, cwd, job });
     const logPath = join(runDirs(this.o.workspace, name).logs, 'engine.log');
     const r: ActiveRun = {
@@ -99,6 +109,7 @@ export class Runs {
       ac: new AbortController(),
       done: Promise.resolve(),
       followers: 0,
+      job,
     };
     const onEvent = (e: EngineEvent) => {
       r.hub.emit(e);
@@ -242,10 +253,12 @@ interface RunFile {
 /**
  * A run's user, queue and priority class, checked against the pool's queue file: a queue or class it does
  * not define is refused here, at submission, rather than at the run's first step. Default queue: `default`
- * when the file has one, else its first queue.
+ * when the file has one, else its first queue. Without a class, the workflow's `spec.priority` picks one.
  */
-export function jobOf(pool: ResourcePool, j: Partial<RunJob>): RunJob {
+export function jobOf(pool: ResourcePool, j: Partial<RunJob>, specPriority?: number): RunJob {
   const c = pool.scheduler.config;
+  const priorityClass =
+    j.priorityClass ?? (specPriority === undefined ? undefined : classForPriority(c, specPriority));
   const queues = [...c.clusterQueues.map((q) => q.name), ...c.localQueues.map((q) => q.name)];
   const queue = j.queue ?? (queues.includes('default') ? 'default' : queues[0]!);
   if (!queues.includes(queue))
@@ -254,12 +267,21 @@ export function jobOf(pool: ResourcePool, j: Partial<RunJob>): RunJob {
       `queue "${queue}" is not in the workspace's queue file (queues: ${queues.join(', ')}); pass one of them with --queue, or add it and \`distml queue apply\` the file`,
     );
   const classes = c.priorityClasses.map((p) => p.name);
-  if (j.priorityClass !== undefined && !classes.includes(j.priorityClass))
+  if (priorityClass !== undefined && !classes.includes(priorityClass))
     throw new ServerError(
       'SERVER_BAD_REQUEST',
-      `priority class "${j.priorityClass}" is not in the workspace's queue file (classes: ${classes.join(', ') || 'none'}); pass one of them with --priority, or add it and \`distml queue apply\` the file`,
+      `priority class "${priorityClass}" is not in the workspace's queue file (classes: ${classes.join(', ') || 'none'}); pass one of them with --priority, or add it and \`distml queue apply\` the file`,
     );
-  return { user: j.user ?? 'default', queue, ...(j.priorityClass ? { priorityClass: j.priorityClass } : {}) };
+  return { user: j.user ?? 'default', queue, ...(priorityClass ? { priorityClass } : {}) };
+}
+
+/**
+ * The priority class a workflow's numeric `spec.priority` (Argo's) means: the class with the largest value
+ * at most that number, else the lowest class. Undefined when the queue file has no classes.
+ */
+export function classForPriority(config: QueueConfig, priority: number): string | undefined {
+  const byValue = [...config.priorityClasses].sort((a, b) => a.value - b.value);
+  return (byValue.filter((p) => p.value <= priority).pop() ?? byValue[0])?.name;
 }
 
 function writeRunFile(workspace: string, run: string, v: RunFile): void {

@@ -95,7 +95,8 @@ class ControlPlane {
     private readonly lock: HeldLock,
   ) {
     this.store = MetadataStore.open(o.workspace);
-    // The workspace's queue file (`distml queue apply`, read at start) and its job table (`distml jobs`).
+    // The workspace's queue file (read at start; `distml queue apply` swaps it live through the API) and its
+    // job table (`distml jobs`).
     const jobs = new JobStore(this.store.db);
     this.pool = new ResourcePool({
       cores: o.cores,
@@ -107,6 +108,8 @@ class ControlPlane {
     this.runs = new Runs({ store, workspace: o.workspace, pool, distmlCommand: o.distmlCommand, log: o.log });
     const api: Api = {
       store,
+      jobs,
+      pool,
       runs: this.runs,
       status: () => statusOf(this.info!, this.runs, pool, o),
       shutdown: () => void this.stop('asked by the API'),

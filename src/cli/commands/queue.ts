@@ -2,12 +2,14 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { JobStore, MetadataStore } from '../../metadata/index.js';
 import { appliedQueueConfig, parseQueueConfig } from '../../scheduler/index.js';
+import { connect } from '../../server/index.js';
 import { CommandError, type Command } from '../command.js';
 import { table } from '../output.js';
 
 export const queueApply: Command = {
   path: ['queue', 'apply'],
-  summary: 'check a queue file (Kueue vocabulary) and make it the workspace’s queues, shares and priorities',
+  summary:
+    'check a queue file (Kueue vocabulary) and make it the workspace’s queues, shares and priorities (a running server uses it at once)',
   usage: 'FILE',
   options: {},
   async run({ positionals, global, out }) {
@@ -21,19 +23,26 @@ export const queueApply: Command = {
       throw new CommandError('CLI_QUEUE_FILE_MISSING', `cannot read ${file}: ${(err as Error).message}`);
     }
     const config = parseQueueConfig(text, file);
-    const store = MetadataStore.open(global.workspace);
-    try {
-      new JobStore(store.db).applyQueueConfig(text);
-    } finally {
-      store.close();
+    // A running server checks it against its active jobs, uses it at once and stores it; else it is stored
+    // for the next server to read at its start.
+    const server = await connect(global.workspace);
+    if (server) await server.call('PUT', '/api/v1/queues', { yaml: text, source: file });
+    else {
+      const store = MetadataStore.open(global.workspace);
+      try {
+        new JobStore(store.db).applyQueueConfig(text);
+      } finally {
+        store.close();
+      }
     }
     out.result(
       {
         queues: config.clusterQueues.map((q) => q.name),
         priorityClasses: config.priorityClasses.map((p) => p.name),
+        live: server !== null,
       },
       () =>
-        `applied ${file}: ${config.clusterQueues.length} queue(s), ${config.priorityClasses.length} priority class(es), ${config.groups.length} group(s)`,
+        `applied ${file}: ${config.clusterQueues.length} queue(s), ${config.priorityClasses.length} priority class(es), ${config.groups.length} group(s)${server ? '; the running server uses it now' : ''}`,
     );
   },
 };

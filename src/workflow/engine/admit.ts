@@ -2,13 +2,14 @@
 // step as a scheduler job: a `distml train` step is a gang of its workers (all-or-nothing; elastic between
 // min and max), checkpointable and preemptible; any other step is one non-preemptible member. The lease's
 // preemption asks the step to checkpoint and stop (StepPreemptions), its resize reaches the training's
-// control file, and after a preempted exit the step waits again in its old place (`lease.stopped()`).
+// control file, and after a preempted exit the step waits again in its old place (`lease.stopped()`); so does a
+// step preempted while it has no process (not launched yet, or between retries), before it starts.
 // Without a job identity the step takes plain `pool.acquire` resources, as before.
 import type { JobSpec, Lease } from '../../scheduler/index.js';
 import { substitute } from '../expr/template.js';
 import type { Template } from '../spec/schema.js';
 import { BUILTINS, type GangShape } from '../steps/builtin.js';
-import type { RunContext } from './context.js';
+import { transition, type RunContext } from './context.js';
 import { controlFileOf, LeaseSize, withOutputPaths } from './resize.js';
 
 /** Resources a step holds: given back once; after a preemption, queued for again. */
@@ -16,6 +17,12 @@ export interface Held {
   release(): void;
   /** The step was preempted and has exited: resolves when it may start again (rejects if the run stops). */
   requeue(): Promise<void>;
+  /**
+   * False while the resources are given back after a preemption that found no process (admitted but not yet
+   * launched, or between retries): the step must not start until `requeue()` resolves. Checked right before
+   * the process starts, in the same tick, so a preemption cannot slip between the check and the start.
+   */
+  mayStart(): boolean;
 }
 
 interface Request {
@@ -43,6 +50,7 @@ export async function hold(
         release = () => undefined;
         release = await ctx.pool.acquire(owner, request, ctx.signal);
       },
+      mayStart: () => true,
     };
   }
   const withValues = builtinWith(t, scope);
@@ -50,10 +58,7 @@ export async function hold(
     t.distml && withValues ? BUILTINS[t.distml.kind].gang?.(withValues, request.cores) : undefined;
   const job = jobSpec(ctx, owner, request, shape);
   const lease = await ctx.pool.admit(job, ctx.signal);
-  if (job.preemptible)
-    lease.onPreempt((graceMs) =>
-      ctx.preemptions!.preempt(owner, graceMs, 'preempted by the scheduler for a higher-priority job'),
-    );
+  const away = job.preemptible ? followPreemptions(ctx, id, owner, lease) : () => undefined;
   const size = shape?.elastic
     ? await follow(ctx, id, lease, builtinWith(t, withOutputPaths(ctx, t, id, scope)))
     : undefined;
@@ -65,10 +70,43 @@ export async function hold(
     // Readmitted with as many members as fit now: the resumed training starts with that many. The lease's
     // count, not the admission's: a grow decided in the same cycle has already been written.
     requeue: async () => {
-      await lease.stopped();
+      await (away() ?? lease.stopped());
       await size?.set(lease.members);
     },
+    mayStart: () => away() === undefined,
   };
+}
+
+/**
+ * A preemptible step's lease: a preemption stops its process (StepPreemptions); one that finds no process
+ * gives the lease back at once (the preemptor gets the room now) and the step waits for admission again in its
+ * old place before it starts. Returns the readmission while the step is away, else undefined.
+ */
+function followPreemptions(
+  ctx: RunContext,
+  id: string,
+  owner: string,
+  lease: Lease,
+): () => Promise<number> | undefined {
+  let away: Promise<number> | undefined;
+  lease.onPreempt((graceMs) => {
+    const why = 'preempted by the scheduler for a higher-priority job';
+    if (ctx.preemptions!.preempt(owner, graceMs, why) || away) return;
+    // Set now, so a launch later in this tick sees it; the lease goes back after the scheduler's cycle.
+    const back: Promise<number> = Promise.resolve().then(() => {
+      transition(ctx, id, {
+        phase: 'Running',
+        message: `${why} before it started: waiting for resources again`,
+      });
+      return lease.stopped();
+    });
+    away = back;
+    back.then(
+      () => void (away === back && (away = undefined)),
+      () => undefined, // the run stopped while it waited: requeue() rethrows it
+    );
+  });
+  return () => away;
 }
 
 /** The scheduler job of a step: a train step's gang (with its parameter servers' cores shared out), else 1. */
@@ -93,8 +131,8 @@ function jobSpec(ctx: RunContext, owner: string, request: Request, shape: GangSh
 }
 
 /**
- * An elastic training follows its lease: the members granted now (a standing request in its control file,
- * written before it starts, so it starts with them), every resize after, and readmissions (see requeue).
+ * An elastic training follows its lease: the members granted now are written as a standing request before it
+ * starts (so it starts with them), and every resize after.
  */
 async function follow(
   ctx: RunContext,

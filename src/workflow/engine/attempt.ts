@@ -23,6 +23,8 @@ export interface AttemptPlan {
   daemon: boolean;
   cores: number;
   deadlineAt: number | undefined;
+  /** False while the step's resources are given back after a preemption (admit.ts Held.mayStart). */
+  mayStart: () => boolean;
 }
 
 /** The step's command with its artifacts in place, or the Error that kept it from starting. */
@@ -58,6 +60,15 @@ export async function runAttempt(ctx: RunContext, t: Template, a: AttemptPlan): 
   const ready = await prepare(ctx, t, a, scratch, env);
   if (typeof ready === 'string') return { phase: 'Error', message: ready, outputs: {}, exitCode: null };
   const { files, launch, argv } = ready;
+  // Checked in the same tick as the start below: a preemption lands either before (no start) or after it.
+  if (!a.mayStart())
+    return {
+      phase: 'Error',
+      message: 'preempted before it started',
+      outputs: {},
+      exitCode: null,
+      unstarted: true,
+    };
   const started = Date.now();
   // Set up before the step starts, so its first lines (after what earlier attempts wrote) are not missed.
   const unfollow = followProgress(ctx, id, `${base}.stderr.log`);

@@ -8,7 +8,7 @@ import { substitute } from '../expr/template.js';
 import type { Template } from '../spec/schema.js';
 import { BUILTINS } from '../steps/builtin.js';
 import { hold, type Held } from './admit.js';
-import { runAttempt } from './attempt.js';
+import { runAttempt, type AttemptPlan } from './attempt.js';
 import { transition, type NodeResult, type RunContext } from './context.js';
 import { lookupMemo, saveMemo, type MemoPlan } from './memo.js';
 import { decideRetry, type RetryDecision } from './retry.js';
@@ -56,7 +56,7 @@ export async function runLeaf(
   }
   let keepRelease = false;
   try {
-    let r = await attempts(ctx, t, id, scope, cores);
+    let r = await attempts(ctx, t, id, scope, { cores, held });
     // A preempted step waits for its resources again (an admitted job in its old place in the queue; a
     // plain acquire like a newly submitted one); preemptions never count against retryStrategy.
     while (r.preempted && !ctx.signal.aborted) {
@@ -71,7 +71,7 @@ export async function runLeaf(
         });
       }
       transition(ctx, id, { phase: 'Running', message: 'readmitted after preemption: resuming' });
-      r = await attempts(ctx, t, id, scope, cores);
+      r = await attempts(ctx, t, id, scope, { cores, held });
     }
     if (r.phase === 'Succeeded') {
       if (r.daemonExited) {
@@ -92,7 +92,7 @@ async function attempts(
   t: Template,
   id: string,
   scope: Map<string, string>,
-  cores: number,
+  { cores, held }: { cores: number; held: Held },
 ): Promise<Attempt> {
   const daemon = isDaemon(t);
   const firstStartedAt = Date.now();
@@ -102,9 +102,9 @@ async function attempts(
     // `{{retries}}`: which attempt this is (0 for the first), as Argo numbers them.
     const attemptScope = new Map([...scope, ['retries', String(attempt)]]);
     const attemptStart = Date.now();
-    const plan = { id, scope: attemptScope, attempt, daemon, cores, deadlineAt };
-    const r = await runAttempt(ctx, t, plan);
-    if (r.phase === 'Succeeded' || r.preempted || ctx.signal.aborted) return r;
+    const plan = { id, scope: attemptScope, attempt, daemon, cores, deadlineAt, mayStart: held.mayStart };
+    const r = await startedAttempt(ctx, t, plan, held);
+    if (r.phase === 'Succeeded' || r.preempted || r.unstarted || ctx.signal.aborted) return r;
     let next: RetryDecision;
     try {
       const failed = {
@@ -134,6 +134,38 @@ async function attempts(
       return { ...r, message: 'stopped' };
     }
   }
+}
+
+/**
+ * One attempt that started: preempted before its process started, it waits for readmission and starts then
+ * (the same attempt: it never ran). Still `unstarted` only when the wait failed (the run stopped).
+ */
+async function startedAttempt(ctx: RunContext, t: Template, plan: AttemptPlan, held: Held): Promise<Attempt> {
+  for (;;) {
+    const r = await runAttempt(ctx, t, plan);
+    if (!r.unstarted) return r;
+    const stopped = await readmitted(ctx, plan.id, held, r, plan.attempt + 1);
+    if (stopped) return stopped;
+  }
+}
+
+/** Waits for readmission after a preemption that came before the step started; the end if the run stopped. */
+async function readmitted(
+  ctx: RunContext,
+  id: string,
+  held: Held,
+  r: Attempt,
+  n: number,
+): Promise<Attempt | undefined> {
+  transition(ctx, id, { phase: 'Running', message: `attempt ${n} waits for readmission after a preemption` });
+  try {
+    // Still away: wait for the readmission under way (requeue() returns it; it never gives the lease back twice).
+    if (!held.mayStart()) await held.requeue();
+  } catch (err) {
+    return { ...r, phase: ctx.signal.aborted ? 'Failed' : 'Error', message: (err as Error).message };
+  }
+  transition(ctx, id, { phase: 'Running', message: 'readmitted after preemption: starting' });
+  return undefined;
 }
 
 /** A server: ready once it prints its first line, stopped when the run ends (`daemon: true`, built-in serve). */

@@ -18,7 +18,8 @@ export class StepPreemptions {
 
   /**
    * Asks the step `owner` to checkpoint and stop within `graceMs`; it is then requeued. False when no such
-   * step is running (it has finished, or has not started: nothing to do).
+   * step's process is running (it has finished, not started yet, or waits between retries): the caller acts
+   * on that (admit.ts gives the step's lease back, and the step waits for readmission before it starts).
    */
   preempt(owner: string, graceMs: number, reason = 'preempted'): boolean {
     const on = this.running.get(owner);

@@ -16,6 +16,8 @@ export interface Attempt {
   metrics?: Record<string, number>;
   /** Stopped for preemption (preempt.ts): requeued, not failed. */
   preempted?: boolean;
+  /** Preempted before its process started (admit.ts): not an attempt; it starts once readmitted. */
+  unstarted?: boolean;
 }
 
 /** How the step's process ended, with why the engine stopped it if it did. */
