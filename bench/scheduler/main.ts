@@ -80,6 +80,10 @@ function main(): void {
   let decisions = 0;
   let busy = 0;
   let allBackloggedUntil: number | undefined;
+  const waiting = new Map<string, number>();
+  for (const { spec } of jobs) waiting.set(spec.user, (waiting.get(spec.user) ?? 0) + 1);
+  let allWaitingUntil: number | undefined;
+  const receivedW = new Map<string, number>();
   // Jobs arrive over the first simulated hour; the machine is oversubscribed ~10x, so every user has work waiting.
   const arrivals = jobs.map((j, i) => ({ at: Math.floor((i / JOBS) * 3_600_000), spec: j.spec }));
   let nextArrival = 0;
@@ -92,6 +96,8 @@ function main(): void {
       // have ended, to when the first user runs out of waiting work.
       if (allBackloggedUntil === undefined && r.since >= WARMUP_MS)
         received.set(r.user, (received.get(r.user) ?? 0) + d);
+      if (allWaitingUntil === undefined && r.since >= WARMUP_MS)
+        receivedW.set(r.user, (receivedW.get(r.user) ?? 0) + d);
       r.since = until;
     }
   };
@@ -120,9 +126,13 @@ function main(): void {
         const j = byId.get(d.id)!;
         const gen = (generation.get(d.id) ?? 0) + 1;
         generation.set(d.id, gen);
+        waiting.set(j.spec.user, waiting.get(j.spec.user)! - 1);
+        if (allWaitingUntil === undefined && waiting.get(j.spec.user) === 0) allWaitingUntil = now;
         running.set(d.id, { since: now, cores: j.spec.gang.perMember.cores * d.members, user: j.spec.user });
         ends.push({ at: now + j.durationMs, id: d.id, gen });
       } else if (d.kind === 'preempt') {
+        const u = byId.get(d.id)!.spec.user;
+        waiting.set(u, waiting.get(u)! + 1);
         running.delete(d.id); // a checkpointing victim stops at once here; it resumes (from scratch, in this model)
         s.stopped(d.id, now);
       }
@@ -137,16 +147,13 @@ function main(): void {
     tv += Math.abs(got - ideal);
     worst = Math.max(worst, Math.abs(got - ideal) / ideal);
   }
+  if (process.env['BENCH_SCHED_DEBUG']) debugReport(s, jobs, shares, received, total);
   if (process.env['BENCH_SCHED_DEBUG']) {
-    const byWeight = new Map<number, number[]>();
-    for (const g of s.config.groups)
-      for (const u of g.users) {
-        const list = byWeight.get(g.weight) ?? [];
-        list.push((received.get(u.name) ?? 0) / total / shares.get(u.name)!);
-        byWeight.set(g.weight, list);
-      }
-    for (const [w, l] of byWeight)
-      console.error(`weight ${w}: received/ideal ${l.map((x) => x.toFixed(2)).join(' ')}`);
+    const totalW = [...receivedW.values()].reduce((a, b) => a + b, 0);
+    let tvW = 0;
+    for (const [user, ideal] of shares) tvW += Math.abs((receivedW.get(user) ?? 0) / totalW - ideal);
+    console.error(`window to first user with nothing waiting: ${allWaitingUntil! / 60000} min, error ${(tvW / 2 * 100).toFixed(2)}%`);
+    debugReport(s, jobs, shares, receivedW, totalW);
   }
   report('scheduler', {
     command: 'node dist/bench/scheduler/main.js',
@@ -166,6 +173,43 @@ function main(): void {
     utilisation: busy / (CORES * now),
     makespanHours: now / 3_600_000,
   });
+}
+
+/**
+ * BENCH_SCHED_DEBUG: where the error comes from. Per group weight: mean received/ideal (a bias by weight shows
+ * here) and the part of the error that bias alone explains; the job sizes against the users' ideal shares
+ * (a job larger than its user's share is granularity no scheduler can smooth within one job).
+ */
+function debugReport(
+  s: Scheduler,
+  jobs: { spec: JobSpec; durationMs: number }[],
+  shares: Map<string, number>,
+  received: Map<string, number>,
+  total: number,
+): void {
+  const byWeight = new Map<number, { users: string[]; ratios: number[] }>();
+  for (const g of s.config.groups)
+    for (const u of g.users) {
+      const c = byWeight.get(g.weight) ?? { users: [], ratios: [] };
+      c.users.push(u.name);
+      c.ratios.push((received.get(u.name) ?? 0) / total / shares.get(u.name)!);
+      byWeight.set(g.weight, c);
+    }
+  let biasOnly = 0;
+  for (const [w, c] of [...byWeight].sort((a, b) => a[0] - b[0])) {
+    const mean = c.ratios.reduce((a, b) => a + b, 0) / c.ratios.length;
+    const mad = c.ratios.reduce((a, b) => a + Math.abs(b - mean), 0) / c.ratios.length;
+    const ideal = shares.get(c.users[0]!)!;
+    biasOnly += c.users.length * ideal * Math.abs(mean - 1);
+    const sizes = jobs.filter((j) => c.users.includes(j.spec.user)).map((j) => j.spec.gang.count * j.spec.gang.perMember.cores);
+    const over = sizes.filter((x) => x > ideal * CORES).length / sizes.length;
+    console.error(
+      `weight ${w}: ideal ${(ideal * CORES).toFixed(1)} cores/user; received/ideal mean ${mean.toFixed(3)}, ` +
+        `mean |dev from class mean| ${mad.toFixed(3)}; jobs larger than the ideal share ${(over * 100).toFixed(0)}%`,
+    );
+    console.error(`  per user ${c.ratios.map((x) => x.toFixed(2)).join(' ')}`);
+  }
+  console.error(`error explained by the per-weight bias alone: ${((biasOnly / 2) * 100).toFixed(2)}%`);
 }
 
 /** Each user's ideal share with every user active: group weight / Σ group weights, split equally in the group. */

@@ -113,6 +113,9 @@ export class Core {
     this.quota.use(job.queue, delta);
     this.shares.use(job.spec.user, delta, now);
     job.members = members;
+    const limit = job.spec.timeLimitMs;
+    const left = limit === undefined ? undefined : (job.admittedAt ?? now) + limit - now;
+    this.shares.hold(job.spec.user, job.spec.id, holding(job), left, now);
   }
 
   admit(job: Job, members: number, now: number): void {
@@ -174,4 +177,9 @@ export class Core {
       frees: holding(j),
     }));
   }
+}
+
+/** The fair-share rank of `job`'s user with `job` next in line (lower goes first; see ShareBook.score). */
+export function rank(core: Core, job: Job, now: number): number {
+  return core.shares.score(job.spec.user, holding(job, job.min), job.spec.timeLimitMs, now);
 }

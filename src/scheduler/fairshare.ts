@@ -2,9 +2,10 @@
 // among its active users by weight, and a user's part among the user's active jobs by their queues' weights.
 // A user's second job halves that user's share only. "Active" means pending or running: an idle user takes
 // nothing, so the others' shares grow (4 users → 25% each; a fifth arrives → 20% each).
-// The order of pending jobs weighs each user's usage against that entitlement (see ShareBook.score).
+// The order of pending jobs weighs each user's usage against that entitlement (see ShareBook.score, usage.ts).
 import type { QueueConfig } from './config-types.js';
 import { add, dominantShare, type Resources, ZERO } from './resources.js';
+import { rankOf, UsageHistory } from './usage.js';
 
 export const DEFAULT_GROUP = 'default';
 
@@ -34,52 +35,6 @@ export class Groups {
 
   weightOfGroup(group: string): number {
     return this.groupWeight.get(group) ?? 1;
-  }
-}
-
-/**
- * Past usage that fades with a half-life (Kueue's admission fair sharing, Slurm's fair-share factor): per user
- * the integral of the dominant-resource share over time, decayed by 2^(−age/halfLife). `average` reads it as
- * the share the user held on average over the recent past (a user that held 30% for a long while reads 0.3).
- */
-export class UsageHistory {
-  private readonly lambda: number;
-  private readonly users = new Map<string, { value: number; rate: number; at: number }>();
-
-  constructor(halfLifeMs: number) {
-    this.lambda = halfLifeMs > 0 ? Math.LN2 / halfLifeMs : Infinity;
-  }
-
-  private advance(user: string, now: number): { value: number; rate: number; at: number } {
-    const u = this.users.get(user) ?? { value: 0, rate: 0, at: now };
-    const dt = Math.max(0, now - u.at);
-    if (dt > 0 && Number.isFinite(this.lambda)) {
-      const k = Math.exp(-this.lambda * dt);
-      u.value = u.value * k + (u.rate * (1 - k)) / this.lambda;
-    }
-    u.at = now;
-    this.users.set(user, u);
-    return u;
-  }
-
-  /** The user's current dominant share changed to `rate` at `now`. */
-  setRate(user: string, rate: number, now: number): void {
-    this.advance(user, now).rate = rate;
-  }
-
-  /** Adds `share` to the user's decayed average at once (an admission's charge). */
-  charge(user: string, share: number, now: number): void {
-    if (!Number.isFinite(this.lambda)) return;
-    this.advance(user, now).value += share / this.lambda;
-  }
-
-  /** Decayed average share of the recent past, in [0, 1]. With no half-life, the current share. */
-  average(user: string, now: number): number {
-    if (!Number.isFinite(this.lambda)) return this.users.get(user)?.rate ?? 0;
-    const u = this.users.get(user);
-    if (!u) return 0;
-    const k = Math.exp(-this.lambda * Math.max(0, now - u.at));
-    return (u.value * k + (u.rate * (1 - k)) / this.lambda) * this.lambda;
   }
 }
 
@@ -198,18 +153,20 @@ export class ShareBook {
     return [...this.jobWeight.keys()];
   }
 
-  /**
-   * `user` now holds `delta` more (negative: less). An admission also charges its share at once, as if it had
-   * already been used (Kueue's admission penalty): the order reacts within the same cycle, and the charge
-   * fades with the half-life instead of lasting while the job runs (which would favour users with nothing
-   * running over users whose other jobs still run).
-   */
+  /** `user` now holds `delta` more (negative: less). */
   use(user: string, delta: Resources, now: number): void {
     const next = add(this.usage.get(user) ?? ZERO, delta);
     this.usage.set(user, next);
     this.history.setRate(user, dominantShare(next, this.capacity), now);
-    if (delta.cores > 0 || delta.memory > 0)
-      this.history.charge(user, dominantShare(delta, this.capacity), now);
+  }
+
+  /**
+   * Job `id` of `user` holds `r` from `now` on (nothing: it stopped), with `leftMs` of its time limit left
+   * (undefined: none). Counted at once for the work it promises (see usage.ts), so the order reacts within
+   * the same cycle and a long job weighs more than a short one.
+   */
+  hold(user: string, id: string, r: Resources, leftMs: number | undefined, now: number): void {
+    this.history.promise(user, id, dominantShare(r, this.capacity), leftMs, now);
   }
 
   /** The user's dominant-resource share of the machine right now (Kueue's DRS, without quota). */
@@ -218,13 +175,13 @@ export class ShareBook {
   }
 
   /**
-   * The fair-share rank of a user: the decayed average share of the recent past (admission charges
-   * included) divided by the user's entitlement. Lower goes first; a user with no entitlement (weight 0) goes last.
-   * Rounded to 1/1000 so that usage long faded (or equal) ties, and submission order decides.
+   * The fair-share rank of a user whose next job asks for `next` with time limit `limitMs`: the decayed
+   * average share of the recent past plus what running jobs promised, against the user's entitlement,
+   * weighed with the size of the next job (see rankOf). Lower goes first; a user with no entitlement
+   * (weight 0) goes last.
    */
-  score(user: string, now: number): number {
-    const e = this.userShare(user);
-    const used = this.history.average(user, now);
-    return e > 0 ? Math.round((used / e) * 1000) / 1000 : Infinity;
+  score(user: string, next: Resources, limitMs: number | undefined, now: number): number {
+    const charge = this.history.charge(dominantShare(next, this.capacity), limitMs);
+    return rankOf(this.history.withPromises(user, now), this.userShare(user), charge);
   }
 }

@@ -80,13 +80,13 @@ export class PendingQueue {
    * Pending jobs in order. `score(user)` is read when a user's turn comes up again, so an admission (which
    * raises the user's usage) lets the next user go first. Jobs removed while iterating are skipped.
    */
-  *ordered(score: (user: string) => number): Generator<Job> {
+  *ordered(score: (next: Job) => number): Generator<Job> {
     const priorities = [...this.tiers.keys()].sort((a, b) => b - a);
     for (const p of priorities) {
       const tier = this.tiers.get(p);
       if (!tier) continue;
       const heap = new Heap<{ user: string; seq: number }>();
-      for (const [user, list] of tier) heap.push(score(user), list[0]!.seq, { user, seq: list[0]!.seq });
+      for (const [user, list] of tier) heap.push(score(list[0]!), list[0]!.seq, { user, seq: list[0]!.seq });
       for (let e = heap.pop(); e; e = heap.pop()) {
         const list = tier.get(e.user) ?? [];
         const job = list[firstFrom(list, e.seq)];
@@ -94,7 +94,7 @@ export class PendingQueue {
         if (job.phase === 'pending') yield job;
         const next = tier.get(e.user) ?? [];
         const n = next[firstFrom(next, job.seq + 1)];
-        if (n) heap.push(score(e.user), n.seq, { user: e.user, seq: n.seq });
+        if (n) heap.push(score(n), n.seq, { user: e.user, seq: n.seq });
       }
     }
   }

@@ -2,7 +2,7 @@
 // adapter (live.ts), the bench and the tests drive it with their own clocks.
 import { estimateStarts } from './backfill.js';
 import type { QueueConfig } from './config.js';
-import { Core } from './core.js';
+import { Core, rank } from './core.js';
 import { runCycle } from './cycle.js';
 import { SchedulerError } from './errors.js';
 import {
@@ -106,7 +106,7 @@ export class Scheduler {
   /** Every pending job in order, with why it waits, its position and, where known, its estimated start. */
   pending(now: number): Pending[] {
     const order: Job[] = [...this.core.zero];
-    for (const j of this.core.queue.ordered((u) => this.core.shares.score(u, now))) order.push(j);
+    for (const j of this.core.queue.ordered((j) => rank(this.core, j, now))) order.push(j);
     const est = estimateStarts(
       now,
       this.core.free,
