@@ -152,7 +152,9 @@ function main(): void {
     const totalW = [...receivedW.values()].reduce((a, b) => a + b, 0);
     let tvW = 0;
     for (const [user, ideal] of shares) tvW += Math.abs((receivedW.get(user) ?? 0) / totalW - ideal);
-    console.error(`window to first user with nothing waiting: ${allWaitingUntil! / 60000} min, error ${(tvW / 2 * 100).toFixed(2)}%`);
+    console.error(
+      `window to first user with nothing waiting: ${allWaitingUntil! / 60000} min, error ${((tvW / 2) * 100).toFixed(2)}%`,
+    );
     debugReport(s, jobs, shares, receivedW, totalW);
   }
   report('scheduler', {
@@ -201,7 +203,9 @@ function debugReport(
     const mad = c.ratios.reduce((a, b) => a + Math.abs(b - mean), 0) / c.ratios.length;
     const ideal = shares.get(c.users[0]!)!;
     biasOnly += c.users.length * ideal * Math.abs(mean - 1);
-    const sizes = jobs.filter((j) => c.users.includes(j.spec.user)).map((j) => j.spec.gang.count * j.spec.gang.perMember.cores);
+    const sizes = jobs
+      .filter((j) => c.users.includes(j.spec.user))
+      .map((j) => j.spec.gang.count * j.spec.gang.perMember.cores);
     const over = sizes.filter((x) => x > ideal * CORES).length / sizes.length;
     console.error(
       `weight ${w}: ideal ${(ideal * CORES).toFixed(1)} cores/user; received/ideal mean ${mean.toFixed(3)}, ` +

@@ -175,13 +175,13 @@ export class ShareBook {
   }
 
   /**
-   * The fair-share rank of a user whose next job asks for `next` with time limit `limitMs`: the decayed
-   * average share of the recent past plus what running jobs promised, against the user's entitlement,
+   * The fair-share rank of a user whose next job asks for `next` with time limit `limitMs`: the user's
+   * fair-share charge (admissions counted for the work they promise, faded; see usage.ts) against the user's entitlement,
    * weighed with the size of the next job (see rankOf). Lower goes first; a user with no entitlement
    * (weight 0) goes last.
    */
   score(user: string, next: Resources, limitMs: number | undefined, now: number): number {
     const charge = this.history.charge(dominantShare(next, this.capacity), limitMs);
-    return rankOf(this.history.withPromises(user, now), this.userShare(user), charge);
+    return rankOf(this.history.charged(user, now), this.userShare(user), charge);
   }
 }
