@@ -35,7 +35,7 @@ export class Core {
     readonly capacity: Resources,
   ) {
     this.quota = new QuotaBook(config, capacity);
-    this.shares = new ShareBook(new Groups(config), capacity, config.usageHalfLifeMs);
+    this.shares = new ShareBook(config, new Groups(config), capacity);
     this.priorities = new Map(config.priorityClasses.map((p) => [p.name, p.value]));
     this.reclaim = new Map(config.clusterQueues.map((q) => [q.name, q.reclaimWithinCohort]));
   }
@@ -77,7 +77,7 @@ export class Core {
       missing: 0,
     };
     this.jobs.set(spec.id, job);
-    this.shares.activate(spec.user, this.quota.weight(queue), 1);
+    this.shares.activate(spec.user, queue, 1);
     this.enqueue(job);
     return job;
   }
@@ -147,7 +147,7 @@ export class Core {
       this.zero.delete(job);
     } else this.release(job, now);
     if (job.phase !== 'finished' && job.phase !== 'cancelled')
-      this.shares.activate(job.spec.user, this.quota.weight(job.queue), -1);
+      this.shares.activate(job.spec.user, job.queue, -1);
     job.phase = phase;
     job.why = undefined;
     this.ledger.forget(job.spec.id);

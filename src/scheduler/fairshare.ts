@@ -1,10 +1,12 @@
-// Fair share (book 6.2.2, figures 6.3 and 6.4): the machine is divided among groups by weight, a group's part
-// among its active users by weight, and a user's part among the user's active jobs by their queues' weights.
-// A user's second job halves that user's share only. "Active" means pending or running: an idle user takes
-// nothing, so the others' shares grow (4 users → 25% each; a fifth arrives → 20% each).
+// Fair share (book 6.2.2, figures 6.3 and 6.4): the machine is divided along the cohort tree by
+// fairSharing weights (Kueue's hierarchical cohorts), a queue's part among its groups by weight, a group's
+// part among its active users by weight, and a user's part of a queue equally among the user's jobs there
+// (share-tree.ts). A user's second job halves that user's share only. "Active" means pending or running: an
+// idle user takes nothing, so the others' shares grow (4 users → 25% each; a fifth arrives → 20% each).
 // The order of pending jobs weighs each user's usage against that entitlement (see ShareBook.score, usage.ts).
 import type { QueueConfig } from './config-types.js';
 import { add, dominantShare, type Resources, ZERO } from './resources.js';
+import { ShareTree } from './share-tree.js';
 import { rankOf, UsageHistory } from './usage.js';
 
 export const DEFAULT_GROUP = 'default';
@@ -88,69 +90,46 @@ export function waterfill(claims: ElasticClaim[], available: number): Map<string
   return out;
 }
 
-/** x/sum of weights, or an equal split when every weight is zero. */
-const part = (w: number, sum: number, n: number): number => (sum > 0 ? w / sum : n > 0 ? 1 / n : 0);
-
 /**
- * Entitlements kept incrementally as jobs become active (pending or running) and inactive, so a share costs
- * O(1) on a machine with thousands of users; and each user's usage, now and decayed over the past.
+ * Entitlements along the cohort tree (share-tree.ts), kept incrementally as jobs become active (pending or
+ * running) and inactive; and each user's usage, now and decayed over the past.
  */
 export class ShareBook {
-  private readonly jobWeight = new Map<string, { sum: number; n: number }>();
-  private readonly groupUsers = new Map<string, { sum: number; n: number }>();
-  private groupsSum = 0;
-  private groupsN = 0;
+  private readonly tree: ShareTree;
   private readonly usage = new Map<string, Resources>();
   readonly history: UsageHistory;
 
   constructor(
+    config: QueueConfig,
     readonly groups: Groups,
     private readonly capacity: Resources,
-    halfLifeMs: number,
   ) {
-    this.history = new UsageHistory(halfLifeMs);
+    this.tree = new ShareTree(config, groups);
+    this.history = new UsageHistory(config.usageHalfLifeMs);
   }
 
-  /** A job of `user` with queue weight `w` became active (+1) or inactive (−1). */
-  activate(user: string, w: number, sign: 1 | -1): void {
-    const j = this.jobWeight.get(user) ?? { sum: 0, n: 0 };
-    const wasActive = j.n > 0;
-    j.sum += sign * w;
-    j.n += sign;
-    if (j.n > 0) this.jobWeight.set(user, j);
-    else this.jobWeight.delete(user);
-    if (wasActive === j.n > 0) return;
-    const g = this.groups.group(user);
-    const gu = this.groupUsers.get(g) ?? { sum: 0, n: 0 };
-    const groupWasActive = gu.n > 0;
-    gu.sum += sign * this.groups.weightOfUser(user);
-    gu.n += sign;
-    if (gu.n > 0) this.groupUsers.set(g, gu);
-    else this.groupUsers.delete(g);
-    if (groupWasActive === gu.n > 0) return;
-    this.groupsSum += sign * this.groups.weightOfGroup(g);
-    this.groupsN += sign;
+  /** A job of `user` in `queue` became active (+1) or inactive (−1). */
+  activate(user: string, queue: string, sign: 1 | -1): void {
+    this.tree.activate(user, queue, sign);
   }
 
-  groupShare(group: string): number {
-    if (!this.groupUsers.has(group)) return 0;
-    return part(this.groups.weightOfGroup(group), this.groupsSum, this.groupsN);
-  }
-
+  /** The user's part of the machine (summed over the queues where the user has jobs). */
   userShare(user: string): number {
-    const gu = this.groupUsers.get(this.groups.group(user));
-    if (!gu || !this.jobWeight.has(user)) return 0;
-    return this.groupShare(this.groups.group(user)) * part(this.groups.weightOfUser(user), gu.sum, gu.n);
+    return this.tree.userShare(user);
   }
 
-  /** The share of one active job of `user` whose queue weighs `w`. */
-  jobShare(user: string, w: number): number {
-    const j = this.jobWeight.get(user);
-    return j ? this.userShare(user) * part(w, j.sum, j.n) : 0;
+  /** The share of one active job of `user` in `queue`. */
+  jobShare(user: string, queue: string): number {
+    return this.tree.jobShare(user, queue);
+  }
+
+  /** The share of an active queue (its cohorts' weights and its own against its siblings'). */
+  queueShare(queue: string): number {
+    return this.tree.queueShare(queue);
   }
 
   activeUsers(): string[] {
-    return [...this.jobWeight.keys()];
+    return this.tree.activeUsers();
   }
 
   /** `user` now holds `delta` more (negative: less). */

@@ -180,7 +180,7 @@ export class Scheduler {
   jobShare(id: string): number {
     const j = this.core.get(id);
     if (j.phase === 'finished' || j.phase === 'cancelled') return 0;
-    return this.core.shares.jobShare(j.spec.user, this.core.quota.weight(j.queue));
+    return this.core.shares.jobShare(j.spec.user, j.queue);
   }
 
   job(id: string): JobView | undefined {
