@@ -54,12 +54,12 @@ export function members(s: Scheduler): Record<string, number> {
 /**
  * Runs users who always have work waiting on `s` in virtual time until `untilMs`, each job running its
  * promised time limit, and returns the core·ms each user received between `fromMs` and `untilMs`.
- * `next(user, i)` gives a user's i-th job (cores, minutes); every user keeps `depth` (default 20) jobs waiting.
+ * `next(user, i)` gives a user's i-th job (cores, minutes, queue); every user keeps `depth` (default 20) jobs waiting.
  */
 export function backlogged(
   s: Scheduler,
   users: string[],
-  next: (user: string, i: number) => { cores: number; minutes: number },
+  next: (user: string, i: number) => { cores: number; minutes: number; queue?: string },
   o: { fromMs: number; untilMs: number; depth?: number },
 ): Map<string, number> {
   const got = new Map(users.map((u) => [u, 0]));
@@ -74,10 +74,10 @@ export function backlogged(
   const submit = (user: string, now: number): void => {
     const i = count.get(user)!;
     count.set(user, i + 1);
-    const { cores, minutes } = next(user, i);
+    const { cores, minutes, queue = 'default' } = next(user, i);
     const id = `${user}-${i}`;
     limit.set(id, { user, cores, ms: minutes * 60_000 });
-    s.submit(job(id, user, { cores, timeLimitMs: minutes * 60_000 }), now);
+    s.submit(job(id, user, { cores, queue, timeLimitMs: minutes * 60_000 }), now);
   };
   for (const u of users) for (let k = 0; k < (o.depth ?? 20); k++) submit(u, 0);
   for (let now = 0; now < o.untilMs;) {
