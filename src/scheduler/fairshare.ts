@@ -123,11 +123,6 @@ export class ShareBook {
     return this.tree.jobShare(user, queue);
   }
 
-  /** The share of an active queue (its cohorts' weights and its own against its siblings'). */
-  queueShare(queue: string): number {
-    return this.tree.queueShare(queue);
-  }
-
   activeUsers(): string[] {
     return this.tree.activeUsers();
   }

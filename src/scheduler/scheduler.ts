@@ -36,7 +36,7 @@ export interface QueueView {
 export interface ShareView {
   user: string;
   group: string;
-  /** The book's ideal share: groups, then users of a group, then a user's jobs, by weight. */
+  /** The ideal share: the cohort tree, then a queue's groups, then users of a group, by weight (share-tree.ts). */
   entitlement: number;
   /** Dominant-resource share held now. */
   current: number;
@@ -176,7 +176,7 @@ export class Scheduler {
     }));
   }
 
-  /** The ideal share of one active job (its user's share divided among the user's jobs by queue weight). */
+  /** The ideal share of one active job (its user's part of its queue divided among the user's jobs there). */
   jobShare(id: string): number {
     const j = this.core.get(id);
     if (j.phase === 'finished' || j.phase === 'cancelled') return 0;

@@ -13,6 +13,9 @@ interface Node {
   n: number;
   /** Active jobs below (a leaf: the user's jobs in the queue). */
   jobs: number;
+  /** The node's share as of tree version `at`. */
+  at: number;
+  share: number;
 }
 
 /** x/sum of weights, or an equal split when every weight is zero. */
@@ -26,14 +29,14 @@ export interface Membership {
 
 /** Entitlements kept incrementally as jobs become active and inactive: O(depth) per change. */
 export class ShareTree {
-  private readonly root: Node = { weight: 1, sum: 0, n: 0, jobs: 0 };
+  private readonly root: Node = { weight: 1, sum: 0, n: 0, jobs: 0, at: -1, share: 0 };
   private readonly queues = new Map<string, Node>();
   private readonly leaves = new Map<string, Node>();
   /** Per user: the user's active leaves, by queue. */
   private readonly byUser = new Map<string, Map<string, Node>>();
   /** Bumped whenever the set of active nodes changes: shares computed before stay valid until then. */
   private version = 0;
-  private readonly cache = new Map<Node, { version: number; share: number }>();
+  private readonly userCache = new Map<string, { at: number; share: number }>();
 
   constructor(
     config: QueueConfig,
@@ -44,14 +47,14 @@ export class ShareTree {
       const known = cohorts.get(name);
       if (known) return known;
       const c = config.cohorts.find((x) => x.name === name);
-      const node: Node = { weight: c?.weight ?? 1, sum: 0, n: 0, jobs: 0 };
+      const node: Node = { weight: c?.weight ?? 1, sum: 0, n: 0, jobs: 0, at: -1, share: 0 };
       cohorts.set(name, node);
       node.parent = c?.parentName ? cohort(c.parentName) : this.root;
       return node;
     };
     for (const q of config.clusterQueues) {
       const parent = q.cohort ? cohort(q.cohort) : this.root;
-      this.queues.set(q.name, { weight: q.weight, parent, sum: 0, n: 0, jobs: 0 });
+      this.queues.set(q.name, { weight: q.weight, parent, sum: 0, n: 0, jobs: 0, at: -1, share: 0 });
     }
   }
 
@@ -64,10 +67,18 @@ export class ShareTree {
     const gKey = `${queue}\u0000\u0000${g}`;
     let group = this.leaves.get(gKey);
     if (!group) {
-      group = { weight: this.members.weightOfGroup(g), parent: q, sum: 0, n: 0, jobs: 0 };
+      group = { weight: this.members.weightOfGroup(g), parent: q, sum: 0, n: 0, jobs: 0, at: -1, share: 0 };
       this.leaves.set(gKey, group);
     }
-    const node: Node = { weight: this.members.weightOfUser(user), parent: group, sum: 0, n: 0, jobs: 0 };
+    const node: Node = {
+      weight: this.members.weightOfUser(user),
+      parent: group,
+      sum: 0,
+      n: 0,
+      jobs: 0,
+      at: -1,
+      share: 0,
+    };
     this.leaves.set(key, node);
     return node;
   }
@@ -93,31 +104,28 @@ export class ShareTree {
   }
 
   private share(node: Node): number {
-    const c = this.cache.get(node);
-    if (c?.version === this.version) return c.share;
+    if (node.at === this.version) return node.share;
     let share = 1;
     for (let at = node; at.parent; at = at.parent) share *= part(at.weight, at.parent.sum, at.parent.n);
-    this.cache.set(node, { version: this.version, share });
+    node.at = this.version;
+    node.share = share;
     return share;
   }
 
   /** The user's part of the machine: the sum over the queues where the user has jobs. */
   userShare(user: string): number {
-    let sum = 0;
-    for (const leaf of this.byUser.get(user)?.values() ?? []) sum += this.share(leaf);
-    return sum;
+    const c = this.userCache.get(user);
+    if (c?.at === this.version) return c.share;
+    let share = 0;
+    for (const leaf of this.byUser.get(user)?.values() ?? []) share += this.share(leaf);
+    this.userCache.set(user, { at: this.version, share });
+    return share;
   }
 
   /** The part of one active job of `user` in `queue`. */
   jobShare(user: string, queue: string): number {
     const leaf = this.byUser.get(user)?.get(queue);
     return leaf ? this.share(leaf) / leaf.jobs : 0;
-  }
-
-  /** The part of an active queue. */
-  queueShare(queue: string): number {
-    const q = this.queues.get(queue);
-    return q && q.n > 0 ? this.share(q) : 0;
   }
 
   activeUsers(): string[] {

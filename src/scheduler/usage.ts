@@ -5,10 +5,11 @@
 // The charge counts an admitted job at once for the work it promises (its share × its time limit), fading
 // with the half-life from its admission; when the job stops early, the unused part is given back as faded;
 // a job without a time limit promises one mean lifetime of the decay (1/λ), and a job running past its promise
-// is charged from then on as it uses. Ranking on use alone sees a job's length only as it runs, so users of
-// long jobs got more (bench/scheduler measured ±9% per user from job lengths, 62% instead of 50% in
-// fair-share.test.ts); a charge taken at once, as one amount, is what makes the order's compensation for
-// large charges (rankOf) exact.
+// is charged from then on as it uses. The charge used before (the share alone, as if the job ran 1/λ, plus use
+// as it ran) was blind to a job's length, so users of long jobs got more: bench/scheduler measured ±9–11%
+// per user of weight 1 from job lengths alone; fair-share.test.ts's user of 90-minute jobs got 83.6% instead
+// of 50% against one of 10-minute jobs. A charge taken at once, as one amount, is also what makes the order's
+// compensation for large charges (rankOf) exact.
 const EPS = 1e-12;
 /** Usage under this fraction of the entitlement counts as none (long faded). */
 const FADED = 1e-6;
@@ -106,15 +107,16 @@ function beyond(p: Pledge, t: number): number {
 }
 
 /**
- * The fair-share rank of a user whose decayed usage (with promises) is `used`, entitlement `e`, whose next job
- * would add `next` (same units). Plain `used / e` with "lowest first" favours users whose jobs are large
- * against their entitlement: usage fades in proportion to itself, so a large charge fades back to the others'
- * level in time ln(1 + next/used) / λ, less than in proportion to `next` (bench/scheduler: users of weight 1
- * got 7% more than their share, users of weight 3 2% less). Ranking on
- * K = (next/e) / ln(1 + next/used) — the level the others must have faded to when this user goes — makes the
- * time between a user's admissions proportional to what each admission adds, for small and large jobs alike.
- * Usage long faded counts as none, and ranks are rounded to 1/1000, so faded (or equal) usage ties and
- * submission order decides.
+ * The fair-share rank of a user whose charge is `used`, entitlement `e`, and whose next job would add `next`
+ * (same units); lower goes first. Plain `used / e` favours users whose jobs are large against their
+ * entitlement: charges fade in proportion to themselves, so after a charge j (per unit of entitlement) a user
+ * is back at the others' level K after ln(1 + j/K)/λ, less than in proportion to j (bench/scheduler: users of
+ * weight 1 got 7% more than their share, users of weight 3 2% less; fair-share.test.ts's light group 30%
+ * instead of 25%). Going when the level reaches a = j/(e^(j/K) − 1) instead makes ln(a + j) − ln(a) = j/K:
+ * over a user's admissions the time between them adds up to Σ j/(λK), in proportion to what the user was
+ * charged, for small and large jobs alike. The rank is that a solved for K: j / ln(1 + j/a); for small j it
+ * is `used / e`. Usage long faded counts as none, and ranks are rounded to 1/1000, so faded (or equal) usage
+ * ties and submission order decides.
  */
 export function rankOf(used: number, e: number, next: number): number {
   if (!(e > 0)) return Infinity;
