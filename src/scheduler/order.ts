@@ -1,7 +1,7 @@
 // The order pending jobs are considered in: higher priority first; within a priority, the user with the lowest
-// fair-share rank (usage against entitlement, see ShareBook.score) first, re-ranked after every admission;
-// within a user, submission order (a preempted job keeps its place). Kept per (priority, user) so a cycle
-// touches only the jobs it considers, not every pending job.
+// fair-share rank (charge against entitlement, weighed with the user's next job; see ShareBook.score) first,
+// re-ranked after every admission; within a user, submission order (a preempted job keeps its place). Kept
+// per (priority, user) so a cycle touches only the jobs it considers, not every pending job.
 import type { Job } from './job.js';
 
 /** Min-heap on (key, tie). */
@@ -77,8 +77,9 @@ export class PendingQueue {
   }
 
   /**
-   * Pending jobs in order. `score(user)` is read when a user's turn comes up again, so an admission (which
-   * raises the user's usage) lets the next user go first. Jobs removed while iterating are skipped.
+   * Pending jobs in order. `score(next)` (the rank of `next`'s user with `next` in line) is read when a user's
+   * turn comes up again, so an admission (which raises the user's charge) lets the next user go first. Jobs
+   * removed while iterating are skipped.
    */
   *ordered(score: (next: Job) => number): Generator<Job> {
     const priorities = [...this.tiers.keys()].sort((a, b) => b - a);
