@@ -3,6 +3,9 @@
 // queues, each by fairSharing.weight; a queue among the groups with jobs in it, a group among its users, by
 // their weights; a user's part of a queue equally among the user's jobs in it. Only active nodes (with a
 // pending or running job below them) count, so an idle branch's part goes to its siblings.
+// The pending order ranks users (a user's charge against the sum of the user's parts); a user's own jobs go in
+// submission order, so the split of one user's part between that user's queues is exact for elastic jobs
+// (members follow each job's part) and follows submission for rigid ones.
 import type { QueueConfig } from './config-types.js';
 
 interface Node {
