@@ -1,11 +1,11 @@
 // bench/scheduler: the pure scheduler on a simulated cluster in virtual time (no processes): 10,000 jobs over
-// 1,000 queues (10 cohorts of 100), 100 users in 10 groups of unequal weight, gangs of 1–4 members, 1–8 cores
-// each, promised time limits. Reports scheduling decisions per second of wall time spent in decide(), the
+// 1,000 queues in a cohort tree (a cohort per group of 10 users, weights 1–3; a cohort per user; 10 queues per
+// user), gangs of 1–4 members, 1–8 cores each, promised time limits. Reports scheduling decisions per second of wall time spent in decide(), the
 // fairness error (half the sum over users of |received share − ideal share| while every user still had work
 // waiting: the fraction of the machine given to the wrong user) and utilisation. Anchors: Slurm documents
 // ~500 jobs/s; Kueue's own test admitted 15,000 workloads in 351 s (≈ 43/s).
 //   node dist/bench/scheduler/main.js   BENCH_SCHED_JOBS=10000 BENCH_SCHED_QUEUES=1000 BENCH_SCHED_HALF_LIFE=2h
-//   (BENCH_SCHED_DEBUG=1 prints received/ideal per user, by group weight)
+//   (BENCH_SCHED_DEBUG=1 prints received/ideal per user by group weight, and how much a bias by weight explains)
 import { type JobSpec, parseQueueConfig, Scheduler } from '../../src/scheduler/index.js';
 import { report } from '../harness.js';
 
@@ -23,13 +23,27 @@ function rng(seed: number): () => number {
   return () => (x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 }
 
+/**
+ * The cohort tree: root → one cohort per group (fair-sharing weight 1, 2 or 3) → one cohort per user → the
+ * user's 10 queues. A user's part is its group cohort's part over the group's users, however many of the
+ * user's queues have work at the moment.
+ */
 function queueFile(): string {
-  const lines = ['cohorts:'];
-  for (let c = 0; c < QUEUES / 100; c++) lines.push(`  - { name: c${c}, parentName: root }`);
-  lines.push('  - { name: root }', 'clusterQueues:');
+  const perUser = QUEUES / USERS;
+  const lines = ['cohorts:', '  - { name: root }'];
+  for (let g = 0; g < GROUPS; g++)
+    lines.push(`  - { name: c${g}, parentName: root, fairSharing: { weight: ${groupWeight(g)} } }`);
+  for (let u = 0; u < USERS; u++)
+    lines.push(
+      `  - { name: c${Math.floor(u / (USERS / GROUPS))}-u${u}, parentName: c${Math.floor(u / (USERS / GROUPS))} }`,
+    );
+  lines.push('clusterQueues:');
   const nominal = CORES / QUEUES;
-  for (let q = 0; q < QUEUES; q++)
-    lines.push(`  - { name: q${q}, cohort: c${Math.floor(q / 100)}, nominalQuota: { cores: ${nominal} } }`);
+  for (let q = 0; q < QUEUES; q++) {
+    const u = Math.floor(q / perUser);
+    const cohort = `c${Math.floor(u / (USERS / GROUPS))}-u${u}`;
+    lines.push(`  - { name: q${q}, cohort: ${cohort}, nominalQuota: { cores: ${nominal} } }`);
+  }
   lines.push(
     'priorityClasses: [{ name: high, value: 100 }, { name: normal, value: 10 }]',
     'defaultPriorityClass: normal',
@@ -37,7 +51,7 @@ function queueFile(): string {
   lines.push('groups:');
   for (let g = 0; g < GROUPS; g++) {
     const users = Array.from({ length: USERS / GROUPS }, (_, i) => `u${g * (USERS / GROUPS) + i}`);
-    lines.push(`  - { name: g${g}, weight: ${1 + (g % 3)}, users: [${users.join(', ')}] }`);
+    lines.push(`  - { name: g${g}, users: [${users.join(', ')}] }`);
   }
   lines.push(
     `admissionFairSharing: { usageHalfLifeTime: ${process.env['BENCH_SCHED_HALF_LIFE'] ?? '2h'} }`,
@@ -45,6 +59,8 @@ function queueFile(): string {
   );
   return lines.join('\n');
 }
+
+const groupWeight = (g: number): number => 1 + (g % 3);
 
 function workload(): { spec: JobSpec; durationMs: number }[] {
   const r = rng(42);
@@ -137,17 +153,7 @@ function main(): void {
     tv += Math.abs(got - ideal);
     worst = Math.max(worst, Math.abs(got - ideal) / ideal);
   }
-  if (process.env['BENCH_SCHED_DEBUG']) {
-    const byWeight = new Map<number, number[]>();
-    for (const g of s.config.groups)
-      for (const u of g.users) {
-        const list = byWeight.get(g.weight) ?? [];
-        list.push((received.get(u.name) ?? 0) / total / shares.get(u.name)!);
-        byWeight.set(g.weight, list);
-      }
-    for (const [w, l] of byWeight)
-      console.error(`weight ${w}: received/ideal ${l.map((x) => x.toFixed(2)).join(' ')}`);
-  }
+  if (process.env['BENCH_SCHED_DEBUG']) debugReport(s, jobs, shares, received, total);
   report('scheduler', {
     command: 'node dist/bench/scheduler/main.js',
     jobs: JOBS,
@@ -168,13 +174,72 @@ function main(): void {
   });
 }
 
-/** Each user's ideal share with every user active: group weight / Σ group weights, split equally in the group. */
+/**
+ * BENCH_SCHED_DEBUG: where the error comes from. Per group weight: mean received/ideal (a bias by weight shows
+ * here) and the part of the error that bias alone explains; the job sizes against the users' ideal shares
+ * (a job larger than its user's share is granularity no scheduler can smooth within one job).
+ */
+function debugReport(
+  s: Scheduler,
+  jobs: { spec: JobSpec; durationMs: number }[],
+  shares: Map<string, number>,
+  received: Map<string, number>,
+  total: number,
+): void {
+  const byWeight = new Map<number, { users: string[]; ratios: number[] }>();
+  for (const [i, g] of s.config.groups.entries())
+    for (const u of g.users) {
+      const c = byWeight.get(groupWeight(i)) ?? { users: [], ratios: [] };
+      c.users.push(u.name);
+      c.ratios.push((received.get(u.name) ?? 0) / total / shares.get(u.name)!);
+      byWeight.set(groupWeight(i), c);
+    }
+  let biasOnly = 0;
+  for (const [w, c] of [...byWeight].sort((a, b) => a[0] - b[0])) {
+    const mean = c.ratios.reduce((a, b) => a + b, 0) / c.ratios.length;
+    const mad = c.ratios.reduce((a, b) => a + Math.abs(b - mean), 0) / c.ratios.length;
+    const ideal = shares.get(c.users[0]!)!;
+    biasOnly += c.users.length * ideal * Math.abs(mean - 1);
+    const sizes = jobs
+      .filter((j) => c.users.includes(j.spec.user))
+      .map((j) => j.spec.gang.count * j.spec.gang.perMember.cores);
+    const over = sizes.filter((x) => x > ideal * CORES).length / sizes.length;
+    console.error(
+      `weight ${w}: ideal ${(ideal * CORES).toFixed(1)} cores/user; received/ideal mean ${mean.toFixed(3)}, ` +
+        `mean |dev from class mean| ${mad.toFixed(3)}; jobs larger than the ideal share ${(over * 100).toFixed(0)}%`,
+    );
+    console.error(`  per user ${c.ratios.map((x) => x.toFixed(2)).join(' ')}`);
+  }
+  console.error(`error explained by the per-weight bias alone: ${((biasOnly / 2) * 100).toFixed(2)}%`);
+}
+
+/**
+ * Each user's ideal share with every user active, from the queue file's cohort tree alone: a node's part is
+ * its weight over its siblings' (all active); a user's share is the sum of its queues' parts (one user per
+ * queue here, so groups within a queue do not split it further).
+ */
 function idealShares(s: Scheduler, jobs: { spec: JobSpec }[]): Map<string, number> {
-  const groups = s.config.groups;
-  const sum = groups.reduce((a, g) => a + g.weight, 0);
+  const { cohorts, clusterQueues } = s.config;
+  const parentOf = new Map<string, string | undefined>(cohorts.map((c) => [c.name, c.parentName]));
+  const weightOf = new Map<string, number>(cohorts.map((c) => [c.name, c.weight]));
+  const siblings = new Map<string | undefined, number>();
+  const node = (kind: string, name: string, parent: string | undefined, w: number): void => {
+    siblings.set(parent, (siblings.get(parent) ?? 0) + w);
+    weightOf.set(`${kind}${name}`, w);
+  };
+  for (const c of cohorts) node('', c.name, c.parentName, c.weight);
+  for (const q of clusterQueues) node('queue:', q.name, q.cohort, q.weight);
+  const part = (name: string, w: number, parent: string | undefined): number =>
+    (w / siblings.get(parent)!) *
+    (parent === undefined ? 1 : part(parent, weightOf.get(parent)!, parentOf.get(parent)));
+  const queueShare = new Map(clusterQueues.map((q) => [q.name, part(q.name, q.weight, q.cohort)]));
   const out = new Map<string, number>();
-  for (const g of groups) for (const u of g.users) out.set(u.name, g.weight / sum / g.users.length);
-  for (const { spec } of jobs) if (!out.has(spec.user)) throw new Error(`user ${spec.user} has no group`);
+  const seen = new Set<string>();
+  for (const { spec } of jobs) {
+    if (seen.has(spec.queue)) continue;
+    seen.add(spec.queue);
+    out.set(spec.user, (out.get(spec.user) ?? 0) + queueShare.get(spec.queue)!);
+  }
   return out;
 }
 

@@ -7,6 +7,7 @@ export type Quota = Partial<Resources>;
 export interface CohortConfig {
   name: string;
   parentName?: string;
+  /** fairSharing.weight: the cohort's part of its parent (or of the machine) against its siblings' (share-tree.ts). */
   weight: number;
 }
 
@@ -19,7 +20,7 @@ export interface ClusterQueueConfig {
   borrowingLimit?: Quota;
   /** How much of its unused nominal quota the cohort may take; undefined: all of it. */
   lendingLimit?: Quota;
-  /** fairSharing.weight: a job's share among its user's jobs is proportional to its queue's weight. */
+  /** fairSharing.weight: the queue's part of its cohort (or, outside any cohort, of the machine) against its siblings'. */
   weight: number;
   /**
    * preemption.reclaimWithinCohort (Kueue's field): whether a job of this queue, within its nominal quota, may

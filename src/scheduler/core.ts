@@ -37,7 +37,7 @@ export class Core {
     from?: { core: Core; now: number },
   ) {
     this.quota = new QuotaBook(config, capacity);
-    this.shares = new ShareBook(new Groups(config), capacity, config.usageHalfLifeMs);
+    this.shares = new ShareBook(config, new Groups(config), capacity);
     this.priorities = new Map(config.priorityClasses.map((p) => [p.name, p.value]));
     this.reclaim = new Map(config.clusterQueues.map((q) => [q.name, q.reclaimWithinCohort]));
     if (from) {
@@ -132,7 +132,7 @@ export class Core {
       missing: 0,
     };
     this.jobs.set(spec.id, job);
-    this.shares.activate(spec.user, this.quota.weight(queue), 1);
+    this.shares.activate(spec.user, queue, 1);
     this.enqueue(job);
     return job;
   }
@@ -168,6 +168,9 @@ export class Core {
     this.quota.use(job.queue, delta);
     this.shares.use(job.spec.user, delta, now);
     job.members = members;
+    const limit = job.spec.timeLimitMs;
+    const left = limit === undefined ? undefined : (job.admittedAt ?? now) + limit - now;
+    this.shares.hold(job.spec.user, job.spec.id, holding(job), left, now);
   }
 
   admit(job: Job, members: number, now: number): void {
@@ -199,7 +202,7 @@ export class Core {
       this.zero.delete(job);
     } else this.release(job, now);
     if (job.phase !== 'finished' && job.phase !== 'cancelled')
-      this.shares.activate(job.spec.user, this.quota.weight(job.queue), -1);
+      this.shares.activate(job.spec.user, job.queue, -1);
     job.phase = phase;
     job.why = undefined;
     this.ledger.forget(job.spec.id);
@@ -229,4 +232,9 @@ export class Core {
       frees: holding(j),
     }));
   }
+}
+
+/** The fair-share rank of `job`'s user with `job` next in line (lower goes first; see ShareBook.score). */
+export function rank(core: Core, job: Job, now: number): number {
+  return core.shares.score(job.spec.user, holding(job, job.min), job.spec.timeLimitMs, now);
 }

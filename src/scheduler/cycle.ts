@@ -3,7 +3,7 @@
 // cannot start (backfilling only jobs that end before its planned start), and finally re-dividing the
 // machine among elastic jobs by fair share.
 import { plannedStart } from './backfill.js';
-import type { Core } from './core.js';
+import { type Core, rank } from './core.js';
 import { admit, type Cycle, setWhy } from './cycle-context.js';
 import { holding, type Decision, type Job } from './job.js';
 import { tryPreempt } from './make-room.js';
@@ -42,7 +42,7 @@ function restoreLost(core: Core, c: Cycle): void {
 function admitPending(core: Core, c: Cycle): void {
   const ahead = { priority: -Infinity, users: new Set<string>() };
   let tried = 0;
-  for (const job of core.queue.ordered((u) => core.shares.score(u, c.now))) {
+  for (const job of core.queue.ordered((j) => rank(core, j, c.now))) {
     if (job.waitingOn && job.waitingOn.size > 0) {
       c.hold ??= { id: job.spec.id, need: holding(job, job.min) };
       setWhy(core, job, 'SCHED_PREEMPTING', `waiting for ${[...job.waitingOn].join(', ')} to stop`);

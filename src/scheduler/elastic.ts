@@ -41,7 +41,7 @@ function targets(core: Core, c: Cycle, elastic: Job[]): Map<Job, number> {
       perMember: dominantShare(holding(j, 1), cap),
       min: j.min,
       max: j.max,
-      entitlement: core.shares.jobShare(j.spec.user, core.quota.weight(j.queue)),
+      entitlement: core.shares.jobShare(j.spec.user, j.queue),
     }));
     const got = waterfill(claims, avail);
     for (const j of tier) {

@@ -1,10 +1,13 @@
-// Fair share (book 6.2.2, figures 6.3 and 6.4): the machine is divided among groups by weight, a group's part
-// among its active users by weight, and a user's part among the user's active jobs by their queues' weights.
-// A user's second job halves that user's share only. "Active" means pending or running: an idle user takes
-// nothing, so the others' shares grow (4 users → 25% each; a fifth arrives → 20% each).
-// The order of pending jobs weighs each user's usage against that entitlement (see ShareBook.score).
+// Fair share (book 6.2.2, figures 6.3 and 6.4): the machine is divided along the cohort tree by
+// fairSharing weights (Kueue's hierarchical cohorts), a queue's part among its groups by weight, a group's
+// part among its active users by weight, and a user's part of a queue equally among the user's jobs there
+// (share-tree.ts). A user's second job halves that user's share only. "Active" means pending or running: an
+// idle user takes nothing, so the others' shares grow (4 users → 25% each; a fifth arrives → 20% each).
+// The order of pending jobs weighs each user's usage against that entitlement (see ShareBook.score, usage.ts).
 import type { QueueConfig } from './config-types.js';
 import { add, dominantShare, type Resources, ZERO } from './resources.js';
+import { ShareTree } from './share-tree.js';
+import { rankOf, UsageHistory } from './usage.js';
 
 export const DEFAULT_GROUP = 'default';
 
@@ -34,52 +37,6 @@ export class Groups {
 
   weightOfGroup(group: string): number {
     return this.groupWeight.get(group) ?? 1;
-  }
-}
-
-/**
- * Past usage that fades with a half-life (Kueue's admission fair sharing, Slurm's fair-share factor): per user
- * the integral of the dominant-resource share over time, decayed by 2^(−age/halfLife). `average` reads it as
- * the share the user held on average over the recent past (a user that held 30% for a long while reads 0.3).
- */
-export class UsageHistory {
-  private readonly lambda: number;
-  private readonly users = new Map<string, { value: number; rate: number; at: number }>();
-
-  constructor(halfLifeMs: number) {
-    this.lambda = halfLifeMs > 0 ? Math.LN2 / halfLifeMs : Infinity;
-  }
-
-  private advance(user: string, now: number): { value: number; rate: number; at: number } {
-    const u = this.users.get(user) ?? { value: 0, rate: 0, at: now };
-    const dt = Math.max(0, now - u.at);
-    if (dt > 0 && Number.isFinite(this.lambda)) {
-      const k = Math.exp(-this.lambda * dt);
-      u.value = u.value * k + (u.rate * (1 - k)) / this.lambda;
-    }
-    u.at = now;
-    this.users.set(user, u);
-    return u;
-  }
-
-  /** The user's current dominant share changed to `rate` at `now`. */
-  setRate(user: string, rate: number, now: number): void {
-    this.advance(user, now).rate = rate;
-  }
-
-  /** Adds `share` to the user's decayed average at once (an admission's charge). */
-  charge(user: string, share: number, now: number): void {
-    if (!Number.isFinite(this.lambda)) return;
-    this.advance(user, now).value += share / this.lambda;
-  }
-
-  /** Decayed average share of the recent past, in [0, 1]. With no half-life, the current share. */
-  average(user: string, now: number): number {
-    if (!Number.isFinite(this.lambda)) return this.users.get(user)?.rate ?? 0;
-    const u = this.users.get(user);
-    if (!u) return 0;
-    const k = Math.exp(-this.lambda * Math.max(0, now - u.at));
-    return (u.value * k + (u.rate * (1 - k)) / this.lambda) * this.lambda;
   }
 }
 
@@ -133,83 +90,57 @@ export function waterfill(claims: ElasticClaim[], available: number): Map<string
   return out;
 }
 
-/** x/sum of weights, or an equal split when every weight is zero. */
-const part = (w: number, sum: number, n: number): number => (sum > 0 ? w / sum : n > 0 ? 1 / n : 0);
-
 /**
- * Entitlements kept incrementally as jobs become active (pending or running) and inactive, so a share costs
- * O(1) on a machine with thousands of users; and each user's usage, now and decayed over the past.
+ * Entitlements along the cohort tree (share-tree.ts), kept incrementally as jobs become active (pending or
+ * running) and inactive; and each user's usage, now and decayed over the past.
  */
 export class ShareBook {
-  private readonly jobWeight = new Map<string, { sum: number; n: number }>();
-  private readonly groupUsers = new Map<string, { sum: number; n: number }>();
-  private groupsSum = 0;
-  private groupsN = 0;
+  private readonly tree: ShareTree;
   private readonly usage = new Map<string, Resources>();
   readonly history: UsageHistory;
 
   constructor(
+    config: QueueConfig,
     readonly groups: Groups,
     private readonly capacity: Resources,
-    halfLifeMs: number,
   ) {
-    this.history = new UsageHistory(halfLifeMs);
+    this.tree = new ShareTree(config, groups);
+    this.history = new UsageHistory(config.usageHalfLifeMs);
   }
 
-  /** A job of `user` with queue weight `w` became active (+1) or inactive (−1). */
-  activate(user: string, w: number, sign: 1 | -1): void {
-    const j = this.jobWeight.get(user) ?? { sum: 0, n: 0 };
-    const wasActive = j.n > 0;
-    j.sum += sign * w;
-    j.n += sign;
-    if (j.n > 0) this.jobWeight.set(user, j);
-    else this.jobWeight.delete(user);
-    if (wasActive === j.n > 0) return;
-    const g = this.groups.group(user);
-    const gu = this.groupUsers.get(g) ?? { sum: 0, n: 0 };
-    const groupWasActive = gu.n > 0;
-    gu.sum += sign * this.groups.weightOfUser(user);
-    gu.n += sign;
-    if (gu.n > 0) this.groupUsers.set(g, gu);
-    else this.groupUsers.delete(g);
-    if (groupWasActive === gu.n > 0) return;
-    this.groupsSum += sign * this.groups.weightOfGroup(g);
-    this.groupsN += sign;
+  /** A job of `user` in `queue` became active (+1) or inactive (−1). */
+  activate(user: string, queue: string, sign: 1 | -1): void {
+    this.tree.activate(user, queue, sign);
   }
 
-  groupShare(group: string): number {
-    if (!this.groupUsers.has(group)) return 0;
-    return part(this.groups.weightOfGroup(group), this.groupsSum, this.groupsN);
-  }
-
+  /** The user's part of the machine (summed over the queues where the user has jobs). */
   userShare(user: string): number {
-    const gu = this.groupUsers.get(this.groups.group(user));
-    if (!gu || !this.jobWeight.has(user)) return 0;
-    return this.groupShare(this.groups.group(user)) * part(this.groups.weightOfUser(user), gu.sum, gu.n);
+    return this.tree.userShare(user);
   }
 
-  /** The share of one active job of `user` whose queue weighs `w`. */
-  jobShare(user: string, w: number): number {
-    const j = this.jobWeight.get(user);
-    return j ? this.userShare(user) * part(w, j.sum, j.n) : 0;
+  /** The share of one active job of `user` in `queue`. */
+  jobShare(user: string, queue: string): number {
+    return this.tree.jobShare(user, queue);
   }
 
   activeUsers(): string[] {
-    return [...this.jobWeight.keys()];
+    return this.tree.activeUsers();
   }
 
-  /**
-   * `user` now holds `delta` more (negative: less). An admission also charges its share at once, as if it had
-   * already been used (Kueue's admission penalty): the order reacts within the same cycle, and the charge
-   * fades with the half-life instead of lasting while the job runs (which would favour users with nothing
-   * running over users whose other jobs still run).
-   */
+  /** `user` now holds `delta` more (negative: less). */
   use(user: string, delta: Resources, now: number): void {
     const next = add(this.usage.get(user) ?? ZERO, delta);
     this.usage.set(user, next);
     this.history.setRate(user, dominantShare(next, this.capacity), now);
-    if (delta.cores > 0 || delta.memory > 0)
-      this.history.charge(user, dominantShare(delta, this.capacity), now);
+  }
+
+  /**
+   * Job `id` of `user` holds `r` from `now` on (nothing: it stopped), with `leftMs` of its time limit left
+   * (undefined: none). Counted at once for the work it promises (see usage.ts), so the order reacts within
+   * the same cycle and a long job weighs more than a short one.
+   */
+  hold(user: string, id: string, r: Resources, leftMs: number | undefined, now: number): void {
+    this.history.promise(user, id, dominantShare(r, this.capacity), leftMs, now);
   }
 
   /** The user's dominant-resource share of the machine right now (Kueue's DRS, without quota). */
@@ -218,13 +149,13 @@ export class ShareBook {
   }
 
   /**
-   * The fair-share rank of a user: the decayed average share of the recent past (admission charges
-   * included) divided by the user's entitlement. Lower goes first; a user with no entitlement (weight 0) goes last.
-   * Rounded to 1/1000 so that usage long faded (or equal) ties, and submission order decides.
+   * The fair-share rank of a user whose next job asks for `next` with time limit `limitMs`: the user's
+   * fair-share charge (admissions counted for the work they promise, faded; see usage.ts) against the user's entitlement,
+   * weighed with the size of the next job (see rankOf). Lower goes first; a user with no entitlement
+   * (weight 0) goes last.
    */
-  score(user: string, now: number): number {
-    const e = this.userShare(user);
-    const used = this.history.average(user, now);
-    return e > 0 ? Math.round((used / e) * 1000) / 1000 : Infinity;
+  score(user: string, next: Resources, limitMs: number | undefined, now: number): number {
+    const charge = this.history.charge(dominantShare(next, this.capacity), limitMs);
+    return rankOf(this.history.charged(user, now), this.userShare(user), charge);
   }
 }

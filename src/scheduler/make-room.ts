@@ -93,7 +93,7 @@ function shrinkFloor(core: Core, job: Job, v: Job): number {
   if (!v.spec.elastic || v.priority > job.priority) return v.members;
   if (v.priority < job.priority) return v.min;
   const per = dominantShare(holding(v, 1), core.capacity);
-  const share = core.shares.jobShare(v.spec.user, core.quota.weight(v.queue));
+  const share = core.shares.jobShare(v.spec.user, v.queue);
   return Math.min(v.members, Math.max(v.min, Math.floor(share / per + 1e-9)));
 }
 

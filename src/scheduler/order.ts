@@ -1,7 +1,7 @@
 // The order pending jobs are considered in: higher priority first; within a priority, the user with the lowest
-// fair-share rank (usage against entitlement, see ShareBook.score) first, re-ranked after every admission;
-// within a user, submission order (a preempted job keeps its place). Kept per (priority, user) so a cycle
-// touches only the jobs it considers, not every pending job.
+// fair-share rank (charge against entitlement, weighed with the user's next job; see ShareBook.score) first,
+// re-ranked after every admission; within a user, submission order (a preempted job keeps its place). Kept
+// per (priority, user) so a cycle touches only the jobs it considers, not every pending job.
 import type { Job } from './job.js';
 
 /** Min-heap on (key, tie). */
@@ -77,16 +77,17 @@ export class PendingQueue {
   }
 
   /**
-   * Pending jobs in order. `score(user)` is read when a user's turn comes up again, so an admission (which
-   * raises the user's usage) lets the next user go first. Jobs removed while iterating are skipped.
+   * Pending jobs in order. `score(next)` (the rank of `next`'s user with `next` in line) is read when a user's
+   * turn comes up again, so an admission (which raises the user's charge) lets the next user go first. Jobs
+   * removed while iterating are skipped.
    */
-  *ordered(score: (user: string) => number): Generator<Job> {
+  *ordered(score: (next: Job) => number): Generator<Job> {
     const priorities = [...this.tiers.keys()].sort((a, b) => b - a);
     for (const p of priorities) {
       const tier = this.tiers.get(p);
       if (!tier) continue;
       const heap = new Heap<{ user: string; seq: number }>();
-      for (const [user, list] of tier) heap.push(score(user), list[0]!.seq, { user, seq: list[0]!.seq });
+      for (const [user, list] of tier) heap.push(score(list[0]!), list[0]!.seq, { user, seq: list[0]!.seq });
       for (let e = heap.pop(); e; e = heap.pop()) {
         const list = tier.get(e.user) ?? [];
         const job = list[firstFrom(list, e.seq)];
@@ -94,7 +95,7 @@ export class PendingQueue {
         if (job.phase === 'pending') yield job;
         const next = tier.get(e.user) ?? [];
         const n = next[firstFrom(next, job.seq + 1)];
-        if (n) heap.push(score(e.user), n.seq, { user: e.user, seq: n.seq });
+        if (n) heap.push(score(n), n.seq, { user: e.user, seq: n.seq });
       }
     }
   }

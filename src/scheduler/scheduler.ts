@@ -2,7 +2,7 @@
 // adapter (live.ts), the bench and the tests drive it with their own clocks.
 import { estimateStarts } from './backfill.js';
 import type { QueueConfig } from './config.js';
-import { Core } from './core.js';
+import { Core, rank } from './core.js';
 import { runCycle } from './cycle.js';
 import { SchedulerError } from './errors.js';
 import {
@@ -36,7 +36,7 @@ export interface QueueView {
 export interface ShareView {
   user: string;
   group: string;
-  /** The book's ideal share: groups, then users of a group, then a user's jobs, by weight. */
+  /** The ideal share: the cohort tree, then a queue's groups, then users of a group, by weight (share-tree.ts). */
   entitlement: number;
   /** Dominant-resource share held now. */
   current: number;
@@ -121,7 +121,7 @@ export class Scheduler {
   /** Every pending job in order, with why it waits, its position and, where known, its estimated start. */
   pending(now: number): Pending[] {
     const order: Job[] = [...this.core.zero];
-    for (const j of this.core.queue.ordered((u) => this.core.shares.score(u, now))) order.push(j);
+    for (const j of this.core.queue.ordered((j) => rank(this.core, j, now))) order.push(j);
     const est = estimateStarts(
       now,
       this.core.free,
@@ -191,11 +191,11 @@ export class Scheduler {
     }));
   }
 
-  /** The ideal share of one active job (its user's share divided among the user's jobs by queue weight). */
+  /** The ideal share of one active job (its user's part of its queue divided among the user's jobs there). */
   jobShare(id: string): number {
     const j = this.core.get(id);
     if (j.phase === 'finished' || j.phase === 'cancelled') return 0;
-    return this.core.shares.jobShare(j.spec.user, this.core.quota.weight(j.queue));
+    return this.core.shares.jobShare(j.spec.user, j.queue);
   }
 
   job(id: string): JobView | undefined {
