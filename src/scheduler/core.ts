@@ -37,7 +37,7 @@ export class Core {
     from?: { core: Core; now: number },
   ) {
     this.quota = new QuotaBook(config, capacity);
-    this.shares = new ShareBook(config, new Groups(config), capacity);
+    this.shares = new ShareBook(config, new Groups(config), capacity, from?.core.shares.history);
     this.priorities = new Map(config.priorityClasses.map((p) => [p.name, p.value]));
     this.reclaim = new Map(config.clusterQueues.map((q) => [q.name, q.reclaimWithinCohort]));
     if (from) {
@@ -54,14 +54,15 @@ export class Core {
   private adopt(old: Core, now: number): void {
     this.seq = old.seq;
     this.cycle = old.cycle;
-    const past = new Map<string, number>();
-    for (const j of old.jobs.values()) past.set(j.spec.user, old.shares.history.average(j.spec.user, now));
+    // The usage history carries over whole when the half-life is the same (the constructor took it), so the
+    // running jobs' pledges stand as they are; with another half-life the history starts again from them.
+    const carried = this.shares.history === old.shares.history;
     for (const job of old.jobs.values()) {
       this.jobs.set(job.spec.id, job);
       if (job.phase === 'finished' || job.phase === 'cancelled') continue;
       job.queue = this.quota.resolveName(job.spec.queue)!;
       job.priority = this.priorityOf(job.spec);
-      this.shares.activate(job.spec.user, this.quota.weight(job.queue), 1);
+      this.shares.activate(job.spec.user, job.queue, 1);
       if (job.phase === 'pending') {
         this.enqueue(job);
         continue;
@@ -70,11 +71,8 @@ export class Core {
       job.members = 0;
       this.running.set(job.spec.id, job);
       this.countRunning(job, 1);
-      this.grant(job, members, now);
+      this.grant(job, members, now, !carried);
     }
-    // grant() charged each running job as a fresh admission: set every user's past usage back to what it was.
-    for (const [user, share] of past)
-      this.shares.history.charge(user, share - this.shares.history.average(user, now), now);
   }
 
   /** Active jobs whose queue or priority class `config` does not define (a reload must not strand them). */
@@ -161,13 +159,14 @@ export class Core {
     return job;
   }
 
-  /** Sets what a running job holds to `members` members. */
-  grant(job: Job, members: number, now: number): void {
+  /** Sets what a running job holds to `members` members (`pledge`: and charges the fair share for it). */
+  grant(job: Job, members: number, now: number, pledge = true): void {
     const delta = sub(holding(job, members), holding(job));
     this.used = { cores: this.used.cores + delta.cores, memory: this.used.memory + delta.memory };
     this.quota.use(job.queue, delta);
     this.shares.use(job.spec.user, delta, now);
     job.members = members;
+    if (!pledge) return;
     const limit = job.spec.timeLimitMs;
     const left = limit === undefined ? undefined : (job.admittedAt ?? now) + limit - now;
     this.shares.hold(job.spec.user, job.spec.id, holding(job), left, now);

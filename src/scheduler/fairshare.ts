@@ -103,9 +103,12 @@ export class ShareBook {
     config: QueueConfig,
     readonly groups: Groups,
     private readonly capacity: Resources,
+    /** A reload's: kept when its half-life is the configuration's (the past stays as it was). */
+    history?: UsageHistory,
   ) {
     this.tree = new ShareTree(config, groups);
-    this.history = new UsageHistory(config.usageHalfLifeMs);
+    this.history =
+      history?.halfLifeMs === config.usageHalfLifeMs ? history : new UsageHistory(config.usageHalfLifeMs);
   }
 
   /** A job of `user` in `queue` became active (+1) or inactive (−1). */

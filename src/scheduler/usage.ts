@@ -30,7 +30,7 @@ export class UsageHistory {
   /** Per user: the faded charges of admissions (units of `average`), and the running jobs' pledges. */
   private readonly charges = new Map<string, { value: number; at: number; pledges: Map<string, Pledge> }>();
 
-  constructor(halfLifeMs: number) {
+  constructor(readonly halfLifeMs: number) {
     this.lambda = halfLifeMs > 0 ? Math.LN2 / halfLifeMs : Infinity;
   }
 
