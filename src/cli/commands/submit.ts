@@ -9,9 +9,10 @@ import { z } from 'zod';
 import { MetadataStore, type NodeRecord } from '../../metadata/index.js';
 import type { ServerClient } from '../../server/index.js';
 import { WorkflowError, type EngineEvent } from '../../workflow/index.js';
-import { flag, type CommandContext } from '../command.js';
+import { flag, UsageError, type CommandContext } from '../command.js';
 import type { Output, Progress } from '../output.js';
 import { envValue } from '../env.js';
+import { EXIT_USAGE } from '../errors.js';
 import { GLOBAL_OPTIONS } from '../global-options.js';
 import { workspaceServer } from '../server-client.js';
 import { detached } from './run.js';
@@ -167,10 +168,10 @@ async function follow(
     const node = store.listNodes(run).find((n) => n.template === s.kind && n.type !== 'Retry');
     if (record.phase !== 'Succeeded' || !node) {
       const why = node?.message ?? record.message;
-      throw new WorkflowError(
-        'WORKFLOW_RUN_FAILED',
-        `${s.kind} (run ${run}) ${record.phase}${why ? `: ${why}` : ''}; \`distml logs ${run}\` shows its output, \`distml get ${run}\` its steps${/more than the pool has/.test(why ?? '') ? '; ask for fewer cores (--threads, --workers) or run it in this process with --local' : ''}`,
-      );
+      const message = `${s.kind} (run ${run}) ${record.phase}${why ? `: ${why}` : ''}; \`distml logs ${run}\` shows its output, \`distml get ${run}\` its steps${/more than the pool has/.test(why ?? '') ? '; ask for fewer cores (--threads, --workers) or run it in this process with --local' : ''}`;
+      // The step refused its flags (exit 2): so does this command.
+      if (node?.exitCode === EXIT_USAGE) throw new UsageError(message);
+      throw new WorkflowError('WORKFLOW_RUN_FAILED', message);
     }
     if (s.kind === 'train') {
       const result = stepResult(store, run, node);

@@ -59,7 +59,7 @@ export const serveCommand: Command = {
     const repo = f.repo;
     if (!repo) throw new UsageError('--repo: is required: the model repository directory (got nothing)');
     checkRepository(resolve(repo), f['wait-for-model']);
-    if (!isGateway(f) && !f.model)
+    if (!f.model && !f.ensemble)
       throw new UsageError('--model: is required: the model name in the repository (got nothing)');
     if (!runsHere(f))
       return submitCommand(ctx, { kind: 'serve', cores: servingCores(f), describe: describeListening });

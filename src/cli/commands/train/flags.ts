@@ -149,11 +149,40 @@ const declarations = {
 };
 
 /** The flags of `distml train`, declared once: validation, help and the rules between them. */
+/** Flags the parameter-server strategy does not take, and why. */
+const NOT_WITH_PS: [keyof typeof declarations, string][] = [
+  ['min-workers', 'elastic membership is an allreduce feature'],
+  ['max-workers', 'elastic membership is an allreduce feature'],
+  ['early-stopping', 'it needs one worker'],
+  ['resume', 'parameter-server jobs do not checkpoint yet'],
+  ['checkpoint-every', 'parameter-server jobs do not checkpoint yet'],
+];
+
+// Every rule is checked before anything starts, so a submitted training is refused here (exit 2), not by
+// its step on the server.
 export const trainFlags = flagSet(declarations, [
   (f, given) =>
     f.strategy !== 'parameter-server' && (given['ps'] !== undefined || f.staleness !== undefined)
       ? '--ps and --staleness configure --strategy parameter-server; add it or drop them'
       : undefined,
+  (f) => {
+    if (f.strategy !== 'parameter-server') return undefined;
+    const set = NOT_WITH_PS.find(([k]) => f[k] !== undefined && f[k] !== false);
+    return set && `--${set[0]}: not available with --strategy parameter-server (${set[1]})`;
+  },
+  (f) =>
+    f['early-stopping'] &&
+    ((f.workers ?? 1) > 1 || f['min-workers'] !== undefined || f['max-workers'] !== undefined)
+      ? '--early-stopping works with one worker only (not with --workers or a cluster environment)'
+      : undefined,
+  (f) => {
+    const workers = f.workers ?? f['min-workers'] ?? 1;
+    const min = f['min-workers'] ?? workers;
+    const max = f['max-workers'] ?? Math.max(workers, min);
+    return min > workers || workers > max
+      ? `need --min-workers <= --workers <= --max-workers (got ${min} <= ${workers} <= ${max})`
+      : undefined;
+  },
 ]);
 
 export type TrainFlags = FlagValues<typeof declarations>;

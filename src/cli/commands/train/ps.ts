@@ -15,7 +15,7 @@ import {
   type PsRole,
   type TensorSlot,
 } from '../../../train/index.js';
-import { UsageError, type CommandContext } from '../../command.js';
+import type { CommandContext } from '../../command.js';
 import { fmt } from '../../output.js';
 import { childArgv, relayProgress } from '../../relaunch.js';
 import { jobFromFlags, lineageOf, progressCallback } from './job.js';
@@ -44,20 +44,6 @@ export async function runParameterServer(ctx: CommandContext, f: TrainFlags): Pr
   return runPsLauncher(ctx, f);
 }
 
-function refuseUnsupported(f: TrainFlags): void {
-  const unsupported: [keyof TrainFlags, string][] = [
-    ['min-workers', 'elastic membership is an allreduce feature'],
-    ['max-workers', 'elastic membership is an allreduce feature'],
-    ['early-stopping', 'it needs one worker'],
-    ['resume', 'parameter-server jobs do not checkpoint yet'],
-    ['checkpoint-every', 'parameter-server jobs do not checkpoint yet'],
-  ];
-  for (const [flag, why] of unsupported) {
-    if (f[flag] !== undefined && f[flag] !== false)
-      throw new UsageError(`--${flag}: not available with --strategy parameter-server (${why})`);
-  }
-}
-
 /** The model's trainable tensors in flat order (batch-norm moving statistics are not trainable). */
 async function trainableTensors(f: TrainFlags): Promise<TensorSlot[]> {
   // The engine states which tensors are trainable, in getParameters() order: the flat vector's layout.
@@ -71,7 +57,6 @@ async function trainableTensors(f: TrainFlags): Promise<TensorSlot[]> {
 
 async function runPsLauncher(ctx: CommandContext, f: TrainFlags): Promise<void> {
   const { out, argv, global } = ctx;
-  refuseUnsupported(f);
   const servers = f.ps;
   const workers = f.workers ?? 1;
   const threads = f.threads ?? Math.max(1, Math.floor(threadBudget(processEnv()) / workers));
@@ -145,7 +130,6 @@ async function runWorkerRole(
   role: Extract<PsRole, { role: 'worker' }>,
 ): Promise<void> {
   const { out, global } = ctx;
-  refuseUnsupported(f);
   const threads = f.threads ?? threadBudget(processEnv());
   const { job, source } = await jobFromFlags(f, global.workspace, threads);
   const bar = progressCallback(out, f.epochs);
