@@ -21,6 +21,8 @@ interface Pledge {
   since: number;
   /** The work promised from `since`, in units of 1/λ (time limit left × λ; 1 without a time limit). */
   span: number;
+  /** False without a time limit: the promise is a guess, kept whole when the job stops (see promise()). */
+  limited: boolean;
 }
 
 /** Per user: real use and the fair-share charge, both decayed by 2^(−age/halfLife). */
@@ -79,12 +81,17 @@ export class UsageHistory {
     const old = c.pledges.get(id);
     if (old) {
       const t = this.lambda * Math.max(0, now - old.since);
-      c.value += t <= old.span ? -old.share * (old.span - t) * Math.exp(-t) : beyond(old, t);
+      // A job without a time limit promised a guess: stopping early keeps it whole (the admission penalty of
+      // Kueue's admission fair sharing), or short jobs would cost nothing once done while a running one costs
+      // the whole guess. Its size changing (elastic) settles it as a limited one.
+      const refund = old.limited || share > 0;
+      if (t > old.span) c.value += beyond(old, t);
+      else if (refund) c.value -= old.share * (old.span - t) * Math.exp(-t);
       c.pledges.delete(id);
     }
     if (share > 0) {
       const span = leftMs === undefined ? 1 : Math.max(0, leftMs) * this.lambda;
-      c.pledges.set(id, { share, since: now, span });
+      c.pledges.set(id, { share, since: now, span, limited: leftMs !== undefined });
       c.value += share * span;
     }
     if (c.pledges.size === 0 && c.value < EPS) this.charges.delete(user);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { backlogged, elastic, job, machine, members } from './sim.js';
+import { backlogged, elastic, ids, job, machine, members } from './sim.js';
 
 // 360 cores divide exactly into every share of the book's examples (1/4, 1/8, 1/5, 1/9, 1/6, 1/12).
 const CORES = 360;
@@ -28,6 +28,23 @@ describe('fair share (book 6.2.2, figures 6.3 and 6.4)', () => {
       s.shares(2).map((x) => Math.round(x.entitlement * 100)),
       [20, 20, 20, 20, 20],
     );
+  });
+
+  it('counts a finished job without a time limit as much as a running one (short steps, two users)', () => {
+    // Workflow steps carry no time limit. Alice's two steps end together while Bob's first waits: a finished
+    // admission must still count, or Bob's running step (charged its whole promise) would rank him behind
+    // Alice, who already ran two (the real-process test in test/server/scheduling.test.ts saw exactly that).
+    const s = machine(2);
+    for (let i = 1; i <= 4; i++) s.submit(job(`a${i}`, 'alice'), 0);
+    assert.deepEqual(ids(s.decide(0), 'admit'), ['a1', 'a2']);
+    for (let i = 1; i <= 4; i++) s.submit(job(`b${i}`, 'bob'), 300);
+    s.decide(300);
+    s.finish('a1', 1500);
+    s.finish('a2', 1500);
+    assert.deepEqual(ids(s.decide(1500), 'admit'), ['b1', 'b2'], 'Bob catches up for the two Alice ran');
+    s.finish('b1', 3000);
+    s.finish('b2', 3000);
+    assert.deepEqual(ids(s.decide(3000), 'admit').sort(), ['a3', 'b3']);
   });
 
   it('divides among groups first: groups of 3, 2 and 4 users get 11.1%, 16.7% and 8.3% per user', () => {
