@@ -3,60 +3,27 @@
 // shrinks toward its minimum (instead of being preempted) when a higher-priority step needs a core. Every
 // change is observed from the training's own record (its membership events), never from timing.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { DEBIAN_DIR } from '../../src/data/index.js';
-import { JobStore, MetadataStore, type JobRow, type NodeRecord } from '../../src/metadata/index.js';
 import { controlFileFor } from '../../src/train/index.js';
 import { fileName, runDirs } from '../../src/workflow/index.js';
-import { cli, sandbox, startServer, status, stopServer, until } from './helpers.js';
-
-const hasData = existsSync(join(DEBIAN_DIR, 'train-images-idx3-ubyte.gz'));
-
-async function submit(ws: string, file: string, flags: string[]): Promise<string> {
-  const r = await cli(['run', file, '--detach', '--json', `--workspace=${ws}`, ...flags]);
-  assert.equal(r.code, 0, r.stdout + r.stderr);
-  return (JSON.parse(r.stdout) as { run: string }).run;
-}
-
-async function ended(ws: string, run: string, ms = 600_000): Promise<string> {
-  return until(`${run} to end`, ms, async () => {
-    const s = await status(ws, run);
-    return s.phase === 'Running' || s.phase === 'Pending' ? undefined : s.phase;
-  });
-}
-
-function readDb<T>(ws: string, f: (store: MetadataStore, jobs: JobStore) => T): T {
-  const store = MetadataStore.open(ws);
-  try {
-    return f(store, new JobStore(store.db));
-  } finally {
-    store.close();
-  }
-}
-
-const podsOf = (ws: string, run: string): NodeRecord[] =>
-  readDb(ws, (s) => s.listNodes(run).filter((n) => n.type === 'Pod'));
-
-const jobsOf = (ws: string, run: string): JobRow[] =>
-  readDb(ws, (_, j) => j.list()).filter((j) => j.id.startsWith(`${run}/`));
-
-function stepLog(ws: string, run: string, node: string, stream: 'stdout' | 'stderr'): string {
-  const p = join(runDirs(ws, run).logs, `${fileName(node)}.${stream}.log`);
-  return existsSync(p) ? readFileSync(p, 'utf8') : '';
-}
-
-function jsonLines(text: string): Record<string, unknown>[] {
-  return text.split('\n').flatMap((l) => {
-    try {
-      const v = JSON.parse(l) as unknown;
-      return v && typeof v === 'object' ? [v as Record<string, unknown>] : [];
-    } catch {
-      return [];
-    }
-  });
-}
+import {
+  applyQueues,
+  HIGH_LOW_QUEUES,
+  ended,
+  gated,
+  hasData,
+  jobsOf,
+  jsonLines,
+  podsOf,
+  sandbox,
+  startServer,
+  stepLog,
+  stopServer,
+  submit,
+  until,
+} from './helpers.js';
 
 interface Membership {
   at: string;
@@ -69,21 +36,6 @@ interface Membership {
 /** The training's group generations, from its launcher's membership events (stderr with --json). */
 const generations = (text: string): Membership[] =>
   jsonLines(text).filter((e) => e['event'] === 'membership') as unknown as Membership[];
-
-/** A workflow of one step holding `cores` until `gate` exists. */
-function gated(prefix: string, gate: string, cores = 1): string {
-  return `kind: Workflow
-metadata: {generateName: ${prefix}-}
-spec:
-  entrypoint: main
-  templates:
-  - name: main
-    steps: [[{name: hold, template: hold}]]
-  - name: hold
-    resources: {cores: ${cores}}
-    container: {command: [sh, -c, ${JSON.stringify(`while [ ! -e ${gate} ]; do sleep 0.2; done`)}]}
-`;
-}
 
 /**
  * An elastic training step: 1 to 2 workers of 1 core each. With `artifact`, its model package is an output
@@ -147,16 +99,7 @@ describe('elastic scheduling through the lease (issue 13, 6.2.3)', { timeout: 90
     async (t) => {
       const box = sandbox();
       try {
-        const q = box.file(
-          'queues.yaml',
-          [
-            'clusterQueues: [{ name: default }]',
-            'priorityClasses: [{ name: high, value: 1000 }, { name: low, value: 100 }]',
-            'preemption: { minRunTime: 1s, gracePeriod: 60s }',
-          ].join('\n'),
-        );
-        const applied = await cli(['queue', 'apply', q, `--workspace=${box.ws}`]);
-        assert.equal(applied.code, 0, applied.stdout + applied.stderr);
+        await applyQueues(box, HIGH_LOW_QUEUES);
         await startServer(box.ws, ['--cores=2']);
 
         // Another user's step holds one of the two cores.
@@ -250,16 +193,7 @@ describe('elastic scheduling through the lease (issue 13, 6.2.3)', { timeout: 90
     async (t) => {
       const box = sandbox();
       try {
-        const q = box.file(
-          'queues.yaml',
-          [
-            'clusterQueues: [{ name: default }]',
-            'priorityClasses: [{ name: high, value: 1000 }, { name: low, value: 100 }]',
-            'preemption: { minRunTime: 1s, gracePeriod: 60s }',
-          ].join('\n'),
-        );
-        const applied = await cli(['queue', 'apply', q, `--workspace=${box.ws}`]);
-        assert.equal(applied.code, 0, applied.stdout + applied.stderr);
+        await applyQueues(box, HIGH_LOW_QUEUES);
         await startServer(box.ws, ['--cores=2']);
         const args = { model: 'cnn', epochs: '1', 'steps-per-epoch': '300' };
         const run = await submit(box.ws, box.file('elastic.yaml', elasticFlow('elastic', args)), [

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DEBIAN_DIR } from '../../src/data/index.js';
+import { JobStore, MetadataStore, type JobRow, type NodeRecord } from '../../src/metadata/index.js';
 import { findByEnv, isRunning, type ProcessRef } from '../../src/process/index.js';
+import { fileName, runDirs } from '../../src/workflow/index.js';
 import { cli } from '../workflow/helpers.js';
 
 export { cli, sandbox, startCli } from '../workflow/helpers.js';
@@ -104,3 +107,77 @@ spec:
     container: {command: [sh, -c, ${JSON.stringify(command)}]}
 `;
 }
+
+/** True when the real Fashion-MNIST (Debian's dataset-fashion-mnist) is installed: trainings can run. */
+export const hasData = existsSync(join(DEBIAN_DIR, 'train-images-idx3-ubyte.gz'));
+
+/** Submits a workflow file detached with extra flags; returns the run's name. */
+export async function submit(ws: string, file: string, flags: string[]): Promise<string> {
+  const r = await cli(['run', file, '--detach', '--json', `--workspace=${ws}`, ...flags]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  return (JSON.parse(r.stdout) as { run: string }).run;
+}
+
+/** Waits for a run to end; returns its phase. */
+export async function ended(ws: string, run: string, ms = 600_000): Promise<string> {
+  return until(`${run} to end`, ms, async () => {
+    const s = await status(ws, run);
+    return s.phase === 'Running' || s.phase === 'Pending' ? undefined : s.phase;
+  });
+}
+
+/** Reads the workspace database briefly (the server keeps writing it). */
+export function readDb<T>(ws: string, f: (store: MetadataStore, jobs: JobStore) => T): T {
+  const store = MetadataStore.open(ws);
+  try {
+    return f(store, new JobStore(store.db));
+  } finally {
+    store.close();
+  }
+}
+
+/** A run's leaf steps (the nodes that run a process). */
+export const podsOf = (ws: string, run: string): NodeRecord[] =>
+  readDb(ws, (s) => s.listNodes(run).filter((n) => n.type === 'Pod'));
+
+/** The scheduler jobs of a run (or of one step: one per admission, `<run>/<node id>#n`). */
+export const jobsOf = (ws: string, run: string, node?: string): JobRow[] =>
+  readDb(ws, (_, j) => j.list()).filter((j) => j.id.startsWith(`${run}/${node ?? ''}`));
+
+/** A step's stdout or stderr log so far. */
+export function stepLog(ws: string, run: string, node: string, stream: 'stdout' | 'stderr'): string {
+  const p = join(runDirs(ws, run).logs, `${fileName(node)}.${stream}.log`);
+  return existsSync(p) ? readFileSync(p, 'utf8') : '';
+}
+
+/** The JSON objects among a log's lines. */
+export function jsonLines(text: string): Record<string, unknown>[] {
+  return text.split('\n').flatMap((l) => {
+    try {
+      const v = JSON.parse(l) as unknown;
+      return v && typeof v === 'object' ? [v as Record<string, unknown>] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** Applies a queue file to the workspace (a running server takes it at once, else the next one reads it). */
+export async function applyQueues(
+  box: { ws: string; file(name: string, text: string): string },
+  yaml: string,
+): Promise<void> {
+  const r = await cli(['queue', 'apply', box.file('queues.yaml', yaml), `--workspace=${box.ws}`]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+}
+
+/** A workflow of one step holding `cores` until the file `gate` exists. */
+export const gated = (prefix: string, gate: string, cores = 1): string =>
+  oneStep(prefix, `while [ ! -e ${gate} ]; do sleep 0.2; done`, cores);
+
+/** A queue file of one queue and two priority classes, high and low, with a short minimum run time. */
+export const HIGH_LOW_QUEUES = [
+  'clusterQueues: [{ name: default }]',
+  'priorityClasses: [{ name: high, value: 1000 }, { name: low, value: 100 }]',
+  'preemption: { minRunTime: 1s, gracePeriod: 60s }',
+].join('\n');

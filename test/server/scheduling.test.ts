@@ -2,69 +2,28 @@
 // user, queue and priority. A high-priority training preempts a low one, which resumes from its checkpoint;
 // a 2-worker gang never starts one worker alone; two users' runs share the machine by fair share.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { DEBIAN_DIR } from '../../src/data/index.js';
-import { JobStore, MetadataStore, type JobRow, type NodeRecord } from '../../src/metadata/index.js';
-import { fileName, runDirs } from '../../src/workflow/index.js';
-import { cli, processesOf, sandbox, startServer, status, stopServer, until } from './helpers.js';
-
-const hasData = existsSync(join(DEBIAN_DIR, 'train-images-idx3-ubyte.gz'));
-
-/** Applies a queue file to the workspace (before its server starts: the server reads it at start). */
-async function applyQueues(box: ReturnType<typeof sandbox>, yaml: string): Promise<void> {
-  const r = await cli(['queue', 'apply', box.file('queues.yaml', yaml), `--workspace=${box.ws}`]);
-  assert.equal(r.code, 0, r.stdout + r.stderr);
-}
-
-/** Submits a workflow file detached with extra flags; returns the run's name. */
-async function submit(ws: string, file: string, flags: string[]): Promise<string> {
-  const r = await cli(['run', file, '--detach', '--json', `--workspace=${ws}`, ...flags]);
-  assert.equal(r.code, 0, r.stdout + r.stderr);
-  return (JSON.parse(r.stdout) as { run: string }).run;
-}
-
-async function ended(ws: string, run: string, ms = 600_000): Promise<string> {
-  return until(`${run} to end`, ms, async () => {
-    const s = await status(ws, run);
-    return s.phase === 'Running' || s.phase === 'Pending' ? undefined : s.phase;
-  });
-}
-
-/** Reads the workspace database briefly (the server keeps writing it). */
-function readDb<T>(ws: string, f: (store: MetadataStore, jobs: JobStore) => T): T {
-  const store = MetadataStore.open(ws);
-  try {
-    return f(store, new JobStore(store.db));
-  } finally {
-    store.close();
-  }
-}
-
-const podsOf = (ws: string, run: string): NodeRecord[] =>
-  readDb(ws, (s) => s.listNodes(run).filter((n) => n.type === 'Pod'));
-
-/** The scheduler jobs of a run's step (one per admission: `<run>/<node id>#n`). */
-const jobsOf = (ws: string, run: string, node?: string): JobRow[] =>
-  readDb(ws, (_, j) => j.list()).filter((j) => j.id.startsWith(`${run}/${node ?? ''}`));
-
-function stepLog(ws: string, run: string, node: string, stream: 'stdout' | 'stderr'): string {
-  const p = join(runDirs(ws, run).logs, `${fileName(node)}.${stream}.log`);
-  return existsSync(p) ? readFileSync(p, 'utf8') : '';
-}
-
-/** The JSON objects among a log's lines. */
-function jsonLines(text: string): Record<string, unknown>[] {
-  return text.split('\n').flatMap((l) => {
-    try {
-      const v = JSON.parse(l) as unknown;
-      return v && typeof v === 'object' ? [v as Record<string, unknown>] : [];
-    } catch {
-      return [];
-    }
-  });
-}
+import type { JobRow } from '../../src/metadata/index.js';
+import { runDirs } from '../../src/workflow/index.js';
+import {
+  applyQueues,
+  HIGH_LOW_QUEUES,
+  cli,
+  ended,
+  hasData,
+  jobsOf,
+  jsonLines,
+  podsOf,
+  processesOf,
+  sandbox,
+  startServer,
+  stepLog,
+  stopServer,
+  submit,
+  until,
+} from './helpers.js';
 
 /** Steps done, from a training's progress events (its stderr with --json), in order. */
 const progressOf = (text: string): number[] =>
@@ -96,14 +55,7 @@ describe('the server schedules runs as jobs (issue 13)', { timeout: 900_000 }, (
     async (t) => {
       const box = sandbox();
       try {
-        await applyQueues(
-          box,
-          [
-            'clusterQueues: [{ name: default }]',
-            'priorityClasses: [{ name: high, value: 1000 }, { name: low, value: 100 }]',
-            'preemption: { minRunTime: 1s, gracePeriod: 60s }',
-          ].join('\n'),
-        );
+        await applyQueues(box, HIGH_LOW_QUEUES);
         await startServer(box.ws, ['--cores=2']);
         // 300 steps of the book CNN: unpreempted, `distml train --model cnn --epochs 1 --steps-per-epoch 300`
         // reaches 0.78 test accuracy; the preempted one must reach 0.75 too (a restart from scratch would not

@@ -5,11 +5,19 @@ import assert from 'node:assert/strict';
 import { cpSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { DEBIAN_DIR } from '../../src/data/index.js';
 import { isRunning } from '../../src/process/index.js';
-import { api, cli, gone, processesOf, sandbox, serverInfo, serverRef, startCli, until } from './helpers.js';
-
-const hasData = existsSync(join(DEBIAN_DIR, 'train-images-idx3-ubyte.gz'));
+import {
+  api,
+  cli,
+  gone,
+  hasData,
+  processesOf,
+  sandbox,
+  serverInfo,
+  serverRef,
+  startCli,
+  until,
+} from './helpers.js';
 
 interface JobRow {
   id: string;
