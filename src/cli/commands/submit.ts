@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { MetadataStore, type NodeRecord } from '../../metadata/index.js';
 import type { ServerClient } from '../../server/index.js';
 import { WorkflowError, type EngineEvent } from '../../workflow/index.js';
-import { flag, UsageError, type CommandContext } from '../command.js';
+import { flag, UsageError, type CommandContext, type FlagValues } from '../command.js';
 import type { Output, Progress } from '../output.js';
 import { envValue } from '../env.js';
 import { EXIT_USAGE } from '../errors.js';
@@ -49,6 +49,8 @@ export function runsHere(f: { local: boolean }): boolean {
 
 export interface Submission {
   kind: 'train' | 'serve';
+  /** The command's parsed flags (every command that submits declares submitFlags). */
+  flags: FlagValues<typeof submitFlags>;
   /** The step's cores (its gang is derived from them and its flags, as for a run's step). */
   cores: number;
   /** How the step's JSON result reads to people (what the command prints without --json). */
@@ -58,9 +60,7 @@ export interface Submission {
 /** Submits the command as a one-step run and follows it; returns the exit code. */
 export async function submitCommand(ctx: CommandContext, s: Submission): Promise<number | void> {
   const { values, global, out } = ctx;
-  const f = z
-    .object(Object.fromEntries(Object.entries(submitFlags).map(([k, d]) => [k, d.schema])))
-    .parse(values) as { detach: boolean } & Parameters<typeof schedulingOptions>[0];
+  const f = s.flags;
   const withValues = Object.fromEntries(
     Object.entries(values)
       .filter(([k, v]) => !NOT_PASSED.has(k) && v !== undefined)

@@ -62,7 +62,12 @@ export const serveCommand: Command = {
     if (!f.model && !f.ensemble)
       throw new UsageError('--model: is required: the model name in the repository (got nothing)');
     if (!runsHere(f))
-      return submitCommand(ctx, { kind: 'serve', cores: servingCores(f), describe: describeListening });
+      return submitCommand(ctx, {
+        kind: 'serve',
+        flags: f,
+        cores: servingCores(f),
+        describe: describeListening,
+      });
     if (isGateway(f)) return runGateway(f, repo, ctx);
     return runServer(f, repo, f.model!, ctx);
   },

@@ -50,6 +50,7 @@ export const train: Command = {
       const workers = f['max-workers'] ?? f.workers ?? f['min-workers'] ?? 1;
       return submitCommand(ctx, {
         kind: 'train',
+        flags: f,
         cores: trainCores(f.threads, workers),
         describe: describeTraining,
       });
