@@ -6,3 +6,4 @@ export { liveServerInfo, readServerInfo, serverPaths, type ServerInfo } from './
 export { collectLogs, type StepLogs } from './logs.js';
 export { startServer, type RunningServer, type ServerOptions } from './server.js';
 export { stopUnownedRun } from './stop-direct.js';
+export { engineGone, runRow, type RunRow } from './run-row.js';

@@ -6,7 +6,6 @@ import { z } from 'zod';
 import type { RunRecord } from '../metadata/index.js';
 import {
   checkRunName,
-  isEngineAlive,
   parseWorkflowYaml,
   runJson,
   submitRun,
@@ -15,6 +14,7 @@ import {
 } from '../workflow/index.js';
 import { parseBody } from './body.js';
 import { collectLogs } from './logs.js';
+import { runRow } from './run-row.js';
 import { applyQueues, queuesView } from './queues.js';
 import type { Api } from './api.js';
 import { streamEvents, streamNodeLog } from './streams.js';
@@ -85,19 +85,7 @@ function answerThen(res: ServerResponse, status: number, body: unknown, then: ()
 
 function runSummary(api: Api, r: RunRecord) {
   const here = api.runs.describe(r.name);
-  const engineGone =
-    (r.phase === 'Running' || r.phase === 'Pending') && !isEngineAlive(r) && r.startedAt !== null;
-  const at = (t: number | null) => (t === null ? null : new Date(t).toISOString());
-  return {
-    name: r.name,
-    phase: r.phase,
-    message: r.message,
-    createdAt: new Date(r.createdAt).toISOString(),
-    startedAt: at(r.startedAt),
-    finishedAt: at(r.finishedAt),
-    engineGone,
-    ...(here ? { detached: here.detached, followers: here.followers } : {}),
-  };
+  return { ...runRow(r), ...(here ? { detached: here.detached, followers: here.followers } : {}) };
 }
 
 function getRun(api: Api, name: string) {

@@ -1,11 +1,14 @@
 import { stringify } from 'yaml';
 import { z } from 'zod';
-import { MetadataStore, type RunRecord } from '../../metadata/index.js';
+import { MetadataStore } from '../../metadata/index.js';
 import {
   collectLogs,
   connect,
+  engineGone,
+  runRow,
   ServerError,
   stopUnownedRun,
+  type RunRow,
   type ServerClient,
   type StepLogs,
 } from '../../server/index.js';
@@ -38,9 +41,6 @@ async function withStore<T>(ctx: CommandContext, fn: (store: MetadataStore) => P
   }
 }
 
-const engineGone = (r: RunRecord) =>
-  (r.phase === 'Running' || r.phase === 'Pending') && !isEngineAlive(r) && r.startedAt !== null;
-
 const getFlags = flagSet({
   output: flag(
     z.enum(['json', 'yaml'], { message: 'must be json or yaml' }).optional(),
@@ -66,30 +66,11 @@ export const getCommand: Command = {
     }),
 };
 
-interface RunRow {
-  name: string;
-  phase: string;
-  message: string | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  engineGone: boolean;
-}
-
 /** The runs, from the workspace's server when one runs, else from the database. */
 async function listRuns(ctx: CommandContext, store: MetadataStore): Promise<RunRow[]> {
   const client = await connect(ctx.global.workspace);
   if (client) return client.call<RunRow[]>('GET', '/api/v1/runs');
-  const at = (t: number | null) => (t === null ? null : new Date(t).toISOString());
-  return store.listRuns().map((r) => ({
-    name: r.name,
-    phase: r.phase,
-    message: r.message,
-    createdAt: new Date(r.createdAt).toISOString(),
-    startedAt: at(r.startedAt),
-    finishedAt: at(r.finishedAt),
-    engineGone: engineGone(r),
-  }));
+  return store.listRuns().map(runRow);
 }
 
 const seconds = (r: RunRow) =>
