@@ -20,3 +20,14 @@ export const cacheFlag = flag(
   z.enum(['memory', 'disk', 'none'], { message: 'must be memory, disk or none' }).default('disk'),
   'keep the preprocessed data: disk persists across runs in the workspace',
 );
+
+/** --threads of the commands that compute on the data without training (evaluate, select). */
+export const threadsFlag = flag(
+  z.coerce
+    .number({ message: 'must be a positive integer' })
+    .int('must be a positive integer')
+    .positive('must be a positive integer')
+    .optional(),
+  'libtorch intra-op threads',
+  { valueName: 'T', defaultText: '$DISTML_THREADS, else all cores' },
+);

@@ -1,23 +1,14 @@
 import { resolve } from 'node:path';
-import { z } from 'zod';
 import { resolveFashionMnist, scaledSplit } from '../../data/index.js';
 import { setNumThreads, threadBudget } from '../../engine/index.js';
 import { loadModel } from '../../models/index.js';
 import { wholeSplit } from '../../train/index.js';
-import { flag, flagSet, parseFlags, UsageError, type Command } from '../command.js';
-import { cacheFlag, dataSourceFlags } from '../data-source-flags.js';
+import { flagSet, parseFlags, UsageError, type Command } from '../command.js';
+import { cacheFlag, dataSourceFlags, threadsFlag } from '../data-source-flags.js';
 import { processEnv } from '../env.js';
 
 const evalFlags = flagSet({
-  threads: flag(
-    z.coerce
-      .number({ message: 'must be a positive integer' })
-      .int('must be a positive integer')
-      .positive('must be a positive integer')
-      .optional(),
-    'libtorch intra-op threads',
-    { valueName: 'T', defaultText: '$DISTML_THREADS, else all cores' },
-  ),
+  threads: threadsFlag,
   cache: cacheFlag,
   ...dataSourceFlags,
 });

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { select, SELECTION_METRICS, type SelectReport } from '../../registry/index.js';
 import { setNumThreads, threadBudget } from '../../engine/index.js';
 import { flag, flagSet, parseFlags, type Command } from '../command.js';
-import { cacheFlag, dataSourceFlags } from '../data-source-flags.js';
+import { cacheFlag, dataSourceFlags, threadsFlag } from '../data-source-flags.js';
 import { table } from '../output.js';
 import { processEnv } from '../env.js';
 
@@ -52,15 +52,7 @@ const selectFlags = flagSet({
     'never publish a model whose test accuracy is below X',
     { valueName: 'X' },
   ),
-  threads: flag(
-    z.coerce
-      .number({ message: 'must be a positive integer' })
-      .int('must be a positive integer')
-      .positive('must be a positive integer')
-      .optional(),
-    'libtorch intra-op threads',
-    { valueName: 'T', defaultText: '$DISTML_THREADS, else all cores' },
-  ),
+  threads: threadsFlag,
   're-evaluate': flag(
     z.boolean().default(false),
     'evaluate every candidate, even one whose package records its score on this test data',
