@@ -61,6 +61,12 @@ describe('suspend templates (Argo intermediate parameters)', () => {
     { timeout: 120_000 },
     async () => {
       const { run, started } = await startSuspended('approval');
+      // The timed pause beside it ends by itself (1 s); until it has, it is suspended too.
+      const deadline = Date.now() + 60_000;
+      while (byName((await getRun(box.ws, run)).status.nodes, 'pause')?.phase !== 'Succeeded') {
+        assert.ok(Date.now() < deadline, 'the 1 s pause did not end within 60 s');
+        await sleep(200);
+      }
       const bad = await cli(['node', 'set', run, '--node', 'approve', '--output-parameter', 'nope=1', ws]);
       assert.notEqual(bad.code, 0);
       assert.match(bad.stderr, /no supplied output parameter "nope" \(it has: answer, note\)/);
