@@ -20,8 +20,8 @@ export { step, task, templates, workflow, type CallOptions, type TemplateOptions
 export { runDirs, fileName, type EngineEvent, type RunJob } from './engine/context.js';
 export { SYNC_ANNOTATION } from './engine/execution.js';
 export { isDaemon } from './engine/leaf.js';
+export { lastJson } from './engine/outputs.js';
 export { StepPreemptions, isPreemptedExit, PREEMPTED_EXIT_CODE } from './engine/preempt.js';
-export { resizeTrainStep } from './engine/resize.js';
 export { BUILTINS, trainGang, type BuiltinSpec, type GangShape } from './steps/builtin.js';
 export { resumeSuspended, setSuppliedOutputs } from './engine/suspend.js';
 export {

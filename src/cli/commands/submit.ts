@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { MetadataStore, type NodeRecord } from '../../metadata/index.js';
 import type { ServerClient } from '../../server/index.js';
-import { WorkflowError, type EngineEvent } from '../../workflow/index.js';
+import { lastJson, WorkflowError, type EngineEvent } from '../../workflow/index.js';
 import { flag, UsageError, type CommandContext, type FlagValues } from '../command.js';
 import type { Output, Progress } from '../output.js';
 import { envValue } from '../env.js';
@@ -231,16 +231,6 @@ function relayLine(line: string, out: Output, bars: Map<string, Progress>): void
     .update(Number(done), total === undefined ? undefined : Number(total), String(detail ?? ''), extra);
 }
 
-/** The step's result: the last JSON document it printed. */
-function stepResult(store: MetadataStore, run: string, node: NodeRecord): Record<string, unknown> {
-  const text = store.getNode(run, node.id)?.outputs?.result ?? '';
-  for (const line of text.trim().split('\n').reverse()) {
-    try {
-      const v: unknown = JSON.parse(line);
-      if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
-    } catch {
-      // a progress line
-    }
-  }
-  return {};
-}
+/** The step's result: the JSON document on its last stdout line (the engine has read it already). */
+const stepResult = (store: MetadataStore, run: string, node: NodeRecord): Record<string, unknown> =>
+  lastJson(store.getNode(run, node.id)?.outputs?.result ?? '');

@@ -44,23 +44,6 @@ export function controlFileOf(
 }
 
 /**
- * Resizes a running elastic training step (built-in `train` with min-workers/max-workers in `with:`) to
- * `workers`, through its control file. `out` is the step's `with: out` when the template sets one; by default
- * the step's artifact dir. A count outside the step's bounds is refused by the training (a `resize-refused`
- * event): shrinking below the minimum is a preemption instead.
- */
-export async function resizeTrainStep(
-  workspace: string,
-  run: string,
-  nodeId: string,
-  workers: number,
-  out?: string,
-): Promise<void> {
-  const dir = out ?? join(runDirs(workspace, run).artifacts, fileName(nodeId));
-  await requestWorkers(controlFileFor(dir), workers);
-}
-
-/**
  * The standing request of one lease (control.ts): the size the lease grants, written in order (a later size
  * never lands before an earlier one), and withdrawn when the lease ends. A failed write is reported through
  * `onError` (the step's message), not thrown: the training keeps its size.
