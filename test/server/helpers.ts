@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { DEBIAN_DIR } from '../../src/data/index.js';
 import { JobStore, MetadataStore, type JobRow, type NodeRecord } from '../../src/metadata/index.js';
 import { findByEnv, isRunning, type ProcessRef } from '../../src/process/index.js';
 import { fileName, runDirs } from '../../src/workflow/index.js';
-import { cli } from '../workflow/helpers.js';
+import { cli, until } from '../workflow/helpers.js';
 
-export { cli, sandbox, startCli } from '../workflow/helpers.js';
+export { cli, sandbox, startCli, until } from '../workflow/helpers.js';
 
 /** What <workspace>/server/server.json says. */
 export interface Info {
@@ -48,21 +47,6 @@ export async function api(
     json = { text };
   }
   return { status: res.status, json };
-}
-
-/** Waits for `probe` to return a value other than undefined; fails after `ms` naming `what`. */
-export async function until<T>(
-  what: string,
-  ms: number,
-  probe: () => Promise<T | undefined> | T | undefined,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms / 1000}s waiting for ${what}`);
-    await sleep(200);
-  }
 }
 
 /** Live processes of a run (its steps and what they started), found by the run's marker in their environment. */

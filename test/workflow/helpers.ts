@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { owned } from '../cli/run-cli.js';
 
@@ -79,3 +80,18 @@ export function runName(r: { stderr: string }): string {
 
 export const byName = (nodes: Record<string, Node>, name: string) =>
   Object.values(nodes).find((n) => n.displayName === name);
+
+/** Waits for `probe` to return a value other than undefined; fails after `ms` naming `what`. */
+export async function until<T>(
+  what: string,
+  ms: number,
+  probe: () => Promise<T | undefined> | T | undefined,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms / 1000}s waiting for ${what}`);
+    await sleep(200);
+  }
+}

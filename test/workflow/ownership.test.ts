@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { publish } from '../../src/registry/index.js';
 import { makePackage } from '../serve/fixtures.js';
-import { byName, cli, CLI, getRun, sandbox } from './helpers.js';
+import { byName, cli, CLI, getRun, sandbox, until } from './helpers.js';
 
 interface Proc {
   pid: number;
@@ -44,20 +44,6 @@ function killAll(run: string): void {
     } catch {
       // gone
     }
-  }
-}
-
-async function until<T>(
-  what: string,
-  ms: number,
-  probe: () => Promise<T | undefined> | T | undefined,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms / 1000}s waiting for ${what}`);
-    await sleep(200);
   }
 }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
-import { byName, cli, getRun, sandbox, startCli, type Node } from './helpers.js';
+import { byName, cli, getRun, sandbox, startCli, until, type Node } from './helpers.js';
 
 const box = sandbox();
 after(() => box.cleanup());
@@ -62,11 +62,9 @@ describe('suspend templates (Argo intermediate parameters)', () => {
     async () => {
       const { run, started } = await startSuspended('approval');
       // The timed pause beside it ends by itself (1 s); until it has, it is suspended too.
-      const deadline = Date.now() + 60_000;
-      while (byName((await getRun(box.ws, run)).status.nodes, 'pause')?.phase !== 'Succeeded') {
-        assert.ok(Date.now() < deadline, 'the 1 s pause did not end within 60 s');
-        await sleep(200);
-      }
+      await until('the 1 s pause to end', 60_000, async () =>
+        byName((await getRun(box.ws, run)).status.nodes, 'pause')?.phase === 'Succeeded' ? true : undefined,
+      );
       const bad = await cli(['node', 'set', run, '--node', 'approve', '--output-parameter', 'nope=1', ws]);
       assert.notEqual(bad.code, 0);
       assert.match(bad.stderr, /no supplied output parameter "nope" \(it has: answer, note\)/);
