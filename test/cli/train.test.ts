@@ -154,6 +154,33 @@ describe('distml train / evaluate / models', () => {
         ['train', '--model', 'cnn', '--epochs', '1', '--out', 'x', '--workers', '2', '--early-stopping', '2'],
         /--early-stopping works with one worker only/,
       ],
+      [
+        ['train', '--model', 'cnn', '--epochs', '1', '--out', 'x', '--workers', '3', '--max-workers', '2'],
+        /need --min-workers <= --workers <= --max-workers \(got 3 <= 3 <= 2\)/,
+      ],
+      [
+        [
+          'train',
+          '--model',
+          'cnn',
+          '--epochs',
+          '1',
+          '--out',
+          'x',
+          '--strategy',
+          'parameter-server',
+          '--resume',
+        ],
+        /--resume: not available with --strategy parameter-server/,
+      ],
+      // The submission flags of train, serve and run: bad values are refused before anything is submitted.
+      [['train', '--model', 'cnn', '--epochs', '1', '--out', 'x', '--user='], /--user: must name a user/],
+      [['serve', '--repo', 'r', '--model', 'm', '--queue='], /--queue: must name a queue/],
+      [['run', 'x.yaml', '--priority='], /--priority: must name a priority class/],
+      [
+        ['train', '--model', 'cnn', '--epochs', '1', '--out', 'x', '--local=yes'],
+        /Option '--local' does not take an argument/,
+      ],
     ];
     for (const [args, pattern] of cases) {
       const r = await runCli(args);
